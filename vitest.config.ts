@@ -1,0 +1,21 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    globalSetup: ['tests/helpers/global-setup.ts'],
+    coverage: {
+      provider: 'v8',
+      include: ['shared/**/*.ts', 'stack/**/*.ts'],
+      // The Deno gateway runs outside Node (v8 coverage cannot see it); the CLI wrappers are
+      // exercised as processes by tests/e2e/stack-cli.test.ts.
+      exclude: ['stack/edge-runtime.ts', 'stack/cli.ts', 'stack/reset.ts'],
+      thresholds: { lines: 80, functions: 80, statements: 80, branches: 75 },
+      reporter: ['text-summary', 'json-summary'],
+    },
+    projects: [
+      { test: { name: 'unit', include: ['tests/unit/**/*.test.ts'], environment: 'node' } },
+      { test: { name: 'db', include: ['tests/db/**/*.test.ts'], testTimeout: 30000, hookTimeout: 60000 } },
+      { test: { name: 'e2e', include: ['tests/e2e/**/*.test.ts'], testTimeout: 60000, hookTimeout: 60000 } },
+    ],
+  },
+});
