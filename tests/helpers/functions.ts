@@ -1,0 +1,52 @@
+// e2e helpers: a functions server (the real Deno runtime through stack/edge-runtime.ts) in front
+// of a database of the test file's own, and real supabase-js clients for it.
+import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import WebSocket from 'ws';
+import { projectRoot } from '../../stack/db.ts';
+import { startFunctions, type FunctionsServer } from '../../stack/functions.ts';
+import { freePort } from '../../stack/ports.ts';
+import { localKeys } from '../../stack/stack.ts';
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long';
+
+export interface TestFunctions {
+  url: string;
+  functionsUrl: string;
+  anonKey: string;
+  serviceRoleKey: string;
+  server: FunctionsServer;
+  logs: string[];
+  client: (key: string) => SupabaseClient;
+  stop: () => Promise<void>;
+}
+
+export async function startTestFunctions(dbUrl: string, extraEnv: Record<string, string> = {}): Promise<TestFunctions> {
+  const port = await freePort();
+  const [anonKey, serviceRoleKey] = await localKeys(TEST_JWT_SECRET);
+  const url = `http://127.0.0.1:${port}`;
+  const logs: string[] = [];
+  const server = await startFunctions({
+    projectRoot,
+    port,
+    env: {
+      SUPABASE_URL: url,
+      SUPABASE_ANON_KEY: anonKey,
+      SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
+      SUPABASE_DB_URL: dbUrl,
+      STAGEGATE_JWT_SECRET: TEST_JWT_SECRET,
+      ...extraEnv,
+    },
+    onLog: (line) => { logs.push(line); if (logs.length > 2000) logs.shift(); },
+  });
+  return {
+    url,
+    functionsUrl: `${url}/functions/v1`,
+    anonKey,
+    serviceRoleKey,
+    server,
+    logs,
+    // Node 20 has no global WebSocket: supabase-js needs the ws transport there.
+    client: (key) => createClient(url, key, { realtime: { transport: WebSocket as never }, auth: { persistSession: false, autoRefreshToken: false } }),
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../stack/config.ts';
+import { missingRpcs, REQUIRED_RPCS } from '../../shared/rpc-contract.ts';
+import { bearerToken, signJwt, verifyJwt } from '../../shared/jwt.ts';
+
+describe('stack configuration', () => {
+  it('fills the Supabase-like defaults', () => {
+    const c = loadConfig({}, '/p');
+    expect(c).toMatchObject({ apiPort: 54321, dbPort: 54322, dataDir: '/p/.stagegate', databaseUrl: undefined, demo: true });
+  });
+
+  it('reports every bad value as structured JSON naming the variable', () => {
+    try {
+      loadConfig({ STAGEGATE_API_PORT: 'eighty', STAGEGATE_DB_PORT: '80', DATABASE_URL: 'mysql://x', STAGEGATE_JWT_SECRET: 'short' }, '/p');
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const body = (err as ConfigError).toJSON();
+      expect(body.error.code).toBe('INVALID_CONFIG');
+      expect(body.error.details.map((d) => d.variable).sort()).toEqual(['DATABASE_URL', 'STAGEGATE_API_PORT', 'STAGEGATE_DB_PORT', 'STAGEGATE_JWT_SECRET']);
+    }
+  });
+
+  it('refuses the same port for the API and the database', () => {
+    expect(() => loadConfig({ STAGEGATE_API_PORT: '6000', STAGEGATE_DB_PORT: '6000' }, '/p')).toThrow(/must differ/);
+  });
+});
+
+describe('pre-flight probe', () => {
+  it('passes when every RPC is present with its signature, ignoring defaults and spacing', () => {
+    const found = REQUIRED_RPCS.map((r) => ({ name: r.name, args: r.args.replace(/integer/g, 'integer DEFAULT NULL::integer') }));
+    expect(missingRpcs(found)).toEqual([]);
+  });
+
+  it('names an RPC that is absent or has other arguments', () => {
+    const found = REQUIRED_RPCS.slice(1).map((r) => ({ ...r }));
+    found[0] = { name: found[0]!.name, args: 'p_attempt_id uuid' };
+    const missing = missingRpcs(found);
+    expect(missing).toHaveLength(2);
+    expect(missing[0]).toMatch(/^public\.fn_begin_handoff\(/);
+  });
+});
+
+describe('HS256 JWT', () => {
+  const secret = 'x'.repeat(32);
+  it('round-trips claims and rejects tampering, other algorithms, expiry and garbage', async () => {
+    const token = await signJwt({ role: 'service_role', exp: 2_000_000_000 }, secret);
+    expect(await verifyJwt(token, secret)).toEqual({ ok: true, claims: { role: 'service_role', exp: 2_000_000_000 } });
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const forgedPayload = btoa(JSON.stringify({ role: 'service_role', exp: 2_000_000_001 })).replace(/=+$/, '');
+    expect(await verifyJwt(`${h}.${forgedPayload}.${s}`, secret)).toMatchObject({ ok: false, reason: 'invalid signature' });
+    const none = btoa(JSON.stringify({ alg: 'none' })).replace(/=+$/, '');
+    expect(await verifyJwt(`${none}.${p}.${s}`, secret)).toMatchObject({ ok: false, reason: 'unsupported algorithm' });
+    expect(await verifyJwt(await signJwt({ exp: 10 }, secret), secret)).toMatchObject({ ok: false, reason: 'token expired' });
+    expect(await verifyJwt('a.b', secret)).toMatchObject({ ok: false, reason: 'malformed token' });
+    expect(await verifyJwt('%%%.%%%.%%%', secret)).toMatchObject({ ok: false, reason: 'malformed token' });
+    const arrayClaims = btoa('[1]');
+    expect(await verifyJwt(`${h}.${arrayClaims}.${s}`, secret)).toMatchObject({ ok: false, reason: 'malformed claims' });
+  });
+
+  it('reads bearer tokens', () => {
+    expect(bearerToken('Bearer abc')).toBe('abc');
+    expect(bearerToken('bearer abc ')).toBe('abc');
+    expect(bearerToken('Basic abc')).toBeNull();
+    expect(bearerToken(null)).toBeNull();
+  });
+});
