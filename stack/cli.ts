@@ -1,6 +1,8 @@
 // `npm start`: bring the local stack up, print what `supabase start` prints, run the demo, and
 // keep serving until Ctrl-C or SIGTERM, then stop everything that was started.
+import { startAgentServer, type AgentServer } from './agent-server.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { runDemo } from './demo.ts';
 import { projectRoot } from './db.ts';
 import { PortInUseError } from './ports.ts';
 import { startStack, type RunningStack } from './stack.ts';
@@ -19,11 +21,13 @@ try {
 }
 
 let stack: RunningStack | undefined;
+let agents: AgentServer | undefined;
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal}: stopping the functions server and ${stack?.embedded ? 'PostgreSQL' : 'nothing else (external database)'}…`);
+  await agents?.stop();
   await stack?.stop();
   process.exit(0);
 }
@@ -51,5 +55,14 @@ Try it:
   curl -s -H "Authorization: Bearer ${stack.serviceRoleKey}" ${stack.functionsUrl}/health
 `);
 
+if (config.demo) {
+  agents = await startAgentServer({ secret: stack.subagentSigningSecret });
+  const ok = await runDemo({ dbUrl: stack.dbUrl, functionsUrl: stack.functionsUrl, serviceRoleKey: stack.serviceRoleKey, agentUrl: agents.url, print: (l) => console.log(l) });
+  console.log(ok ? '\nDemo finished: every handoff was accepted.' : '\nDemo finished with a handoff that was not accepted (see above).');
+  console.log(`Run one yourself:
+  curl -s -X POST ${stack.functionsUrl}/handoff -H "Authorization: Bearer ${stack.serviceRoleKey}" -H "Content-Type: application/json" \\
+    -d '{"sd_id":"SD-DEMO-001","handoff_type":"exec-to-plan","session_id":"demo-session","dry_run":true}'
+`);
+}
 if (stopping) await new Promise(() => {});
 console.log('Serving. Press Ctrl-C to stop.');

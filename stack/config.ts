@@ -25,6 +25,10 @@ const EnvSchema = z.object({
     .min(32, 'STAGEGATE_JWT_SECRET must be at least 32 characters')
     .default('super-secret-jwt-token-with-at-least-32-characters-long'),
   OPS_WEBHOOK_SECRETS: z.string().optional(),
+  SUBAGENT_SIGNING_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/=]{43,}$/, 'SUBAGENT_SIGNING_SECRET must be a Standard Webhooks secret: whsec_ + base64 of at least 32 bytes')
+    .optional(),
   STAGEGATE_DEMO: z.enum(['on', 'off']).default('on'),
 });
 
@@ -35,6 +39,7 @@ export type StackConfig = {
   databaseUrl: string | undefined;
   jwtSecret: string;
   opsWebhookSecrets: string | undefined;
+  subagentSigningSecret: string | undefined;
   demo: boolean;
   projectRoot: string;
 };
@@ -65,6 +70,7 @@ export function loadConfig(env: Record<string, string | undefined>, projectRoot:
     databaseUrl: e.DATABASE_URL,
     jwtSecret: e.STAGEGATE_JWT_SECRET,
     opsWebhookSecrets: e.OPS_WEBHOOK_SECRETS,
+    subagentSigningSecret: e.SUBAGENT_SIGNING_SECRET,
     demo: e.STAGEGATE_DEMO === 'on',
     projectRoot,
   };

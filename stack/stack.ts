@@ -1,6 +1,7 @@
 // `npm start` as a library: the database (embedded or DATABASE_URL), the Supabase bootstrap,
 // migrations through the Supabase CLI, the functions server, and readiness from `health`.
 import { signJwt } from '../shared/jwt.ts';
+import { generateWebhookSecret } from './agent-server.ts';
 import type { StackConfig } from './config.ts';
 import { bootstrap, migrate, waitForDatabase } from './db.ts';
 import { startFunctions, type FunctionsServer } from './functions.ts';
@@ -13,6 +14,8 @@ export interface RunningStack {
   dbUrl: string;
   anonKey: string;
   serviceRoleKey: string;
+  /** Signs requests to http sub-agents (generated when SUBAGENT_SIGNING_SECRET is not set). */
+  subagentSigningSecret: string;
   embedded: boolean;
   timings: Record<string, number>;
   functions: FunctionsServer;
@@ -71,7 +74,9 @@ export async function startStack(config: StackConfig, opts: { durable?: boolean;
     mark('migrations');
     const apiUrl = `http://127.0.0.1:${config.apiPort}`;
     const [anonKey, serviceRoleKey] = await localKeys(config.jwtSecret);
+    const subagentSigningSecret = config.subagentSigningSecret ?? generateWebhookSecret();
     const env: Record<string, string> = {
+      SUBAGENT_SIGNING_SECRET: subagentSigningSecret,
       SUPABASE_URL: apiUrl,
       SUPABASE_ANON_KEY: anonKey,
       SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
@@ -92,6 +97,7 @@ export async function startStack(config: StackConfig, opts: { durable?: boolean;
       dbUrl,
       anonKey,
       serviceRoleKey,
+      subagentSigningSecret,
       embedded: pg !== undefined,
       timings,
       functions: f,

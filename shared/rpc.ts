@@ -1,0 +1,84 @@
+// Typed calls of the SQL API. Runtime-agnostic: it takes a postgres.js client, which runs in
+// Deno (the functions) and Node (tests, tools) alike. Every write goes through an RPC.
+import type postgres from 'postgres';
+import type { GateSpec } from './dag-runner.ts';
+
+type Sql = postgres.Sql | postgres.TransactionSql;
+type Json = postgres.JSONValue;
+
+export interface BeginAnswer {
+  attempt_id: string;
+  request_id: string;
+  status: 'in_progress' | 'completed' | 'rejected' | 'failed' | 'abandoned';
+  replay: boolean;
+  result: CompleteAnswer | null;
+  sd_id: string;
+  sd_uuid: string;
+  sd_type: string;
+  session_id: string;
+  handoff_type: string;
+  from_phase: string;
+  to_phase: string;
+  transition_version: number;
+  threshold: number;
+  validation_mode: string;
+  context: Record<string, unknown>;
+  gates: GateSpec[];
+}
+
+export interface CompleteAnswer {
+  verdict: 'accepted' | 'rejected' | 'failed';
+  attempt_id: string;
+  audit_id: string | null;
+  sd_id: string;
+  handoff_type: string;
+  from_phase: string;
+  to_phase: string;
+  score: number | null;
+  threshold: number | null;
+  failed_gate: string | null;
+  issues: string[];
+  warnings?: string[];
+  would_reject?: boolean;
+  validation_mode?: string;
+  transition_version?: number | null;
+  replay?: boolean;
+  [key: string]: unknown;
+}
+
+export interface RecordAnswer { result_id: string; idempotent_hit: boolean; result: Record<string, unknown> }
+
+async function one<T>(query: Promise<{ r: T }[]>): Promise<T> {
+  const [row] = await query;
+  return row!.r;
+}
+
+export const rpc = {
+  begin: (sql: Sql, a: { sdId: string; handoffType: string; sessionId: string; requestId: string; expectedVersion?: number | null }) =>
+    one<BeginAnswer>(sql`select public.fn_begin_handoff(${a.sdId}, ${a.handoffType}, ${a.sessionId}, ${a.requestId}, ${a.expectedVersion ?? null}::int) as r`),
+
+  evaluateSqlGate: (sql: Sql, attemptId: string, code: string) =>
+    one<unknown>(sql`select public.fn_evaluate_sql_gate(${attemptId}::uuid, ${code}) as r`),
+
+  recordGateResult: (sql: Sql, a: { attemptId: string; code: string; result: Json; idempotencyKey: string | null; durationMs: number; attempts: number }) =>
+    one<RecordAnswer>(sql`select public.fn_record_gate_result(${a.attemptId}::uuid, ${a.code}, ${sql.json(a.result)}, ${a.idempotencyKey}, ${Math.round(a.durationMs)}::int, ${a.attempts}::int) as r`),
+
+  complete: (sql: Sql, attemptId: string, expectedVersion?: number | null) =>
+    one<CompleteAnswer>(sql`select public.fn_complete_handoff(${attemptId}::uuid, ${expectedVersion ?? null}::int) as r`),
+
+  breakerAcquire: (sql: Sql, code: string, leaseMs: number) =>
+    one<{ allowed: boolean; state: 'closed' | 'open' | 'half_open' }>(sql`select public.fn_breaker_acquire(${code}, ${leaseMs}::int) as r`),
+
+  breakerRecord: (sql: Sql, code: string, success: boolean, error: string | null) =>
+    one<{ state: string }>(sql`select public.fn_breaker_record(${code}, ${success}, ${error}) as r`),
+
+  idempotencyBegin: (sql: Sql, scope: string, key: string, fingerprint: string) =>
+    one<{ outcome: 'new' | 'replay' | 'in_flight' | 'mismatch'; response_status: number | null; response_body: unknown }>(
+      sql`select public.fn_idempotency_begin(${scope}, ${key}, ${fingerprint}) as r`),
+
+  idempotencyComplete: (sql: Sql, scope: string, key: string, fingerprint: string, status: number, body: Json) =>
+    sql`select public.fn_idempotency_complete(${scope}, ${key}, ${fingerprint}, ${status}::int, ${sql.json(body)})`.then(() => undefined),
+
+  idempotencyAbandon: (sql: Sql, scope: string, key: string) =>
+    sql`select public.fn_idempotency_abandon(${scope}, ${key})`.then(() => undefined),
+};

@@ -1,0 +1,115 @@
+// The main job on the embedded default: seed a demo directive with a PRD and stories, register
+// demo sub-agents (the SQL gates the migrations ship, plus an architecture reviewer played by a
+// local HTTP agent and a builtin gate), then walk the SD through all four handoffs over HTTP,
+// printing each gate as it runs and each verdict.
+import postgres from 'postgres';
+
+export const DEMO_SD = 'SD-DEMO-001';
+const SESSION = 'demo-session';
+
+export async function seedDemo(dbUrl: string, agentUrl: string): Promise<void> {
+  const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql.begin(async (tx) => {
+      // The demo directive starts afresh each time; its earlier audit rows stay (they outlive SDs).
+      await tx`delete from public.strategic_directives_v2 where id = ${DEMO_SD}`;
+      await tx`insert into public.strategic_directives_v2 (id, title, description, scope, success_criteria, sd_type)
+        values (${DEMO_SD}, 'Demo: atomic handoffs for the billing service', 'Make phase changes atomic and audited',
+                'billing service handoffs', ${tx.json(['5 parallel gates under 30 s', 'no partial transitions'])}, 'feature')`;
+      await tx`insert into public.product_requirements_v2 (id, sd_id, title, executive_summary, functional_requirements, acceptance_criteria, test_scenarios)
+        values ('PRD-DEMO-001', ${DEMO_SD}, 'Atomic billing handoffs', 'One transaction per handoff with a full audit trail',
+                ${tx.json(['transition in one transaction', 'audit pre and post state'])},
+                ${tx.json(['a failed PRD update rolls back the stories'])}, ${tx.json(['kill mid-handoff and retry'])})`;
+      for (const [key, title] of [['US-1', 'As an operator I see every transition audited'], ['US-2', 'As a lead I trust a failed handoff changed nothing'], ['US-3', 'As an engineer I retry safely']] as const) {
+        await tx`insert into public.user_stories (story_key, sd_id, prd_id, title, status, acceptance_criteria)
+          values (${key}, ${DEMO_SD}, 'PRD-DEMO-001', ${title}, 'ready', ${tx.json([`${title}: verified by a test`])})`;
+      }
+      await tx`insert into public.leo_sub_agents (code, name, kind, target, depends_on, timeout_ms, max_retries, weight, required, handoff_types, sd_types)
+        values ('ARCH_REVIEW', 'Architecture review (demo HTTP agent)', 'http', ${`${agentUrl}/agents/arch-review?delay=250&score=92`},
+                '{}', 5000, 2, 1, true, '{PLAN-TO-EXEC,EXEC-TO-PLAN}', '{feature}')
+        on conflict (code) do update set target = excluded.target, active = true`;
+      await tx`insert into public.leo_sub_agents (code, name, kind, target, depends_on, timeout_ms, max_retries, weight, required, handoff_types, sd_types)
+        values ('SECURITY_SCAN', 'Security scan (demo HTTP agent)', 'http', ${`${agentUrl}/agents/security-scan?delay=300&score=88`},
+                '{}', 5000, 2, 1, false, '{EXEC-TO-PLAN}', '{feature}')
+        on conflict (code) do update set target = excluded.target, active = true`;
+    });
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+export async function markStoriesDone(dbUrl: string): Promise<void> {
+  const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql`update public.user_stories set status = 'done' where sd_id = ${DEMO_SD}`;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+interface SseEvent { event: string; data: Record<string, unknown> }
+
+async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let cut: number;
+    while ((cut = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (data) yield { event, data: JSON.parse(data) as Record<string, unknown> };
+    }
+  }
+}
+
+/** Runs one handoff through the `handoff` function, streaming gate events to `print`. */
+export async function streamHandoff(functionsUrl: string, key: string, handoffType: string, print: (line: string) => void): Promise<Record<string, unknown>> {
+  const response = await fetch(`${functionsUrl}/handoff`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify({ sd_id: DEMO_SD, handoff_type: handoffType, session_id: SESSION, skip_idempotency: true }),
+  });
+  if (!response.ok || !response.body) {
+    const body = await response.json() as Record<string, unknown>;
+    print(`  ${handoffType}: HTTP ${response.status} ${JSON.stringify(body)}`);
+    return body;
+  }
+  let verdict: Record<string, unknown> = {};
+  for await (const e of readSse(response.body)) {
+    if (e.event === 'gate_started') print(`    ▶ ${String(e.data.code)} started`);
+    if (e.event === 'gate_finished' || e.event === 'gate_skipped') {
+      const o = e.data.outcome as Record<string, unknown>;
+      const mark = o.skipped ? '–' : o.passed ? '✔' : '✘';
+      const why = o.skipped ? `skipped (${String(o.skipReason)})` : `${String(o.score)}/${String(o.maxScore)} in ${String(o.durationMs)} ms${Number(o.attempts) > 1 ? `, ${String(o.attempts)} attempts` : ''}`;
+      print(`    ${mark} ${String(o.code)} ${why}`);
+    }
+    if (e.event === 'verdict' || e.event === 'error') verdict = e.data;
+  }
+  return verdict;
+}
+
+export async function runDemo(opts: { dbUrl: string; functionsUrl: string; serviceRoleKey: string; agentUrl: string; print: (line: string) => void }): Promise<boolean> {
+  const { print } = opts;
+  await seedDemo(opts.dbUrl, opts.agentUrl);
+  print(`Demo: walking ${DEMO_SD} (feature, threshold 85) through all four handoffs via POST /functions/v1/handoff`);
+  let allAccepted = true;
+  for (const type of ['LEAD-TO-PLAN', 'PLAN-TO-EXEC', 'EXEC-TO-PLAN', 'PLAN-TO-LEAD']) {
+    if (type === 'EXEC-TO-PLAN') {
+      await markStoriesDone(opts.dbUrl);
+      print('  (EXEC finished the stories: US-1..US-3 marked done)');
+    }
+    print(`  ${type}`);
+    const v = await streamHandoff(opts.functionsUrl, opts.serviceRoleKey, type, print);
+    if (v.error) {
+      allAccepted = false;
+      print(`    ⇒ error ${JSON.stringify(v.error)}`);
+      continue;
+    }
+    allAccepted &&= v.verdict === 'accepted';
+    print(`    ⇒ ${String(v.verdict).toUpperCase()}: ${String(v.phase_before)} → ${String(v.phase_after)}, score ${String(v.score)} (threshold ${String(v.threshold)}), wall ${String(v.wall_ms)} ms, critical path ${String(v.critical_path_ms)} ms, audit ${String(v.audit_id)}`);
+  }
+  return allAccepted;
+}

@@ -1,0 +1,146 @@
+// One handoff, end to end: begin (RPC) → run the gates (parallel, critical-path scheduling, with
+// timeouts, retries and the shared breakers) → record each result (RPC) → complete (RPC). The
+// verdict is always the database's; this module only moves data between the gates and the RPCs.
+import type postgres from 'postgres';
+import { runGates, type GateOutcome, type GateSpec, type RunEvent } from '../../../shared/dag-runner.ts';
+import { subAgentIdempotencyKey } from '../../../shared/idempotency.ts';
+import type { HandoffRequest, HandoffResponse } from '../../../shared/handoff-schema.ts';
+import type { BreakerStore } from '../../../shared/resilience.ts';
+import { rpc, type BeginAnswer, type CompleteAnswer } from '../../../shared/rpc.ts';
+import { executeGate, type ExecutorConfig } from './executors.ts';
+
+export interface OrchestratorOptions {
+  sql: postgres.Sql;
+  request: HandoffRequest;
+  requestId: string;
+  executors: ExecutorConfig;
+  concurrency?: number;
+  onEvent?: (e: RunEvent) => void;
+  /** Called once the attempt exists, before any gate runs (async mode answers 202 here). */
+  onBegun?: (begin: BeginAnswer) => void;
+}
+
+export function dbBreakerStore(sql: postgres.Sql, leaseMs: number): BreakerStore {
+  return {
+    acquire: (code) => rpc.breakerAcquire(sql, code, leaseMs),
+    record: async (code, success, error) => { await rpc.breakerRecord(sql, code, success, error ?? null); },
+  };
+}
+
+/** What SQL stores for one outcome: the gate-result contract plus how it was obtained. */
+function storedResult(o: GateOutcome): postgres.JSONValue {
+  return {
+    passed: o.passed,
+    score: o.score,
+    maxScore: o.maxScore,
+    issues: o.issues,
+    warnings: o.warnings,
+    fixes: o.fixes,
+    skipped: o.skipped,
+    skip_reason: o.skipReason,
+    error: o.error ? `${o.error.kind}: ${o.error.message}` : null,
+  };
+}
+
+/** Results already recorded for this attempt (a retry after a crash reuses them, not re-runs). */
+async function recordedOutcomes(sql: postgres.Sql, attemptId: string): Promise<Map<string, GateOutcome>> {
+  const rows = await sql<{ code: string; passed: boolean; score: string; max_score: string; issues: string[]; warnings: string[]; fixes: string[]; skipped: boolean; skip_reason: string | null; attempts: number; duration_ms: number | null; created_at: Date }[]>`
+    select sub_agent_code as code, passed, score, max_score, issues, warnings, fixes, skipped, skip_reason, attempts, duration_ms, created_at
+    from public.sub_agent_execution_results where attempt_id = ${attemptId}::uuid`;
+  return new Map(rows.map((r) => [r.code, {
+    code: r.code, passed: r.passed, score: Number(r.score), maxScore: Number(r.max_score), issues: r.issues, warnings: r.warnings,
+    fixes: r.fixes, durationMs: r.duration_ms ?? 0, attempts: r.attempts, skipped: r.skipped, skipReason: r.skip_reason, reused: true,
+    startedAt: r.created_at.toISOString(), finishedAt: r.created_at.toISOString(),
+  }]));
+}
+
+function respond(req: HandoffRequest, begin: BeginAnswer, done: CompleteAnswer, gates: GateOutcome[], timing: { wallMs: number; criticalPathMs: number }, dryRun: boolean): HandoffResponse {
+  return {
+    ...done,
+    verdict: done.verdict,
+    sd_id: begin.sd_id,
+    sd_key: begin.sd_id,
+    handoff_type: req.handoff_type,
+    phase_before: done.from_phase ?? begin.from_phase,
+    phase_after: dryRun ? begin.from_phase : done.to_phase ?? begin.from_phase,
+    score: Number(done.score ?? 0),
+    threshold: Number(done.threshold ?? begin.threshold),
+    validation_mode: done.validation_mode ?? begin.validation_mode,
+    dry_run: dryRun,
+    replay: begin.replay && begin.result !== null,
+    request_id: begin.request_id,
+    attempt_id: begin.attempt_id,
+    audit_id: dryRun ? null : done.audit_id,
+    issues: done.issues ?? [],
+    gates,
+    wall_ms: Math.round(timing.wallMs),
+    critical_path_ms: Math.round(timing.criticalPathMs),
+  } as HandoffResponse;
+}
+
+class DryRunRollback extends Error {
+  constructor(readonly answer: CompleteAnswer) { super('dry run'); }
+}
+
+export async function runHandoff(o: OrchestratorOptions): Promise<HandoffResponse> {
+  const started = performance.now();
+  const { sql, request } = o;
+  const begin = await rpc.begin(sql, {
+    sdId: request.sd_id,
+    handoffType: request.handoff_type,
+    sessionId: request.session_id,
+    requestId: o.requestId,
+    expectedVersion: request.expected_version,
+  });
+  // The same request id already finished: its first answer, without running anything again.
+  if (begin.result) {
+    return respond(request, begin, begin.result, [], { wallMs: performance.now() - started, criticalPathMs: 0 }, false);
+  }
+  o.onBegun?.(begin);
+
+  const existing = await recordedOutcomes(sql, begin.attempt_id);
+  const now = Date.now();
+  const keys = new Map<string, string | null>();
+  for (const gate of begin.gates) {
+    keys.set(gate.code, request.skip_idempotency ? null : await subAgentIdempotencyKey({
+      sdId: begin.sd_id, code: gate.code, sessionId: request.session_id, phase: begin.from_phase, now,
+    }));
+  }
+  const run = await runGates<Record<string, unknown>>(begin.gates as GateSpec[], {
+    context: begin.context,
+    concurrency: o.concurrency,
+    timeoutOverrideMs: request.timeout_ms,
+    breaker: dbBreakerStore(sql, request.timeout_ms ?? 60_000),
+    onEvent: o.onEvent,
+    execute: (gate, ctx) => executeGate(gate, ctx, { ...o.executors, sql, attemptId: begin.attempt_id, sdId: begin.sd_id, handoffType: begin.handoff_type }),
+    lookupExisting: (gate) => Promise.resolve(existing.get(gate.code) ?? null),
+    recordResult: async (gate, outcome) => {
+      if (outcome.reused) return;
+      const answer = await rpc.recordGateResult(sql, {
+        attemptId: begin.attempt_id,
+        code: gate.code,
+        result: storedResult(outcome),
+        idempotencyKey: keys.get(gate.code) ?? null,
+        durationMs: outcome.durationMs,
+        attempts: Math.max(1, outcome.attempts),
+      });
+      if (answer.idempotent_hit) outcome.reused = true;
+    },
+  });
+
+  let done: CompleteAnswer;
+  if (request.dry_run) {
+    // The verdict comes from the same SQL as a real completion, inside a transaction that is
+    // rolled back: no transition, no audit row, no handoff record.
+    try {
+      await sql.begin(async (tx) => { throw new DryRunRollback(await rpc.complete(tx, begin.attempt_id, request.expected_version)); });
+      throw new Error('unreachable');
+    } catch (err) {
+      if (!(err instanceof DryRunRollback)) throw err;
+      done = err.answer;
+    }
+  } else {
+    done = await rpc.complete(sql, begin.attempt_id, request.expected_version);
+  }
+  return respond(request, begin, done, run.outcomes, { wallMs: performance.now() - started, criticalPathMs: run.criticalPathMs }, request.dry_run);
+}

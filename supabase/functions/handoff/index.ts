@@ -1,0 +1,167 @@
+// POST /functions/v1/handoff — run a handoff end to end (see README "Handoffs over HTTP").
+// GET  /functions/v1/handoff/attempts/<attempt_id> — status of an attempt (for Prefer: respond-async).
+// Thin by design: authenticate, parse, orchestrate, shape. Every rule is decided in SQL.
+import { errorBody, mapDbError } from '../../../shared/errors.ts';
+import { parseHandoffRequest, type HandoffRequest, type HandoffResponse } from '../../../shared/handoff-schema.ts';
+import { deriveRequestId, requestFingerprint, sha256Hex } from '../../../shared/idempotency.ts';
+import { rpc } from '../../../shared/rpc.ts';
+import { db } from '../_shared/db.ts';
+import { errorResponse, json, log, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
+import { runHandoff } from '../_shared/orchestrator.ts';
+
+const MAX_BODY_BYTES = 64 * 1024;
+const ALLOWED_ROLES = new Set(['service_role', 'authenticated']);
+const signingSecret = Deno.env.get('SUBAGENT_SIGNING_SECRET') || undefined;
+const concurrency = Number(Deno.env.get('STAGEGATE_GATE_CONCURRENCY') ?? '5');
+
+type Claims = Record<string, unknown>;
+
+function fail(err: unknown, rid: string, extra: Record<string, unknown> = {}): Response {
+  const m = mapDbError(err);
+  if (m.code === 'INTERNAL') log('error', 'handoff failed', { request_id: rid, error: String(err), ...extra });
+  else log('warn', 'handoff refused', { request_id: rid, code: m.code, message: m.message, ...extra });
+  return json(errorBody(m.code, m.message, m.details), m.status, m.status === 503 ? { 'retry-after': '1' } : {});
+}
+
+async function readJson(request: Request): Promise<{ ok: true; body: unknown } | { ok: false; response: Response }> {
+  const type = request.headers.get('content-type') ?? '';
+  if (!/^application\/json\b/i.test(type)) {
+    return { ok: false, response: errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request body as application/json') };
+  }
+  const text = await request.text();
+  if (new TextEncoder().encode(text).length > MAX_BODY_BYTES) {
+    return { ok: false, response: errorResponse(413, 'PAYLOAD_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`) };
+  }
+  try {
+    return { ok: true, body: JSON.parse(text) };
+  } catch {
+    return { ok: false, response: errorResponse(400, 'INVALID_INPUT', 'the body is not valid JSON') };
+  }
+}
+
+/** The attempt's request id: the Idempotency-Key if given, else derived (same SD, type, session, hour → same id). */
+async function attemptRequestId(req: HandoffRequest, scope: string, key: string | null): Promise<string> {
+  if (req.dry_run) return `dry:${crypto.randomUUID()}`;
+  if (req.skip_idempotency) return `run:${crypto.randomUUID()}`;
+  if (key) return `key:${await sha256Hex(`${scope}\n${key}`)}`;
+  return await deriveRequestId({ sdId: req.sd_id, handoffType: req.handoff_type, sessionId: req.session_id, now: Date.now() });
+}
+
+function sse(event: string, data: unknown): Uint8Array {
+  return new TextEncoder().encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+async function handleStatus(attemptId: string, rid: string): Promise<Response> {
+  if (!/^[0-9a-f-]{36}$/i.test(attemptId)) return errorResponse(400, 'INVALID_INPUT', 'attempt id must be a uuid');
+  try {
+    const [row] = await db()`select id, request_id, sd_id, handoff_type, status, started_at, finished_at, result
+      from public.handoff_attempts where id = ${attemptId}::uuid`;
+    if (!row) return errorResponse(404, 'ATTEMPT_NOT_FOUND', `no handoff attempt ${attemptId}`);
+    return json(row);
+  } catch (err) {
+    return fail(err, rid);
+  }
+}
+
+async function handleRun(request: Request, claims: Claims, rid: string): Promise<Response> {
+  const read = await readJson(request);
+  if (!read.ok) return read.response;
+  const parsed = parseHandoffRequest(read.body);
+  if (!parsed.ok) return json(errorBody(parsed.error.code, parsed.error.message, parsed.error.details), 400);
+  const req = parsed.value;
+  const sql = db();
+
+  // Idempotency-Key (Stripe / IETF draft): same key + same body → stored answer; other body → 422.
+  const key = request.headers.get('idempotency-key');
+  if (key !== null && !/^[\x21-\x7e]{1,255}$/.test(key)) {
+    return errorResponse(400, 'INVALID_INPUT', 'Idempotency-Key must be 1-255 printable ASCII characters');
+  }
+  const scope = `handoff:${String(claims.role)}:${String(claims.sub ?? '')}`;
+  const fingerprint = await requestFingerprint(read.body);
+  const useKey = key !== null && !req.dry_run;
+  if (useKey) {
+    try {
+      const idem = await rpc.idempotencyBegin(sql, scope, key, fingerprint);
+      if (idem.outcome === 'replay') {
+        const body = { ...(idem.response_body as Record<string, unknown>), replay: true };
+        return json(body, idem.response_status ?? 200, { 'idempotent-replayed': 'true' });
+      }
+      if (idem.outcome === 'mismatch') return errorResponse(422, 'IDEMPOTENCY_MISMATCH', 'this Idempotency-Key was used with a different request body');
+      if (idem.outcome === 'in_flight') return errorResponse(409, 'IDEMPOTENCY_IN_FLIGHT', 'a request with this Idempotency-Key is still being processed; retry later', null, { 'retry-after': '1' });
+    } catch (err) {
+      return fail(err, rid);
+    }
+  }
+  const attemptRid = await attemptRequestId(req, scope, useKey ? key : null);
+  const logFields = { request_id: rid, sd_id: req.sd_id, handoff_type: req.handoff_type };
+  const finish = async (status: number, body: unknown) => {
+    if (!useKey) return;
+    // A retryable failure is not stored, so the client may retry with the same key.
+    if (status >= 500) await rpc.idempotencyAbandon(sql, scope, key).catch(() => {});
+    else await rpc.idempotencyComplete(sql, scope, key, fingerprint, status, body as never).catch((e) => log('error', 'idempotency store failed', { ...logFields, error: String(e) }));
+  };
+  const run = (extra: Partial<Parameters<typeof runHandoff>[0]> = {}) =>
+    runHandoff({ sql, request: req, requestId: attemptRid, executors: { signingSecret }, concurrency, ...extra });
+  const settle = async (promise: Promise<HandoffResponse>): Promise<{ status: number; body: unknown }> => {
+    try {
+      const body = await promise;
+      log('info', 'handoff answered', { ...logFields, attempt_id: body.attempt_id, verdict: body.verdict, score: body.score, wall_ms: body.wall_ms });
+      return { status: 200, body };
+    } catch (err) {
+      const m = mapDbError(err);
+      if (m.code === 'INTERNAL') log('error', 'handoff failed', { ...logFields, error: String(err) });
+      return { status: m.status, body: errorBody(m.code, m.message, m.details) };
+    }
+  };
+
+  const accept = request.headers.get('accept') ?? '';
+  const prefer = request.headers.get('prefer') ?? '';
+  if (/\brespond-async\b/i.test(prefer)) {
+    let begun: (value: { attempt_id: string; request_id: string }) => void = () => {};
+    const whenBegun = new Promise<{ attempt_id: string; request_id: string }>((r) => { begun = r; });
+    const work = settle(run({ onBegun: (b) => begun({ attempt_id: b.attempt_id, request_id: b.request_id }) }));
+    const first = await Promise.race([whenBegun, work.then((w) => ({ finished: w }))]);
+    if ('finished' in first) {
+      await finish(first.finished.status, first.finished.body);
+      return json(first.finished.body, first.finished.status);
+    }
+    const background = work.then((w) => finish(w.status, w.body));
+    // deno-lint-ignore no-explicit-any
+    (globalThis as any).EdgeRuntime?.waitUntil?.(background);
+    const statusUrl = `${new URL(request.url).origin}/functions/v1/handoff/attempts/${first.attempt_id}`;
+    return json({ ...first, status_url: statusUrl }, 202, { location: statusUrl });
+  }
+  if (/\btext\/event-stream\b/i.test(accept)) {
+    const stream = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        const result = await settle(run({ onEvent: (e) => controller.enqueue(sse(e.type, e)) }));
+        await finish(result.status, result.body);
+        controller.enqueue(sse(result.status === 200 ? 'verdict' : 'error', result.body));
+        controller.close();
+      },
+    });
+    return new Response(stream, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
+  }
+  const result = await settle(run());
+  await finish(result.status, result.body);
+  return json(result.body, result.status, result.status === 503 ? { 'retry-after': '1' } : {});
+}
+
+Deno.serve(async (request) => {
+  const rid = newRequestId(request);
+  try {
+    const claims = verifiedClaims(request);
+    if (!claims) return errorResponse(401, 'UNAUTHORIZED', 'a valid JWT is required');
+    if (!ALLOWED_ROLES.has(String(claims.role))) {
+      return errorResponse(403, 'FORBIDDEN', `role '${String(claims.role)}' may not run handoffs: use an authenticated user or the service role`);
+    }
+    const path = new URL(request.url).pathname.replace(/^\/functions\/v1/, '').replace(/^\/handoff/, '');
+    const status = /^\/attempts\/([^/]+)$/.exec(path);
+    if (status && request.method === 'GET') return await handleStatus(status[1] ?? '', rid);
+    if (path !== '' && path !== '/') return errorResponse(404, 'NOT_FOUND', `no route ${path}`);
+    if (request.method !== 'POST') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use POST', null, { allow: 'POST' });
+    return await handleRun(request, claims, rid);
+  } catch (err) {
+    return fail(err, rid);
+  }
+});
