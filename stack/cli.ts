@@ -61,7 +61,7 @@ if (config.demo) {
   console.log(ok ? '\nDemo finished: every handoff was accepted.' : '\nDemo finished with a handoff that was not accepted (see above).');
   console.log(`Run one yourself:
   curl -s -X POST ${stack.functionsUrl}/handoff -H "Authorization: Bearer ${stack.serviceRoleKey}" -H "Content-Type: application/json" \\
-    -d '{"sd_id":"SD-DEMO-001","handoff_type":"exec-to-plan","session_id":"demo-session","dry_run":true}'
+    -d '{"sd_id":"SD-DEMO-002","handoff_type":"lead-to-plan","session_id":"my-session"}'
 `);
 }
 if (stopping) await new Promise(() => {});

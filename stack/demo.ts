@@ -5,6 +5,7 @@
 import postgres from 'postgres';
 
 export const DEMO_SD = 'SD-DEMO-001';
+export const TRY_SD = 'SD-DEMO-002';
 const SESSION = 'demo-session';
 
 export async function seedDemo(dbUrl: string, agentUrl: string): Promise<void> {
@@ -12,7 +13,11 @@ export async function seedDemo(dbUrl: string, agentUrl: string): Promise<void> {
   try {
     await sql.begin(async (tx) => {
       // The demo directive starts afresh each time; its earlier audit rows stay (they outlive SDs).
-      await tx`delete from public.strategic_directives_v2 where id = ${DEMO_SD}`;
+      await tx`delete from public.strategic_directives_v2 where id in (${DEMO_SD}, ${TRY_SD})`;
+      // A second directive left in LEAD for the reader to hand off by hand (README, printed curl).
+      await tx`insert into public.strategic_directives_v2 (id, title, description, scope, success_criteria, sd_type)
+        values (${TRY_SD}, 'Try me: a directive waiting in LEAD', 'Hand me off yourself', 'README walkthrough',
+                ${tx.json(['LEAD-TO-PLAN accepted'])}, 'feature')`;
       await tx`insert into public.strategic_directives_v2 (id, title, description, scope, success_criteria, sd_type)
         values (${DEMO_SD}, 'Demo: atomic handoffs for the billing service', 'Make phase changes atomic and audited',
                 'billing service handoffs', ${tx.json(['5 parallel gates under 30 s', 'no partial transitions'])}, 'feature')`;

@@ -1,0 +1,79 @@
+// Deterministic keys (seed pattern 6) and request fingerprints, on crypto.subtle so the same
+// code runs in Deno and Node.
+
+export const HOUR_MS = 60 * 60 * 1000;
+
+type Instant = Date | number;
+
+export function hourBucket(now: Instant = Date.now()): number {
+  const ms = typeof now === 'number' ? now : now.getTime();
+  return Math.floor(ms / HOUR_MS);
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * `idmp_<code>_<32 hex>` over SD, sub-agent code, session, phase and the hour bucket: a retry
+ * within the hour reuses the recorded result; a run an hour later is a fresh execution.
+ */
+export async function subAgentIdempotencyKey(input: {
+  sdId: string;
+  code: string;
+  sessionId?: string | null;
+  phase?: string | null;
+  now?: Instant;
+}): Promise<string> {
+  const parts = [
+    input.sdId,
+    input.code,
+    input.sessionId || 'no-session',
+    input.phase || 'orchestrated',
+    String(hourBucket(input.now)),
+  ];
+  const hash = await sha256Hex(parts.join('::'));
+  return `idmp_${input.code}_${hash.slice(0, 32)}`;
+}
+
+/** JSON with object keys sorted at every depth, so key order never changes a fingerprint. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value)) ?? 'null';
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : sortKeys(v)));
+  if (typeof value !== 'object' || value === null) return value;
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return sortKeys((value as { toJSON: () => unknown }).toJSON());
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) {
+    out[key] = sortKeys((value as Record<string, unknown>)[key]);
+  }
+  return out;
+}
+
+/** sha256 hex of the canonical JSON: compares an Idempotency-Key's original body with a retry's. */
+export async function requestFingerprint(body: unknown): Promise<string> {
+  return await sha256Hex(canonicalJson(body)); // await: a circular body rejects instead of throwing
+}
+
+/**
+ * Request id when the client sent no Idempotency-Key: same SD, handoff type, session and hour
+ * → same id, so a blind client retry is deduplicated. Shaped as a UUID (version 8, RFC 9562)
+ * so it fits a uuid column as well as a text one.
+ */
+export async function deriveRequestId(input: {
+  sdId: string;
+  handoffType: string;
+  sessionId?: string | null;
+  now?: Instant;
+}): Promise<string> {
+  const hex = await sha256Hex(
+    ['handoff', input.sdId, input.handoffType, input.sessionId || 'no-session', String(hourBucket(input.now))].join('::'),
+  );
+  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}

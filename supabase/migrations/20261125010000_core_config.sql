@@ -1,0 +1,111 @@
+-- stagegate SQL core, part 1: the workflow and its rules as data.
+--
+-- Errors raised by the core use SQLSTATE class 'SG' and start their message with a stable code,
+-- so psql users can read them and the edge functions can map them (see supabase/ERRORS.md):
+--   SG001 INVALID_INPUT             an argument is missing, malformed or contradicts stored data
+--   SG002 SD_NOT_FOUND              no strategic directive with that key or uuid
+--   SG003 UNKNOWN_HANDOFF_TYPE      handoff type not in public.handoff_types
+--   SG004 WRONG_PHASE               the SD is not in a from-phase of the handoff type
+--   SG005 CLAIMED_BY_OTHER_SESSION  another session holds an unexpired claim on the SD
+--   SG006 SD_BUSY                   another transaction is completing a handoff of this SD right now
+--   SG007 VERSION_CONFLICT          the caller's expected transition_version is stale
+--   SG008 ALREADY_TRANSITIONED      the SD moved on since this attempt began
+--   SG009 ATTEMPT_NOT_FOUND         no handoff attempt with that id / request id
+--   SG010 INVALID_GATE_RESULT       a gate result fails the gate-result contract
+--   SG011 UNKNOWN_GATE              gate code not in public.leo_sub_agents
+--   SG012 DIRECT_UPDATE_REFUSED     phase/status changed outside a handoff RPC
+--   SG013 UNKNOWN_DEPENDENCY        a sub-agent depends on a code that is not registered
+--   SG014 DEPENDENCY_CYCLE          sub-agent dependencies form a cycle
+
+-- Phases an SD can be in. EXEC_IMPLEMENTATION exists because the seed runbook's smoke test inserts
+-- an SD in it and runs EXEC-TO-PLAN; VERIFICATION is the seed's PLAN verification step.
+create table public.sd_phases (
+  phase text primary key check (phase ~ '^[A-Z][A-Z_]*$'),
+  ordinal int not null unique,
+  description text not null default ''
+);
+
+create table public.threshold_profiles (
+  sd_type text primary key check (sd_type ~ '^[a-z][a-z0-9_-]{0,39}$'),
+  gate_threshold numeric(5, 2) not null check (gate_threshold between 0 and 100),
+  description text not null default '',
+  updated_at timestamptz not null default now()
+);
+comment on table public.threshold_profiles is
+  'Minimum weighted gate score (0-100) per SD type; the row ''default'' applies to nothing by itself, it documents the fallback.';
+
+-- Written only by the trigger on threshold_profiles: who changed a threshold, when, from what to what.
+create table public.threshold_profile_audit (
+  id bigint generated always as identity primary key,
+  sd_type text not null,
+  operation text not null check (operation in ('INSERT', 'UPDATE', 'DELETE')),
+  old_row jsonb,
+  new_row jsonb,
+  changed_by text not null default current_user,
+  changed_by_uid uuid,
+  changed_at timestamptz not null default now()
+);
+
+-- The workflow: which phases a handoff leaves from, where it lands, and what it does to the SD
+-- status, the PRD and the stories (null = leave unchanged).
+create table public.handoff_types (
+  code text primary key check (code ~ '^[A-Z]+(-[A-Z]+)+$'),
+  from_phases text[] not null check (cardinality(from_phases) > 0),
+  to_phase text not null references public.sd_phases (phase),
+  sd_status text,
+  prd_status text,
+  story_status text,
+  description text not null default ''
+);
+
+-- One global mode (scope '*') and optional per-SD-type overrides.
+-- ENFORCE: below threshold blocks. WARN: passes, verdict says would_reject. OFF: no threshold check.
+create table public.validation_modes (
+  scope text primary key check (scope = '*' or scope ~ '^[a-z][a-z0-9_-]{0,39}$'),
+  mode text not null check (mode in ('OFF', 'WARN', 'ENFORCE')),
+  note text not null default '',
+  updated_by text not null default current_user,
+  updated_at timestamptz not null default now()
+);
+
+-- Named groups of SD types, so one skip rule covers a class ("lightweight", "doc_only").
+create table public.sd_type_classes (
+  class_name text not null check (class_name ~ '^[a-z][a-z0-9_]*$'),
+  sd_type text not null,
+  primary key (class_name, sd_type)
+);
+
+-- Seed pattern 8's single source of truth: applies_to is an SD type or a class name.
+create table public.gate_skip_rules (
+  id bigint generated always as identity primary key,
+  applies_to text not null,
+  validator_code text not null check (validator_code ~ '^[A-Z][A-Z0-9_]*$'),
+  reason_code text not null check (reason_code in ('NON_APPLICABLE_SD_TYPE', 'LIGHTWEIGHT_SD_TYPE')),
+  note text not null default '',
+  unique (applies_to, validator_code)
+);
+
+-- The sub-agent (gate) registry. kind 'sql' gates run inside the database through
+-- fn_evaluate_sql_gate, which executes target as the function owner; the target pattern below
+-- keeps that to our own fn_gate_* functions so a registry row cannot name an arbitrary function.
+create table public.leo_sub_agents (
+  code text primary key check (code ~ '^[A-Z][A-Z0-9_]{0,63}$'),
+  name text not null default '',
+  kind text not null check (kind in ('sql', 'http', 'builtin')),
+  target text not null check (length(target) between 1 and 500),
+  depends_on text[] not null default '{}',
+  timeout_ms int not null default 60000 check (timeout_ms between 1 and 3600000),
+  max_retries int not null default 2 check (max_retries between 0 and 10),
+  weight numeric not null default 1 check (weight > 0),
+  required boolean not null default true,
+  handoff_types text[] not null default '{}',
+  sd_types text[] not null default '{}',
+  active boolean not null default true,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  check (kind <> 'sql' or target ~ '^public\.fn_gate_[a-z0-9_]+$'),
+  check (kind <> 'http' or target ~ '^https?://'),
+  check (not code = any (depends_on))
+);
+comment on column public.leo_sub_agents.handoff_types is 'Handoff types this gate runs for; empty = all.';
+comment on column public.leo_sub_agents.sd_types is 'SD types this gate runs for; empty = all.';

@@ -1,0 +1,106 @@
+-- stagegate SQL core, part 3: what a handoff leaves behind. None of these tables has a foreign
+-- key to the SD: they are history, and the seed runbook deletes a test SD and still reads its audit.
+
+-- One row per handoff request (idempotent by request_id). gates and context are frozen at begin,
+-- so every later step of the attempt judges the same plan and the same snapshot.
+create table public.handoff_attempts (
+  id uuid primary key default gen_random_uuid(),
+  request_id text not null unique check (length(request_id) between 1 and 200),
+  sd_id text not null,
+  sd_uuid uuid not null,
+  sd_type text not null,
+  handoff_type text not null references public.handoff_types (code),
+  session_id text not null,
+  status text not null default 'in_progress'
+    check (status in ('in_progress', 'completed', 'rejected', 'failed', 'abandoned')),
+  from_phase text not null,
+  to_phase text not null,
+  sd_version int not null,
+  context jsonb not null,
+  gates jsonb not null,
+  result jsonb,
+  audit_id uuid,
+  started_at timestamptz not null default clock_timestamp(),
+  finished_at timestamptz,
+  check ((status = 'in_progress') = (finished_at is null))
+);
+create index handoff_attempts_sd_uuid_idx on public.handoff_attempts (sd_uuid);
+create index handoff_attempts_in_progress_idx on public.handoff_attempts (started_at) where status = 'in_progress';
+
+-- One row per (attempt, gate). A repeated record is not a new row: it bumps hit_count and sets
+-- metadata.idempotent_hit, so the runbook's count of idempotent_hit rows counts results that were
+-- recorded more than once, and sum(hit_count) counts the duplicate calls themselves.
+create table public.sub_agent_execution_results (
+  id uuid primary key default gen_random_uuid(),
+  attempt_id uuid not null references public.handoff_attempts (id) on delete cascade,
+  sd_id text not null,
+  sub_agent_code text not null,
+  verdict text not null check (verdict in ('PASS', 'FAIL', 'SKIPPED', 'ERROR')),
+  passed boolean not null,
+  score numeric not null check (score >= 0),
+  max_score numeric not null check (max_score > 0),
+  issues jsonb not null default '[]' check (jsonb_typeof(issues) = 'array'),
+  warnings jsonb not null default '[]' check (jsonb_typeof(warnings) = 'array'),
+  fixes jsonb not null default '[]' check (jsonb_typeof(fixes) = 'array'),
+  skipped boolean not null default false,
+  skip_reason text,
+  error text,
+  attempts int not null default 1 check (attempts >= 1),
+  duration_ms int check (duration_ms >= 0),
+  execution_time numeric generated always as (duration_ms / 1000.0) stored,
+  idempotency_key text check (length(idempotency_key) <= 200),
+  hit_count int not null default 0,
+  metadata jsonb not null default '{}',
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  unique (attempt_id, sub_agent_code),
+  check (score <= max_score)
+);
+create index sub_agent_execution_results_key_idx on public.sub_agent_execution_results (idempotency_key)
+  where idempotency_key is not null;
+
+create table public.sd_phase_handoffs (
+  id uuid primary key default gen_random_uuid(),
+  attempt_id uuid not null unique,
+  sd_id text not null,
+  sd_uuid uuid not null,
+  handoff_type text not null,
+  from_phase text not null,
+  to_phase text not null,
+  status text not null check (status in ('accepted', 'rejected', 'failed')),
+  score numeric,
+  threshold numeric,
+  validation_mode text,
+  failed_gate text,
+  session_id text,
+  execution_time_ms int,
+  created_at timestamptz not null default now()
+);
+create index sd_phase_handoffs_sd_id_idx on public.sd_phase_handoffs (sd_id);
+
+-- Exactly one terminal row per attempt (unique attempt_id).
+create table public.sd_transition_audit (
+  id uuid primary key default gen_random_uuid(),
+  sd_id text not null,
+  sd_uuid uuid,
+  transition_type text not null,
+  session_id text,
+  request_id text,
+  attempt_id uuid unique,
+  pre_state jsonb,
+  post_state jsonb,
+  status text not null default 'in_progress' check (status in ('in_progress', 'completed', 'rejected', 'failed')),
+  error_details jsonb,
+  error_message text,
+  validation_mode text,
+  score numeric,
+  threshold numeric,
+  failed_gate text,
+  would_reject boolean not null default false,
+  started_at timestamptz not null default now(),
+  completed_at timestamptz,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+create index sd_transition_audit_sd_id_idx on public.sd_transition_audit (sd_id, created_at desc);
+create index sd_transition_audit_created_idx on public.sd_transition_audit (created_at desc);

@@ -1,0 +1,70 @@
+-- Who may do what, in one place. Tables: RLS on, no policies, nothing for anon/authenticated
+-- (hosted Supabase's default privileges would otherwise grant them), everything for
+-- service_role. Functions: execute revoked from public, anon and authenticated; the RPCs and the
+-- pure sql gates granted to service_role; helpers stay private to the definer-rights RPCs.
+
+do $$
+declare
+  v_table text;
+begin
+  foreach v_table in array array[
+    'sd_phases', 'threshold_profiles', 'threshold_profile_audit', 'handoff_types', 'validation_modes',
+    'sd_type_classes', 'gate_skip_rules', 'leo_sub_agents', 'strategic_directives_v2', 'product_requirements_v2',
+    'user_stories', 'sd_claims', 'handoff_attempts', 'sub_agent_execution_results', 'sd_phase_handoffs',
+    'sd_transition_audit']
+  loop
+    execute format('alter table public.%I enable row level security', v_table);
+    execute format('revoke all on table public.%I from public, anon, authenticated', v_table);
+    execute format('grant all on table public.%I to service_role', v_table);
+  end loop;
+end;
+$$;
+
+do $$
+declare
+  v_fn regprocedure;
+begin
+  for v_fn in
+    select p.oid::regprocedure from pg_catalog.pg_proc p
+    where p.pronamespace = 'public'::regnamespace
+      and p.proname in (
+        'fn_get_validation_mode', 'fn_check_skip_conditions', 'fn_sd_threshold', 'fn_normalise_handoff_type',
+        'fn_resolve_sd', 'fn_sd_lock_key', 'fn_claim_sd', 'fn_release_sd', 'fn_handoff_gates', 'fn_sd_context',
+        'fn_attempt_answer', 'fn_begin_handoff', 'fn_normalise_gate_result', 'fn_check_gate_result',
+        'fn_gate_result_json', 'fn_store_gate_result', 'fn_record_gate_result', 'fn_gate_score', 'fn_filled',
+        'fn_gate_sd_defined', 'fn_gate_prd_complete', 'fn_gate_stories_have_acceptance_criteria',
+        'fn_gate_stories_done', 'fn_gate_stories_validated', 'fn_evaluate_sql_gate', 'fn_judge_attempt',
+        'fn_sd_state', 'fn_complete_handoff', 'fn_execute_handoff', 'fn_complete_by_request',
+        'fn_atomic_lead_to_plan_transition', 'fn_atomic_plan_to_exec_transition',
+        'fn_atomic_exec_to_plan_transition', 'fn_atomic_plan_to_lead_transition', 'fn_in_transition',
+        'tg__set_updated_at', 'tg_validation_modes__stamp', 'tg_threshold_profiles__audit',
+        'tg_strategic_directives_v2__guard', 'tg_product_requirements_v2__guard', 'tg_user_stories__guard',
+        'tg_leo_sub_agents__check_dag')
+  loop
+    execute format('revoke all on function %s from public, anon, authenticated, service_role', v_fn);
+  end loop;
+end;
+$$;
+
+grant execute on function
+  public.fn_get_validation_mode(text),
+  public.fn_check_skip_conditions(text, text[]),
+  public.fn_claim_sd(text, text, int),
+  public.fn_release_sd(text, text),
+  public.fn_begin_handoff(text, text, text, text, int),
+  public.fn_record_gate_result(uuid, text, jsonb, text, int, int),
+  public.fn_evaluate_sql_gate(uuid, text),
+  public.fn_complete_handoff(uuid, int),
+  public.fn_execute_handoff(text, text, text, text, jsonb),
+  public.fn_atomic_lead_to_plan_transition(text, text, text, text),
+  public.fn_atomic_plan_to_exec_transition(text, text, text, text),
+  public.fn_atomic_exec_to_plan_transition(text, text, text, text),
+  public.fn_atomic_plan_to_lead_transition(text, text, text, text),
+  public.fn_gate_sd_defined(jsonb),
+  public.fn_gate_prd_complete(jsonb),
+  public.fn_gate_stories_have_acceptance_criteria(jsonb),
+  public.fn_gate_stories_done(jsonb),
+  public.fn_gate_stories_validated(jsonb),
+  -- the guard triggers call it with the rights of whoever runs the UPDATE
+  public.fn_in_transition()
+to service_role;
