@@ -117,6 +117,8 @@ export const HandoffResponseSchema = z
     gates: z.array(GateOutcomeSchema),
     wall_ms: z.number(),
     critical_path_ms: z.number(),
+    timings_ms: z.object({ begin: z.number(), gates: z.number(), complete: z.number() }).optional()
+      .describe('Where the wall time went: begin RPC and set-up, running the gates, complete RPC'),
   })
   .meta({ id: 'HandoffResponse' });
 

@@ -10,6 +10,12 @@ export const REQUIRED_RPCS: readonly RpcSignature[] = [
   { name: 'fn_evaluate_sql_gate', args: 'p_attempt_id uuid, p_gate_code text' },
   { name: 'fn_complete_handoff', args: 'p_attempt_id uuid, p_expected_version integer' },
   { name: 'fn_execute_handoff', args: 'p_sd_id text, p_handoff_type text, p_session_id text, p_request_id text, p_gate_results jsonb' },
+  { name: 'fn_breaker_acquire', args: 'p_code text, p_probe_lease_ms integer' },
+  { name: 'fn_breaker_record', args: 'p_code text, p_success boolean, p_error text' },
+  { name: 'fn_breaker_reset', args: 'p_code text, p_reason text' },
+  { name: 'fn_idempotency_begin', args: 'p_scope text, p_key text, p_fingerprint text, p_lease_ms integer' },
+  { name: 'fn_idempotency_complete', args: 'p_scope text, p_key text, p_fingerprint text, p_status integer, p_body jsonb' },
+  { name: 'fn_idempotency_abandon', args: 'p_scope text, p_key text' },
 ];
 
 export interface ProbeRow { name: string; args: string }

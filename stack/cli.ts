@@ -50,6 +50,7 @@ stagegate local stack is running (ready in ${readySeconds} s).
           DB URL: ${stack.dbUrl}${stack.embedded ? '' : ' (DATABASE_URL)'}
         anon key: ${stack.anonKey}
 service_role key: ${stack.serviceRoleKey}
+ ops webhook key: ${stack.opsWebhookSecrets}${process.env.OPS_WEBHOOK_SECRETS ? ' (OPS_WEBHOOK_SECRETS)' : ' (generated for this run)'}
 
 Try it:
   curl -s -H "Authorization: Bearer ${stack.serviceRoleKey}" ${stack.functionsUrl}/health

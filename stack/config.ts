@@ -11,6 +11,13 @@ const port = (name: string, fallback: number) =>
     .max(65535, `${name} must be between 1024 and 65535`)
     .default(fallback);
 
+/** Bytes of key material in a `whsec_<base64>` secret; 0 when it is not one. */
+export function webhookSecretBytes(secret: string): number {
+  const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret);
+  if (!match) return 0;
+  return Buffer.from(match[1]!, 'base64').length;
+}
+
 const EnvSchema = z.object({
   STAGEGATE_API_PORT: port('STAGEGATE_API_PORT', 54321),
   STAGEGATE_DB_PORT: port('STAGEGATE_DB_PORT', 54322),
@@ -24,10 +31,14 @@ const EnvSchema = z.object({
     .string()
     .min(32, 'STAGEGATE_JWT_SECRET must be at least 32 characters')
     .default('super-secret-jwt-token-with-at-least-32-characters-long'),
-  OPS_WEBHOOK_SECRETS: z.string().optional(),
+  OPS_WEBHOOK_SECRETS: z
+    .string()
+    .refine((v) => v.split(',').every((one) => webhookSecretBytes(one.trim()) >= 32),
+      'OPS_WEBHOOK_SECRETS must be comma-separated Standard Webhooks secrets (whsec_ + base64), each of at least 32 bytes')
+    .optional(),
   SUBAGENT_SIGNING_SECRET: z
     .string()
-    .regex(/^whsec_[A-Za-z0-9+/=]{43,}$/, 'SUBAGENT_SIGNING_SECRET must be a Standard Webhooks secret: whsec_ + base64 of at least 32 bytes')
+    .refine((v) => webhookSecretBytes(v) >= 32, 'SUBAGENT_SIGNING_SECRET must be a Standard Webhooks secret: whsec_ + base64 of at least 32 bytes')
     .optional(),
   STAGEGATE_DEMO: z.enum(['on', 'off']).default('on'),
 });

@@ -16,6 +16,8 @@ export interface RunningStack {
   serviceRoleKey: string;
   /** Signs requests to http sub-agents (generated when SUBAGENT_SIGNING_SECRET is not set). */
   subagentSigningSecret: string;
+  /** Verifies requests to the ops-webhook function (generated when OPS_WEBHOOK_SECRETS is not set). */
+  opsWebhookSecrets: string;
   embedded: boolean;
   timings: Record<string, number>;
   functions: FunctionsServer;
@@ -75,6 +77,8 @@ export async function startStack(config: StackConfig, opts: { durable?: boolean;
     const apiUrl = `http://127.0.0.1:${config.apiPort}`;
     const [anonKey, serviceRoleKey] = await localKeys(config.jwtSecret);
     const subagentSigningSecret = config.subagentSigningSecret ?? generateWebhookSecret();
+    // The ops webhook's secrets (comma-separated whsec_… values, several while rotating).
+    const opsWebhookSecrets = config.opsWebhookSecrets ?? generateWebhookSecret();
     const env: Record<string, string> = {
       SUBAGENT_SIGNING_SECRET: subagentSigningSecret,
       SUPABASE_URL: apiUrl,
@@ -83,7 +87,7 @@ export async function startStack(config: StackConfig, opts: { durable?: boolean;
       SUPABASE_DB_URL: dbUrl,
       STAGEGATE_JWT_SECRET: config.jwtSecret,
     };
-    if (config.opsWebhookSecrets) env.OPS_WEBHOOK_SECRETS = config.opsWebhookSecrets;
+    env.OPS_WEBHOOK_SECRETS = opsWebhookSecrets;
     functions = await startFunctions({ projectRoot: config.projectRoot, port: config.apiPort, env, onLog: opts.onFunctionLog });
     mark('functions');
     await waitForHealth(`${apiUrl}/functions/v1`, serviceRoleKey, 10000);
@@ -98,6 +102,7 @@ export async function startStack(config: StackConfig, opts: { durable?: boolean;
       anonKey,
       serviceRoleKey,
       subagentSigningSecret,
+      opsWebhookSecrets,
       embedded: pg !== undefined,
       timings,
       functions: f,

@@ -33,12 +33,13 @@ const unicodeSeparatorish = [
   0x85, 0xa0, 0x1680, 0x180e, ...Array.from({ length: 0x30 }, (_, i) => 0x2000 + i), 0x205f, 0x2060, 0x2190, 0x2191,
   0x2192, 0x2193, 0x21d2, 0x2212, 0x2794, 0x279c, 0x27f6, 0x27f9, 0x3000, 0xfe58, 0xfeff, 0xff0d,
 ].map((c) => String.fromCharCode(c));
-const separators = [...ascii.filter((c) => !/[A-Za-z0-9]/.test(c)), ...unicodeSeparatorish];
+const asciiPunctuation = ascii.filter((c) => !/[A-Za-z0-9]/.test(c));
+const separatorish = fc.oneof(fc.noBias(fc.constantFrom(...asciiPunctuation)), fc.noBias(fc.constantFrom(...unicodeSeparatorish)));
 // Characters chosen to trip a naive port: Unicode case folding (ß, ﬁ, ſ, Kelvin sign, dotted and
 // dotless i), look-alike separators not in the set, control characters, astral characters.
 const tricky = ['ß', 'ﬁ', 'ſ', '\u212a', 'İ', 'ı', 'é', 'Ω', '\u200c', '\u2016', '\u2190', '<', ',', '!', '\u0001', '\u001f', '\u007f', '😀', '𝐀', '漢', '\u0085', '\u180e'];
 const anyChar = fc.oneof(
-  fc.noBias(fc.constantFrom(...separators)),
+  separatorish,
   fc.noBias(fc.constantFrom(...tricky)),
   fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'),
   // Full Unicode minus NUL (Postgres text cannot hold it) and lone surrogates (not valid UTF-8).
@@ -49,7 +50,7 @@ const randomName = fc.array(anyChar, { maxLength: 24 }).map((cs) => cs.join(''))
 const words = [...PHASES, ...Object.values(PHASE_SYNONYMS).flat()];
 const sideWords = (['LEAD', 'PLAN', 'EXEC'] as const).flatMap((p) => [p, ...PHASE_SYNONYMS[p]]);
 const side = fc.oneof({ weight: 4, arbitrary: fc.noBias(fc.constantFrom(...sideWords)) }, { weight: 1, arbitrary: fc.noBias(fc.constantFrom(...words)) });
-const sep = fc.array(fc.noBias(fc.constantFrom(...separators, '', '_', '-', ' ')), { maxLength: 2 }).map((a) => a.join(''));
+const sep = fc.array(fc.oneof(separatorish, fc.constantFrom('', '_', '-', ' ')), { maxLength: 2 }).map((a) => a.join(''));
 const recase = (s: string, flips: boolean[]) =>
   [...s].map((c, i) => (flips[i % Math.max(1, flips.length)] ? c.toLowerCase() : c)).join('');
 // Mostly no typo, so that separators and case in otherwise valid names get exercised.
@@ -149,6 +150,8 @@ describe('stage normalisation: SQL = TypeScript', () => {
       '\u00a0lead\u3000', '\ufeffplan', 'lead\u200c', 'x'.repeat(200), 'x'.repeat(201), '😀'.repeat(100),
       '😀'.repeat(99) + 'LEA', '😀'.repeat(98) + 'LEAD', 'a\u0001b', 'DONE', 'exec-complete', 'Exec Implementation',
     ];
+    // Every ASCII character and every Unicode separator candidate, inside and around a name.
+    for (const c of [...ascii, ...unicodeSeparatorish, ...tricky]) cases.push(`exec${c}plan`, `${c}Lead`, `verify${c}`);
     const rows = await sqlNormalize(cases);
     cases.forEach((c, i) => {
       expect({ c, ...rows[i]!.stage }).toEqual({ c, ...asSql(normalizeStage(c)) });

@@ -21,6 +21,14 @@ describe('stack configuration', () => {
     }
   });
 
+  it('refuses webhook secrets shorter than 32 bytes, accepting several for rotation', () => {
+    const good = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    const short = `whsec_${Buffer.alloc(31, 7).toString('base64')}`;
+    expect(loadConfig({ OPS_WEBHOOK_SECRETS: `${good}, ${good}`, SUBAGENT_SIGNING_SECRET: good }, '/p').opsWebhookSecrets).toContain(good);
+    expect(() => loadConfig({ OPS_WEBHOOK_SECRETS: `${good},${short}` }, '/p')).toThrow(/OPS_WEBHOOK_SECRETS/);
+    expect(() => loadConfig({ SUBAGENT_SIGNING_SECRET: 'plain-text-secret' }, '/p')).toThrow(/SUBAGENT_SIGNING_SECRET/);
+  });
+
   it('refuses the same port for the API and the database', () => {
     expect(() => loadConfig({ STAGEGATE_API_PORT: '6000', STAGEGATE_DB_PORT: '6000' }, '/p')).toThrow(/must differ/);
   });

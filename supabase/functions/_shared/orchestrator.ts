@@ -20,10 +20,32 @@ export interface OrchestratorOptions {
   onBegun?: (begin: BeginAnswer) => void;
 }
 
-export function dbBreakerStore(sql: postgres.Sql, leaseMs: number): BreakerStore {
+/**
+ * The breakers live in Postgres (fn_breaker_*), shared by every function instance. One read of
+ * all the gates' breakers at the start of a run answers the common case — a closed breaker with
+ * no recent failures — without a round trip per attempt: its first acquire is allowed and a
+ * success changes nothing. Anything else (open, half-open, a failure, a retry) goes to the RPCs,
+ * which decide under a row lock.
+ */
+export async function dbBreakerStore(sql: postgres.Sql, codes: string[], leaseMs: number): Promise<BreakerStore> {
+  const rows = await sql<{ code: string }[]>`
+    select sub_agent_code as code from public.sub_agent_breakers
+    where sub_agent_code = any(${codes}) and (state <> 'closed' or consecutive_failures > 0)`;
+  const troubled = new Set(rows.map((r) => r.code));
+  const acquired = new Set<string>();
   return {
-    acquire: (code) => rpc.breakerAcquire(sql, code, leaseMs),
-    record: async (code, success, error) => { await rpc.breakerRecord(sql, code, success, error ?? null); },
+    acquire: async (code) => {
+      if (!troubled.has(code) && !acquired.has(code)) {
+        acquired.add(code);
+        return { allowed: true, state: 'closed' };
+      }
+      return await rpc.breakerAcquire(sql, code, leaseMs);
+    },
+    record: async (code, success, error) => {
+      if (success && !troubled.has(code)) return;
+      troubled.add(code);
+      await rpc.breakerRecord(sql, code, success, error ?? null);
+    },
   };
 }
 
@@ -98,19 +120,22 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
   }
   o.onBegun?.(begin);
 
-  const existing = await recordedOutcomes(sql, begin.attempt_id);
   const now = Date.now();
-  const keys = new Map<string, string | null>();
-  for (const gate of begin.gates) {
-    keys.set(gate.code, request.skip_idempotency ? null : await subAgentIdempotencyKey({
-      sdId: begin.sd_id, code: gate.code, sessionId: request.session_id, phase: begin.from_phase, now,
-    }));
-  }
+  const codes = begin.gates.map((g) => g.code);
+  const [existing, breaker, keyList] = await Promise.all([
+    recordedOutcomes(sql, begin.attempt_id),
+    dbBreakerStore(sql, codes, request.timeout_ms ?? 60_000),
+    Promise.all(codes.map((code) => request.skip_idempotency ? null : subAgentIdempotencyKey({
+      sdId: begin.sd_id, code, sessionId: request.session_id, phase: begin.from_phase, now,
+    }))),
+  ]);
+  const keys = new Map(codes.map((code, i) => [code, keyList[i] ?? null]));
+  const begunAt = performance.now();
   const run = await runGates<Record<string, unknown>>(begin.gates as GateSpec[], {
     context: begin.context,
     concurrency: o.concurrency,
     timeoutOverrideMs: request.timeout_ms,
-    breaker: dbBreakerStore(sql, request.timeout_ms ?? 60_000),
+    breaker,
     onEvent: o.onEvent,
     execute: (gate, ctx) => executeGate(gate, ctx, { ...o.executors, sql, attemptId: begin.attempt_id, sdId: begin.sd_id, handoffType: begin.handoff_type }),
     lookupExisting: (gate) => Promise.resolve(existing.get(gate.code) ?? null),
@@ -128,6 +153,7 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
     },
   });
 
+  const gatesDoneAt = performance.now();
   let done: CompleteAnswer;
   if (request.dry_run) {
     // The verdict comes from the same SQL as a real completion, inside a transaction that is
@@ -142,5 +168,12 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
   } else {
     done = await rpc.complete(sql, begin.attempt_id, request.expected_version);
   }
-  return respond(request, begin, done, run.outcomes, { wallMs: performance.now() - started, criticalPathMs: run.criticalPathMs }, request.dry_run);
+  const end = performance.now();
+  const response = respond(request, begin, done, run.outcomes, { wallMs: end - started, criticalPathMs: run.criticalPathMs }, request.dry_run);
+  response.timings_ms = {
+    begin: Math.round(begunAt - started),
+    gates: Math.round(gatesDoneAt - begunAt),
+    complete: Math.round(end - gatesDoneAt),
+  };
+  return response;
 }
