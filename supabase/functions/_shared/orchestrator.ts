@@ -8,11 +8,14 @@ import type { HandoffRequest, HandoffResponse } from '../../../shared/handoff-sc
 import type { BreakerStore } from '../../../shared/resilience.ts';
 import { rpc, type BeginAnswer, type CompleteAnswer } from '../../../shared/rpc.ts';
 import { executeGate, type ExecutorConfig } from './executors.ts';
+import { log } from './http.ts';
 
 export interface OrchestratorOptions {
   sql: postgres.Sql;
   request: HandoffRequest;
   requestId: string;
+  /** The HTTP request's id, carried by every log line of this handoff. */
+  logId?: string;
   executors: ExecutorConfig;
   concurrency?: number;
   onEvent?: (e: RunEvent) => void;
@@ -119,6 +122,17 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
     return respond(request, begin, begin.result, [], { wallMs: performance.now() - started, criticalPathMs: 0 }, false);
   }
   o.onBegun?.(begin);
+  const logFields = { request_id: o.logId ?? o.requestId, attempt_id: begin.attempt_id, sd_id: begin.sd_id, handoff_type: begin.handoff_type };
+  log('info', 'handoff begun', { ...logFields, gates: begin.gates.length, replay: begin.replay, validation_mode: begin.validation_mode });
+  const onEvent = (e: RunEvent) => {
+    if (e.type === 'gate_finished' || e.type === 'gate_skipped') {
+      const g = e.outcome;
+      log(g.error ? 'warn' : 'info', 'gate finished', { ...logFields, gate: g.code, passed: g.passed, score: g.score, skipped: g.skipped, skip_reason: g.skipReason, attempts: g.attempts, duration_ms: Math.round(g.durationMs), error: g.error?.message });
+    } else if (e.type === 'gate_retrying') {
+      log('warn', 'gate retrying', { ...logFields, gate: e.code, attempt: e.attempt, delay_ms: e.delayMs, kind: e.kind, error: e.message });
+    }
+    o.onEvent?.(e);
+  };
 
   const now = Date.now();
   const codes = begin.gates.map((g) => g.code);
@@ -136,7 +150,7 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
     concurrency: o.concurrency,
     timeoutOverrideMs: request.timeout_ms,
     breaker,
-    onEvent: o.onEvent,
+    onEvent,
     execute: (gate, ctx) => executeGate(gate, ctx, { ...o.executors, sql, attemptId: begin.attempt_id, sdId: begin.sd_id, handoffType: begin.handoff_type }),
     lookupExisting: (gate) => Promise.resolve(existing.get(gate.code) ?? null),
     recordResult: async (gate, outcome) => {

@@ -101,7 +101,7 @@ async function handleRun(request: Request, claims: Claims, rid: string): Promise
     else await rpc.idempotencyComplete(sql, scope, key, fingerprint, status, body as never).catch((e) => log('error', 'idempotency store failed', { ...logFields, error: String(e) }));
   };
   const run = (extra: Partial<Parameters<typeof runHandoff>[0]> = {}) =>
-    runHandoff({ sql, request: req, requestId: attemptRid, executors: { signingSecret }, concurrency, ...extra });
+    runHandoff({ sql, request: req, requestId: attemptRid, logId: rid, executors: { signingSecret }, concurrency, ...extra });
   const settle = async (promise: Promise<HandoffResponse>): Promise<{ status: number; body: unknown }> => {
     try {
       const body = await promise;
