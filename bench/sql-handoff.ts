@@ -14,7 +14,10 @@ const CELL_SECONDS = Number(process.argv[2] ?? 3);
 const CONCURRENCY = [1, 8, 32];
 const VARIANTS = ['rpc', 'bare', 'autocommit'] as const;
 type Variant = (typeof VARIANTS)[number];
-const POOL = 6000; // fresh SDs per cell; a cell stops at CELL_SECONDS or when the pool runs out
+// fresh SDs per cell; a cell stops at CELL_SECONDS or when the pool runs out (preparing RPC attempts is not timed but not free)
+const POOL = Number(process.env.BENCH_POOL ?? 1500);
+// BENCH_SYNC=off runs every variant with synchronous_commit off, to separate CPU cost from WAL flush
+const SYNC = process.env.BENCH_SYNC ?? 'on';
 
 const admin = postgres(url, { max: 4, onnotice: () => {} });
 
@@ -69,7 +72,7 @@ async function runCell(variant: Variant, clients: number): Promise<Cell> {
   const keys = await prepare(`${variant.toUpperCase()}-${clients}`, variant);
   // baselines bypass the RPCs on purpose; the guard trigger still runs (and costs) as in the RPC
   const conns = Array.from({ length: clients }, () => postgres(url!, {
-    max: 1, onnotice: () => {}, connection: { 'stagegate.in_transition': 'on' } as Record<string, string>,
+    max: 1, onnotice: () => {}, connection: { 'stagegate.in_transition': 'on', synchronous_commit: SYNC } as Record<string, string>,
   }));
   await Promise.all(conns.map((c) => c`select 1`));
   const latencies: number[] = [];
@@ -127,7 +130,7 @@ async function main() {
   console.table(rows);
   const out = path.resolve(import.meta.dirname, 'results/sql-handoff.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), cellSeconds: CELL_SECONDS, cells, summary: rows }, null, 2) + '\n');
+  fs.writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), cellSeconds: CELL_SECONDS, synchronousCommit: SYNC, pool: POOL, cells, summary: rows }, null, 2) + '\n');
   console.log(`written ${path.relative(process.cwd(), out)}`);
   await admin.end();
 }

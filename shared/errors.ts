@@ -22,6 +22,13 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   INTERNAL: { status: 500, retryable: false },
   DB_UNAVAILABLE: { status: 503, retryable: true },
+  NOT_FOUND: { status: 404, retryable: false },
+  // Validation modes and the ops webhook.
+  PROMOTION_BLOCKED: { status: 409, retryable: false },
+  WEBHOOK_SIGNATURE_INVALID: { status: 401, retryable: false },
+  WEBHOOK_TIMESTAMP_INVALID: { status: 401, retryable: false },
+  WEBHOOK_REPLAYED: { status: 409, retryable: false },
+  WEBHOOK_NOT_CONFIGURED: { status: 503, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -86,6 +93,7 @@ export const SQLSTATE_CODES: Readonly<Record<string, ErrorCode>> = {
   SG012: 'FORBIDDEN', // DIRECT_UPDATE_REFUSED: state changed outside a handoff RPC
   SG013: 'INVALID_INPUT', // UNKNOWN_DEPENDENCY when writing the sub-agent registry
   SG014: 'INVALID_INPUT', // DEPENDENCY_CYCLE when writing the sub-agent registry
+  SG015: 'PROMOTION_BLOCKED',
   // Postgres' own codes that have a stable meaning for a caller.
   '55P03': 'SD_BUSY', // lock_not_available (NOWAIT / lock_timeout)
   '40001': 'SD_BUSY', // serialization_failure: safe to retry

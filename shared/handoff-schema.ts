@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { ERROR_CODE_LIST, type ErrorCode } from './errors.ts';
 import { GateResultSchema } from './gate-result.ts';
+import { ModeReadSchema } from './mode-cache.ts';
 import { HANDOFF_TYPES, type HandoffType, normalizeHandoffType } from './stages.ts';
 
 export { HANDOFF_TYPES, type HandoffType };
@@ -117,6 +118,8 @@ export const HandoffResponseSchema = z
     gates: z.array(GateOutcomeSchema),
     wall_ms: z.number(),
     critical_path_ms: z.number(),
+    mode_read: ModeReadSchema.optional()
+      .describe("The function's cached read of the SD type's mode (source database, cache, stale or fallback); validation_mode above is the one SQL judged by, and wins when they differ"),
     timings_ms: z.object({ begin: z.number(), gates: z.number(), complete: z.number() }).optional()
       .describe('Where the wall time went: begin RPC and set-up, running the gates, complete RPC'),
   })

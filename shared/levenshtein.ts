@@ -1,8 +1,9 @@
 // Bounded Levenshtein distance (unit-cost insert/delete/substitute, no transpositions).
 // Returns the exact distance when it is <= max, otherwise max + 1. The SQL twin is
-// public.stage_edit_distance; both must agree on every pair of ASCII keys, which the
-// parity test checks. Keys are short (<= 200 chars), so two reusable rows keep this
-// allocation-free on the hot path.
+// public.stage_edit_distance; both must agree on every pair of keys, which the parity test
+// checks through the suggestions. Only the diagonal band |i - j| <= max is computed: a cell
+// outside it is already more than max away, and a path of cost <= max never leaves the band,
+// so saturating everything else at max + 1 cannot change an answer <= max.
 
 let prev = new Int32Array(256);
 let curr = new Int32Array(256);
@@ -10,33 +11,37 @@ let curr = new Int32Array(256);
 export function boundedLevenshtein(a: string, b: string, max: number): number {
   const n = a.length;
   const m = b.length;
-  if (Math.abs(n - m) > max) return max + 1;
-  if (n === 0) return m;
-  if (m === 0) return n;
-  if (m + 1 > prev.length) {
-    prev = new Int32Array(m + 1);
-    curr = new Int32Array(m + 1);
+  const cap = max + 1;
+  if (Math.abs(n - m) > max) return cap;
+  if (n === 0 || m === 0) return Math.min(n + m, cap);
+  if (m + 2 > prev.length) {
+    prev = new Int32Array(m + 2);
+    curr = new Int32Array(m + 2);
   }
-  for (let j = 0; j <= m; j++) prev[j] = j;
+  for (let j = 0; j <= m; j++) prev[j] = j < cap ? j : cap;
   for (let i = 1; i <= n; i++) {
-    curr[0] = i;
-    let rowMin = i;
+    const lo = i - max > 1 ? i - max : 1;
+    const hi = i + max < m ? i + max : m;
+    let rowMin = lo === 1 ? (i < cap ? i : cap) : cap;
+    curr[lo - 1] = rowMin;
     const ca = a.charCodeAt(i - 1);
-    for (let j = 1; j <= m; j++) {
-      const cost = ca === b.charCodeAt(j - 1) ? 0 : 1;
+    for (let j = lo; j <= hi; j++) {
+      const sub = prev[j - 1]! + (ca === b.charCodeAt(j - 1) ? 0 : 1);
       const del = prev[j]! + 1;
       const ins = curr[j - 1]! + 1;
-      const sub = prev[j - 1]! + cost;
-      const v = del < ins ? (del < sub ? del : sub) : ins < sub ? ins : sub;
+      let v = sub < del ? sub : del;
+      if (ins < v) v = ins;
+      if (v > cap) v = cap;
       curr[j] = v;
       if (v < rowMin) rowMin = v;
     }
+    // The next row reads curr[hi + 1] as "above": outside this band, so out of reach.
+    if (hi < m) curr[hi + 1] = cap;
     // Every later row is >= this row's minimum, so the answer already exceeds max.
-    if (rowMin > max) return max + 1;
+    if (rowMin > max) return cap;
     const t = prev;
     prev = curr;
     curr = t;
   }
-  const d = prev[m]!;
-  return d > max ? max + 1 : d;
+  return prev[m]!;
 }

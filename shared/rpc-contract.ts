@@ -16,6 +16,13 @@ export const REQUIRED_RPCS: readonly RpcSignature[] = [
   { name: 'fn_idempotency_begin', args: 'p_scope text, p_key text, p_fingerprint text, p_lease_ms integer' },
   { name: 'fn_idempotency_complete', args: 'p_scope text, p_key text, p_fingerprint text, p_status integer, p_body jsonb' },
   { name: 'fn_idempotency_abandon', args: 'p_scope text, p_key text' },
+  { name: 'fn_get_validation_mode', args: 'p_sd_type text' },
+  { name: 'fn_set_validation_mode', args: 'p_scope text, p_mode text, p_reason text, p_force boolean' },
+  { name: 'fn_demote_validation_mode', args: 'p_scope text, p_reason text' },
+  { name: 'fn_promotion_gate', args: 'p_scope text' },
+  { name: 'fn_record_unknown_input', args: 'p_kind text, p_input text, p_sd_type text, p_source text' },
+  { name: 'fn_claim_webhook_id', args: 'p_id text, p_timestamp timestamp with time zone' },
+  { name: 'fn_purge_webhook_ids', args: '' },
 ];
 
 export interface ProbeRow { name: string; args: string }

@@ -117,6 +117,8 @@ interface Vocabulary {
   canonical: ReadonlySet<string>;
   byKey: ReadonlyMap<string, string>;
   candidates: readonly Candidate[];
+  /** A longer key can neither match an alias nor be within suggestion distance of one. */
+  maxKeyLength: number;
 }
 
 function buildVocabulary(kind: StageAlias['kind'], values: readonly string[]): Vocabulary {
@@ -138,7 +140,8 @@ function buildVocabulary(kind: StageAlias['kind'], values: readonly string[]): V
       });
     }
   }
-  return { canonical: new Set(values), byKey, candidates };
+  const maxKeyLength = Math.max(...[...byKey.keys()].map((k) => k.length), ...candidates.map((c) => c.alias.length + c.maxDistance));
+  return { canonical: new Set(values), byKey, candidates, maxKeyLength };
 }
 
 /** How far a typo may be from an alias and still be suggested: 1 for 2-3 letters, 2 for 4-5, 3 beyond. */
@@ -179,6 +182,7 @@ function normalizeName(vocab: Vocabulary, input: unknown): NormalizeResult<strin
       lowercase = true;
       key += String.fromCharCode(input.charCodeAt(i) - 32);
     } else foreign = true;
+    if (key.length > vocab.maxKeyLength) return { ok: false, suggestions: [] };
   }
 
   const value = foreign ? undefined : vocab.byKey.get(key);

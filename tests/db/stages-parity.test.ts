@@ -14,7 +14,7 @@ import {
   parseStageDistribution,
   type NormalizeResult,
 } from '../../shared/stages.ts';
-import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
+import { connectAs, freshDatabase, type FreshDatabase } from '../helpers/db.ts';
 
 let db: FreshDatabase;
 beforeAll(async () => {
@@ -197,6 +197,27 @@ describe('stage normalisation: SQL = TypeScript', () => {
       { numRuns: 10 },
     );
     expect(total).toBeGreaterThanOrEqual(500);
+  });
+
+  it('authenticated and service_role may call the normalisers; anon may not', async () => {
+    for (const role of ['authenticated', 'service_role'] as const) {
+      const as = connectAs(db.url, role);
+      try {
+        const [row] = await as`select public.normalize_stage('exec') ->> 'normalized' as v,
+          public.parse_stage_distribution('{"plan": 2}') -> 'sum' as s`;
+        expect(row).toEqual({ v: 'EXEC', s: 2 });
+      } finally {
+        await as.end();
+      }
+    }
+    const anon = connectAs(db.url, 'anon');
+    try {
+      await expect(anon`select public.normalize_stage('exec')`).rejects.toMatchObject({ code: '42501' });
+      await expect(anon`select * from public.stage_synonyms`).rejects.toMatchObject({ code: '42501' });
+      await expect(anon`select public.fn_backfill_stage_batch('leo_sub_agents', 1)`).rejects.toMatchObject({ code: '42501' });
+    } finally {
+      await anon.end();
+    }
   });
 
   it('rejects more than 10 000 entries the same way', async () => {

@@ -5,6 +5,7 @@ import type postgres from 'postgres';
 import { runGates, type GateOutcome, type GateSpec, type RunEvent } from '../../../shared/dag-runner.ts';
 import { subAgentIdempotencyKey } from '../../../shared/idempotency.ts';
 import type { HandoffRequest, HandoffResponse } from '../../../shared/handoff-schema.ts';
+import type { ModeRead } from '../../../shared/mode-cache.ts';
 import type { BreakerStore } from '../../../shared/resilience.ts';
 import { rpc, type BeginAnswer, type CompleteAnswer } from '../../../shared/rpc.ts';
 import { executeGate, type ExecutorConfig } from './executors.ts';
@@ -21,6 +22,8 @@ export interface OrchestratorOptions {
   onEvent?: (e: RunEvent) => void;
   /** Called once the attempt exists, before any gate runs (async mode answers 202 here). */
   onBegun?: (begin: BeginAnswer) => void;
+  /** The function's cached view of the SD type's mode, reported as mode_read (the verdict is SQL's). */
+  readMode?: (sdType: string) => Promise<ModeRead>;
 }
 
 /**
@@ -117,9 +120,12 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
     requestId: o.requestId,
     expectedVersion: request.expected_version,
   });
+  const modeRead = o.readMode?.(begin.sd_type).catch(() => undefined);
   // The same request id already finished: its first answer, without running anything again.
   if (begin.result) {
-    return respond(request, begin, begin.result, [], { wallMs: performance.now() - started, criticalPathMs: 0 }, false);
+    const replayed = respond(request, begin, begin.result, [], { wallMs: performance.now() - started, criticalPathMs: 0 }, false);
+    replayed.mode_read = await modeRead;
+    return replayed;
   }
   o.onBegun?.(begin);
   const logFields = { request_id: o.logId ?? o.requestId, attempt_id: begin.attempt_id, sd_id: begin.sd_id, handoff_type: begin.handoff_type };
@@ -184,6 +190,7 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
   }
   const end = performance.now();
   const response = respond(request, begin, done, run.outcomes, { wallMs: end - started, criticalPathMs: run.criticalPathMs }, request.dry_run);
+  response.mode_read = await modeRead;
   response.timings_ms = {
     begin: Math.round(begunAt - started),
     gates: Math.round(gatesDoneAt - begunAt),

@@ -7,6 +7,7 @@ import { deriveRequestId, requestFingerprint, sha256Hex } from '../../../shared/
 import { rpc } from '../../../shared/rpc.ts';
 import { db } from '../_shared/db.ts';
 import { errorResponse, json, log, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
+import { modeCache, recordUnknownInput } from '../_shared/modes.ts';
 import { runHandoff } from '../_shared/orchestrator.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -67,7 +68,11 @@ async function handleRun(request: Request, claims: Claims, rid: string): Promise
   const read = await readJson(request);
   if (!read.ok) return read.response;
   const parsed = parseHandoffRequest(read.body);
-  if (!parsed.ok) return json(errorBody(parsed.error.code, parsed.error.message, parsed.error.details), 400);
+  if (!parsed.ok) {
+    // Counted for the promotion gate's unknown-input rate.
+    if (parsed.error.code === 'UNKNOWN_HANDOFF_TYPE') await recordUnknownInput('handoff_type', String((read.body as { handoff_type?: unknown }).handoff_type));
+    return json(errorBody(parsed.error.code, parsed.error.message, parsed.error.details), 400);
+  }
   const req = parsed.value;
   const sql = db();
 
@@ -101,7 +106,7 @@ async function handleRun(request: Request, claims: Claims, rid: string): Promise
     else await rpc.idempotencyComplete(sql, scope, key, fingerprint, status, body as never).catch((e) => log('error', 'idempotency store failed', { ...logFields, error: String(e) }));
   };
   const run = (extra: Partial<Parameters<typeof runHandoff>[0]> = {}) =>
-    runHandoff({ sql, request: req, requestId: attemptRid, logId: rid, executors: { signingSecret }, concurrency, ...extra });
+    runHandoff({ sql, request: req, requestId: attemptRid, logId: rid, executors: { signingSecret }, concurrency, readMode: (t) => modeCache().read(t), ...extra });
   const settle = async (promise: Promise<HandoffResponse>): Promise<{ status: number; body: unknown }> => {
     try {
       const body = await promise;

@@ -1,0 +1,128 @@
+-- Everything the metrics function exposes, in one round trip. The function instances are
+-- stateless and many, so every counter and histogram is computed here from the tables, never
+-- kept in a function's memory: any instance answers the same numbers, and a cold start resets
+-- nothing. Counters are totals since the beginning of the tables (Prometheus derives rates);
+-- the only counts that can go down are HTTP idempotency hits, whose keys the retention sweep
+-- purges after 24 h — Prometheus treats that as a counter reset.
+--
+-- Histograms: fixed bounds in whole milliseconds (returned with the snapshot, so the function
+-- does not repeat them). Durations are stored as whole milliseconds too, so value <= bound, the
+-- Prometheus `le` rule, is value - 1 < bound, which is what width_bucket(value - 1, bounds)
+-- counts: bucket i holds the values in (bounds[i-1], bounds[i]]; the last one is +Inf.
+
+create function public.metrics_histogram(p_values_ms int[], p_bounds_ms int[]) returns jsonb
+language sql immutable set search_path = '' as $$
+  select jsonb_build_object(
+    'count', coalesce(cardinality(p_values_ms), 0),
+    'sum_s', coalesce((select sum(v) from unnest(p_values_ms) v), 0) / 1000.0,
+    -- one count per bucket (not cumulative), cardinality(p_bounds_ms) + 1 of them
+    'buckets', (select jsonb_agg(coalesce(c.n, 0) order by g.i)
+                from generate_series(0, cardinality(p_bounds_ms)) g(i)
+                left join (select width_bucket(v - 1, p_bounds_ms) as i, count(*) as n
+                           from unnest(p_values_ms) v group by 1) c on c.i = g.i))
+$$;
+comment on function public.metrics_histogram(int[], int[]) is
+  'Internal to fn_metrics_snapshot: {count, sum_s, buckets} of millisecond values against millisecond bounds; buckets[i] counts values in (bounds[i-1], bounds[i]], the last one the values above every bound.';
+
+create function public.fn_metrics_snapshot() returns jsonb
+language plpgsql stable security definer set search_path = '' set lock_timeout = '2s' as $$
+declare
+  c_handoff_bounds constant int[] := array[100, 250, 500, 1000, 2500, 5000, 10000, 15000, 30000, 60000, 120000, 300000];
+  c_gate_bounds constant int[] := array[5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000];
+  c_window constant interval := interval '1 hour';
+  v_mode_store jsonb;
+  v_result jsonb;
+begin
+  -- The mode store is read on its own, so a failure there is reported (mode_store.ok = false,
+  -- the ModeStoreFetchFailing alert) instead of costing every other metric.
+  begin
+    v_mode_store := jsonb_build_object('ok', true, 'error', null, 'modes',
+      coalesce((select jsonb_agg(jsonb_build_object('scope', m.scope, 'mode', m.mode) order by m.scope)
+                from public.validation_modes m), '[]'::jsonb),
+      'global', public.fn_get_validation_mode(null));
+  exception when others then
+    v_mode_store := jsonb_build_object('ok', false, 'error', sqlerrm, 'modes', '[]'::jsonb, 'global', null);
+  end;
+
+  select jsonb_build_object(
+    'generated_at', clock_timestamp(),
+    'window_s', extract(epoch from c_window)::int,
+    'handoff_bounds_s', (select jsonb_agg(b / 1000.0 order by b) from unnest(c_handoff_bounds) b),
+    'gate_bounds_s', (select jsonb_agg(b / 1000.0 order by b) from unnest(c_gate_bounds) b),
+
+    -- -------------------------------------------------------------- handoffs and transitions
+    'handoffs', coalesce((
+      select jsonb_agg(jsonb_build_object('handoff_type', x.handoff_type, 'verdict', x.status, 'count', x.n)
+                       order by x.handoff_type, x.status)
+      from (select h.handoff_type, h.status, count(*) as n from public.sd_phase_handoffs h group by 1, 2) x), '[]'::jsonb),
+    'handoff_durations', coalesce((
+      select jsonb_agg(jsonb_build_object('handoff_type', x.handoff_type) || x.histogram order by x.handoff_type)
+      from (select h.handoff_type, public.metrics_histogram(array_agg(h.execution_time_ms), c_handoff_bounds) as histogram
+            from public.sd_phase_handoffs h where h.execution_time_ms is not null group by 1) x), '[]'::jsonb),
+    'transitions', coalesce((
+      select jsonb_object_agg(x.status, x.n)
+      from (select a.status, count(*) as n from public.sd_transition_audit a group by 1) x), '{}'::jsonb),
+    'would_reject', (select count(*) from public.sd_transition_audit a where a.would_reject),
+    'attempts', (select count(*) from public.handoff_attempts),
+    'attempts_in_progress', (select count(*) from public.handoff_attempts a where a.status = 'in_progress'),
+    'oldest_in_progress_s', (select extract(epoch from clock_timestamp() - min(a.started_at))
+                             from public.handoff_attempts a where a.status = 'in_progress'),
+
+    -- -------------------------------------------------------------- gates
+    'gate_results', coalesce((
+      select jsonb_agg(jsonb_build_object('sub_agent', x.sub_agent_code, 'verdict', x.verdict, 'count', x.n,
+                                          'invalid', x.invalid, 'normalized', x.normalized, 'hits', x.hits)
+                       order by x.sub_agent_code, x.verdict)
+      from (select r.sub_agent_code, r.verdict, count(*) as n,
+                   count(*) filter (where r.error like 'invalid_result:%') as invalid,
+                   count(*) filter (where jsonb_array_length(r.fixes) > 0) as normalized,
+                   coalesce(sum(r.hit_count), 0) as hits
+            from public.sub_agent_execution_results r group by 1, 2) x), '[]'::jsonb),
+    'gate_durations', coalesce((
+      select jsonb_agg(jsonb_build_object('sub_agent', x.sub_agent_code) || x.histogram order by x.sub_agent_code)
+      from (select r.sub_agent_code, public.metrics_histogram(array_agg(r.duration_ms), c_gate_bounds) as histogram
+            from public.sub_agent_execution_results r
+            where not r.skipped and r.duration_ms is not null group by 1) x), '[]'::jsonb),
+    'http_idempotent_hits', (select coalesce(sum(k.hits), 0) from public.http_idempotency_keys k),
+    'breakers', coalesce((
+      select jsonb_agg(jsonb_build_object('sub_agent', b.sub_agent_code, 'state', b.state) order by b.sub_agent_code)
+      from public.sub_agent_breaker_status b where b.active), '[]'::jsonb),
+
+    -- -------------------------------------------------------------- validation mode, unknown inputs
+    'mode_store', v_mode_store,
+    'unknown_inputs', coalesce((
+      select jsonb_object_agg(x.kind, x.n)
+      from (select u.kind, count(*) as n from public.unknown_inputs u group by 1) x), '{}'::jsonb),
+
+    -- -------------------------------------------------------------- the runbook's rates, last hour
+    -- null when nothing happened in the window (a rate of nothing is not zero).
+    'ratios', (
+      select jsonb_build_object(
+        'transition_failure', (select count(*) filter (where a.status = 'failed')::numeric
+                                      / nullif(count(*) filter (where a.status in ('completed', 'failed')), 0)
+                               from public.sd_transition_audit a where a.created_at > now() - c_window),
+        'would_reject', (select count(*) filter (where a.would_reject)::numeric
+                                / nullif(count(*) filter (where a.status in ('completed', 'rejected', 'failed')), 0)
+                         from public.sd_transition_audit a where a.created_at > now() - c_window),
+        'idempotent_hit', (select count(*) filter (where r.metadata ->> 'idempotent_hit' = 'true')::numeric / nullif(count(*), 0)
+                           from public.sub_agent_execution_results r where r.created_at > now() - c_window),
+        'gate_validation_failure', (select count(*) filter (where r.error like 'invalid_result:%')::numeric / nullif(count(*), 0)
+                                    from public.sub_agent_execution_results r
+                                    where not r.skipped and r.created_at > now() - c_window),
+        -- unknown inputs / (unknown inputs + handoffs begun): every handoff request either names a
+        -- known type and begins an attempt, or is refused and counted as an unknown input.
+        'unknown_input', (select u.n::numeric / nullif(u.n + a.n, 0)
+                          from (select count(*) as n from public.unknown_inputs i where i.at > now() - c_window) u,
+                               (select count(*) as n from public.handoff_attempts t where t.started_at > now() - c_window) a),
+        'handoff_avg_duration_s', (select avg(h.execution_time_ms) / 1000.0 from public.sd_phase_handoffs h
+                                   where h.created_at > now() - c_window)))
+  ) into v_result;
+  return v_result;
+end;
+$$;
+comment on function public.fn_metrics_snapshot() is
+  'Everything the metrics function needs in one call: totals per label for handoffs, transitions, gate results (invalid, normalized, idempotent hits), HTTP idempotent hits, attempts, unknown inputs; duration histograms {count, sum_s, buckets} with their bounds (handoff_bounds_s, gate_bounds_s); breaker states; the mode store (ok, error, modes, global); and the runbook''s rates over the last hour (ratios, null when the window is empty).';
+
+revoke all on function public.metrics_histogram(int[], int[]), public.fn_metrics_snapshot()
+  from public, anon, authenticated, service_role;
+grant execute on function public.fn_metrics_snapshot() to service_role;
