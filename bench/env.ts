@@ -16,7 +16,8 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
   if (!adminUrl) {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stagegate-bench-'));
     fs.chmodSync(dataDir, 0o755);
-    const pg = await startEmbeddedPostgres({ dataDir, port: await freePort(), durable: false });
+    // Durable (fsync on): commit cost is part of what the benchmarks compare.
+    const pg = await startEmbeddedPostgres({ dataDir, port: await freePort(), durable: true });
     adminUrl = pg.url();
     stopServer = pg.stop;
   }

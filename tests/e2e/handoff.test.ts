@@ -261,3 +261,9 @@ describe('long handoffs', () => {
     expect(status).toBe('completed');
   });
 });
+
+describe('afterwards', () => {
+  it('leaves no invariant violated anywhere in the database', async () => {
+    expect(await db.sql`select invariant, subject, detail from public.fn_check_invariants()`).toEqual([]);
+  });
+});
