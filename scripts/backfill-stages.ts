@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 
 export const BACKFILL_TARGETS = ['strategic_directives_v2', 'sd_phase_handoffs', 'leo_sub_agents'] as const;
 export type BackfillTarget = (typeof BACKFILL_TARGETS)[number];
+const MAX_UNKNOWN_LINES = 10;
 
 export interface BatchResult {
   run_id: string;
@@ -62,7 +63,12 @@ export async function runBackfill(sql: postgres.Sql, options: BackfillOptions = 
           `[backfill] ${target} batch ${r.batches}: scanned ${r.scanned}, updated ${r.updated}, unknown ${r.unknown.length}` +
             ` (total scanned ${r.totals.scanned}, updated ${r.totals.updated}, unknown ${r.totals.unknown}; last key ${r.last_key})`,
         );
-        for (const u of r.unknown) log(`[backfill]   left alone: ${target} ${u.key} ${u.column} = ${JSON.stringify(u.old)}`);
+        for (const u of r.unknown.slice(0, MAX_UNKNOWN_LINES)) {
+          log(`[backfill]   left alone: ${target} ${u.key} ${u.column} = ${JSON.stringify(u.old)}`);
+        }
+        if (r.unknown.length > MAX_UNKNOWN_LINES) {
+          log(`[backfill]   ... and ${r.unknown.length - MAX_UNKNOWN_LINES} more (all in public.stage_backfill_log, outcome 'unknown')`);
+        }
       }
       if (r.done) {
         log(`[backfill] ${target} done: ${r.totals.scanned} rows scanned, ${r.totals.updated} values normalised, ${r.totals.unknown} unknown`);

@@ -152,7 +152,7 @@ const HANDOFF_VOCAB = buildVocabulary('handoff', HANDOFF_TYPES);
 
 // Character classes by UTF-16 code unit. Separators are all BMP non-surrogates, so
 // surrogate halves (astral characters) are simply foreign, exactly as in SQL.
-const FOREIGN = 0;
+// 0 (the default) is "foreign".
 const UPPER = 1;
 const LOWER = 2;
 const DIGIT = 3;

@@ -2,6 +2,7 @@
 // names (canonical, mangled variants, typos, random Unicode) and distributions, and each batch
 // goes to Postgres in one query over unnest(...), so thousands of cases take about a second.
 import fc from 'fast-check';
+import { boundedLevenshtein } from '../../shared/levenshtein.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   HANDOFF_JOINERS,
@@ -197,6 +198,21 @@ describe('stage normalisation: SQL = TypeScript', () => {
       { numRuns: 10 },
     );
     expect(total).toBeGreaterThanOrEqual(500);
+  });
+
+  it('stage_edit_distance equals boundedLevenshtein', async () => {
+    const key = fc.string({ unit: fc.constantFrom(...'ABCEIL2'), maxLength: 14 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(key, key, fc.integer({ min: 0, max: 4 })), { minLength: 200, maxLength: 200 }), async (pairs) => {
+        const rows = await db.sql<{ d: number }[]>`
+          select public.stage_edit_distance(a, b, m) as d
+          from unnest(${db.sql.array(pairs.map((p) => p[0]))}::text[], ${db.sql.array(pairs.map((p) => p[1]))}::text[],
+                      ${db.sql.array(pairs.map((p) => p[2]))}::int[]) with ordinality as u (a, b, m, i)
+          order by i`;
+        expect(rows.map((r) => r.d)).toEqual(pairs.map(([a, b, m]) => boundedLevenshtein(a, b, m)));
+      }),
+      { numRuns: 5 },
+    );
   });
 
   it('authenticated and service_role may call the normalisers; anon may not', async () => {
