@@ -6,8 +6,9 @@
 --   * transition success rate = completed / (completed + failed) audit rows. A *rejected* handoff
 --     never tried to change state (its gates said no), so it counts neither way; it has its own
 --     column. failed = the atomic state change was attempted and rolled back.
---   * would-reject rate = audit rows with would_reject (WARN mode let a below-threshold handoff
---     through) / every judged handoff (completed + rejected + failed).
+--   * would-reject rate = judged handoffs that ENFORCE would refuse on the threshold (would_reject,
+--     set in WARN mode, or a score below the recorded threshold) / every judged handoff
+--     (completed + rejected + failed) — fn_promotion_gate's definition.
 --   * idempotent hit rate, per the runbook: results recorded more than once / results.
 --     duplicate_calls counts the repeated calls themselves (sum of hit_count).
 --   * gate validation failure = a sub-agent's answer failed the gate-result contract (stored
@@ -20,18 +21,18 @@ select
   count(*) filter (where a.status = 'completed') as completed,
   count(*) filter (where a.status = 'rejected') as rejected,
   count(*) filter (where a.status = 'failed') as failed,
-  count(*) filter (where a.would_reject) as would_reject,
+  count(*) filter (where a.would_reject or a.score < a.threshold) as would_reject,
   count(*) filter (where a.status in ('completed', 'rejected', 'failed')) as judged,
   round(100.0 * count(*) filter (where a.status = 'completed')
         / nullif(count(*) filter (where a.status in ('completed', 'failed')), 0), 2) as success_rate_pct,
   round(100.0 * count(*) filter (where a.status = 'failed')
         / nullif(count(*) filter (where a.status in ('completed', 'failed')), 0), 2) as failure_rate_pct,
-  round(100.0 * count(*) filter (where a.would_reject)
+  round(100.0 * count(*) filter (where a.would_reject or a.score < a.threshold)
         / nullif(count(*) filter (where a.status in ('completed', 'rejected', 'failed')), 0), 2) as would_reject_rate_pct
 from public.sd_transition_audit a
 group by 1;
 comment on view public.v_transition_success_rate is
-  'Per UTC day: completed, rejected, failed and would_reject audit rows; success_rate_pct = completed / (completed + failed) (runbook: > 95%), failure_rate_pct (alert > 5%), would_reject_rate_pct = would_reject / judged.';
+  'Per UTC day: completed, rejected, failed and would-reject (would_reject or score below threshold) audit rows; success_rate_pct = completed / (completed + failed) (runbook: > 95%), failure_rate_pct (alert > 5%), would_reject_rate_pct = would_reject / judged.';
 
 create view public.v_handoff_duration with (security_invoker = true) as
 select

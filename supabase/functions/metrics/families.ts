@@ -62,7 +62,7 @@ function sumBy<T>(rows: readonly T[], key: (r: T) => string, value: (r: T) => nu
 }
 
 function ratios(s: MetricsSnapshot): MetricFamily[] {
-  const window = `${Math.round(s.window_s / 60)}m`;
+  const window = s.window_s % 3600 === 0 ? `${s.window_s / 3600}h` : `${Math.round(s.window_s / 60)}m`;
   const ratio = (name: string, key: keyof MetricsSnapshot['ratios'], help: string): MetricFamily => {
     const v = s.ratios[key];
     // No events in the window: no sample (a rate of nothing is not 0).
@@ -70,10 +70,10 @@ function ratios(s: MetricsSnapshot): MetricFamily[] {
   };
   return [
     ratio('stagegate_transition_failure_ratio', 'transition_failure', 'Failed / (completed + failed) transitions over the window, computed in SQL (runbook alert: > 0.05).'),
-    ratio('stagegate_would_reject_ratio', 'would_reject', 'Judged handoffs that WARN mode let through below threshold, over the window.'),
+    ratio('stagegate_would_reject_ratio', 'would_reject', 'Judged handoffs ENFORCE would refuse on the threshold (would_reject or score below threshold) / judged handoffs, over the window (promotion gate: <= 0.005).'),
     ratio('stagegate_idempotent_hit_ratio', 'idempotent_hit', 'Gate results recorded more than once / gate results, over the window (runbook formula; alert: > 0.5).'),
     ratio('stagegate_gate_validation_failure_ratio', 'gate_validation_failure', 'Gate results that failed the gate-result contract / gate results run, over the window (alert: > 0.1).'),
-    ratio('stagegate_unknown_input_ratio', 'unknown_input', 'Unknown inputs / (unknown inputs + handoffs begun), over the window (promotion gate: <= 0.005).'),
+    ratio('stagegate_unknown_input_ratio', 'unknown_input', 'Unknown inputs / (unknown inputs + judged handoffs), over the window (promotion gate: <= 0.005).'),
   ];
 }
 
@@ -98,7 +98,7 @@ function fromSnapshot(s: MetricsSnapshot): MetricFamily[] {
       s.oldest_in_progress_s === null ? [] : [{ value: s.oldest_in_progress_s }]),
     counter('stagegate_transitions_total', 'Transition audit rows by status: completed, rejected (gates said no), failed (state change rolled back).',
       [...new Set([...TRANSITION_STATUSES, ...Object.keys(s.transitions)])].map((status) => ({ labels: { status }, value: s.transitions[status] ?? 0 }))),
-    counter('stagegate_would_reject_total', 'Handoffs WARN mode let through although ENFORCE would have rejected them.', [{ value: s.would_reject }]),
+    counter('stagegate_would_reject_total', 'Judged handoffs ENFORCE would refuse on the threshold: let through by WARN (would_reject) or scored below the threshold.', [{ value: s.would_reject }]),
     counter('stagegate_gate_results_total', 'Gate (sub-agent) results recorded, by sub-agent and verdict (PASS, FAIL, SKIPPED, ERROR).',
       results.map((r) => ({ labels: { sub_agent: r.sub_agent, verdict: r.verdict }, value: r.count }))),
     histogram('stagegate_gate_duration_seconds', 'Gate run time including retries, by sub-agent (skipped gates left out).',
