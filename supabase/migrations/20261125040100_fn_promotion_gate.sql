@@ -38,10 +38,12 @@ declare
   v_wr numeric;
   v_ur numeric;
   v_reasons text[] := '{}';
+  v_window text;
 begin
   perform public.fn_check_mode_scope(p_scope);
   select * into strict v_set from public.validation_mode_settings;
   v_since := now() - v_set.canary_window;
+  v_window := trim_scale(round(extract(epoch from v_set.canary_window) / 60, 2)) || ' minutes';
 
   select count(*)::int, (count(*) filter (where a.would_reject or a.score < a.threshold))::int
   into v_handoffs, v_below
@@ -56,21 +58,21 @@ begin
   v_ur := round(v_unknown::numeric / nullif(v_handoffs + v_unknown, 0), 6);
   if v_handoffs < v_set.min_handoffs then
     v_reasons := v_reasons || format('only %s handoffs judged in the last %s (at least %s needed to judge)',
-                                     v_handoffs, v_set.canary_window, v_set.min_handoffs);
+                                     v_handoffs, v_window, v_set.min_handoffs);
   end if;
   if coalesce(v_wr, 0) > v_set.max_would_reject_rate then
     v_reasons := v_reasons || format('would-reject rate %s%% (%s of %s handoffs) is above %s%% over the last %s',
                                      trim_scale(round(v_wr * 100, 2)), v_below, v_handoffs,
-                                     trim_scale(v_set.max_would_reject_rate * 100), v_set.canary_window);
+                                     trim_scale(v_set.max_would_reject_rate * 100), v_window);
   end if;
   if coalesce(v_ur, 0) > v_set.max_unknown_rate then
     v_reasons := v_reasons || format('unknown-input rate %s%% (%s of %s requests) is above %s%% over the last %s',
                                      trim_scale(round(v_ur * 100, 2)), v_unknown, v_handoffs + v_unknown,
-                                     trim_scale(v_set.max_unknown_rate * 100), v_set.canary_window);
+                                     trim_scale(v_set.max_unknown_rate * 100), v_window);
   end if;
   return jsonb_build_object(
     'scope', p_scope, 'ok', cardinality(v_reasons) = 0, 'reasons', to_jsonb(v_reasons),
-    'window', v_set.canary_window::text, 'window_seconds', extract(epoch from v_set.canary_window)::int, 'since', v_since,
+    'window', v_window, 'window_seconds', extract(epoch from v_set.canary_window)::int, 'since', v_since,
     'handoffs', v_handoffs, 'would_reject', v_below, 'would_reject_rate', v_wr,
     'unknown_inputs', v_unknown, 'requests', v_handoffs + v_unknown, 'unknown_rate', v_ur,
     'min_handoffs', v_set.min_handoffs, 'max_would_reject_rate', v_set.max_would_reject_rate,

@@ -11,7 +11,8 @@ begin
   foreach v_table in array array['validation_mode_settings', 'validation_mode_changes', 'unknown_inputs', 'ops_webhook_ids']
   loop
     execute format('alter table public.%I enable row level security', v_table);
-    execute format('revoke all on table public.%I from public, anon, authenticated', v_table);
+    -- service_role too: default privileges would give it writes, and the audit must not be editable.
+    execute format('revoke all on table public.%I from public, anon, authenticated, service_role', v_table);
     execute format('grant select on table public.%I to service_role', v_table);
   end loop;
 end;

@@ -1,0 +1,194 @@
+// The OpenAPI 3.1 document of every function endpoint, generated from the same zod schemas the
+// functions parse with (z.toJSONSchema), and the error table of shared/errors.ts. scripts/openapi.ts
+// writes it to docs/openapi.json; tests/unit/openapi.test.ts fails when the committed file drifts.
+import { z } from 'zod';
+import { ERROR_CODES, type ErrorCode } from './errors.ts';
+import { AsyncAcceptedSchema, ErrorResponseSchema, HandoffRequestSchema, HandoffResponseSchema } from './handoff-schema.ts';
+import { AlertmanagerPayloadSchema, OpsModeRequestSchema, OpsWebhookResponseSchema, WebhookHeadersSchema } from './ops-webhook.ts';
+
+type Json = Record<string, unknown>;
+
+// Bodies that have no parsing schema of their own (the functions only produce them).
+export const HealthResponseSchema = z
+  .object({
+    status: z.enum(['ok', 'unavailable']),
+    database: z.object({ reachable: z.boolean(), latency_ms: z.number().optional(), error: z.string().optional() }),
+    migration: z.object({ version: z.string(), name: z.string().nullable() }).nullable(),
+    preflight: z.object({ ok: z.boolean(), checked: z.number().int(), missing: z.array(z.string()).describe('RPCs absent or with other arguments') }),
+    request_id: z.string(),
+  })
+  .meta({ id: 'HealthResponse' });
+
+export const AttemptStatusSchema = z
+  .object({
+    id: z.string(),
+    request_id: z.string(),
+    sd_id: z.string(),
+    handoff_type: z.string(),
+    status: z.enum(['in_progress', 'completed', 'rejected', 'failed', 'abandoned']),
+    started_at: z.string(),
+    finished_at: z.string().nullable(),
+    result: z.record(z.string(), z.unknown()).nullable().describe('The verdict (as fn_complete_handoff returns it) once finished'),
+  })
+  .meta({ id: 'AttemptStatus' });
+
+/** Which codes each operation can answer; every code of shared/errors.ts appears at least once. */
+export const OPERATION_ERRORS: Record<string, readonly ErrorCode[]> = {
+  getHealth: ['UNAUTHORIZED', 'METHOD_NOT_ALLOWED'],
+  runHandoff: [
+    'INVALID_INPUT', 'UNKNOWN_HANDOFF_TYPE', 'UNKNOWN_GATE', 'UNAUTHORIZED', 'FORBIDDEN', 'SD_NOT_FOUND', 'ATTEMPT_NOT_FOUND',
+    'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'WRONG_PHASE', 'CLAIMED_BY_OTHER_SESSION', 'SD_BUSY', 'VERSION_CONFLICT',
+    'ALREADY_TRANSITIONED', 'IDEMPOTENCY_IN_FLIGHT', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'IDEMPOTENCY_MISMATCH',
+    'INVALID_GATE_RESULT', 'INTERNAL', 'DB_UNAVAILABLE',
+  ],
+  getHandoffAttempt: ['INVALID_INPUT', 'UNAUTHORIZED', 'FORBIDDEN', 'ATTEMPT_NOT_FOUND', 'INTERNAL', 'DB_UNAVAILABLE'],
+  postOpsWebhook: [
+    'INVALID_INPUT', 'WEBHOOK_SIGNATURE_INVALID', 'WEBHOOK_TIMESTAMP_INVALID', 'FORBIDDEN', 'METHOD_NOT_ALLOWED',
+    'WEBHOOK_REPLAYED', 'PROMOTION_BLOCKED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INTERNAL', 'DB_UNAVAILABLE',
+    'WEBHOOK_NOT_CONFIGURED',
+  ],
+  getMetrics: ['UNAUTHORIZED', 'FORBIDDEN', 'METHOD_NOT_ALLOWED'],
+};
+
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+
+/** z.toJSONSchema of each schema, its named parts gathered into components.schemas. */
+function collectSchemas(entries: [z.ZodType, 'input' | 'output'][]): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  for (const [schema, io] of entries) {
+    const converted = z.toJSONSchema(schema, { io, target: 'draft-2020-12', unrepresentable: 'any' }) as Json & { $defs?: Record<string, Json> };
+    const text = JSON.stringify(converted.$defs ?? {}).replaceAll('"#/$defs/', '"#/components/schemas/');
+    for (const [id, def] of Object.entries(JSON.parse(text) as Record<string, Json>)) {
+      if (out[id] && JSON.stringify(out[id]) !== JSON.stringify(def)) throw new Error(`schema ${id} differs between its uses (input vs output?)`);
+      out[id] = def;
+    }
+  }
+  return out;
+}
+
+function headerParams(schema: z.ZodObject, required: boolean): Json[] {
+  const json = z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12' }) as { properties: Record<string, Json & { description?: string }> };
+  return Object.entries(json.properties).map(([name, s]) => {
+    const { description, ...rest } = s;
+    return { name, in: 'header', required, description, schema: rest };
+  });
+}
+
+function errorResponses(operation: string): Record<string, Json> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of OPERATION_ERRORS[operation] ?? []) {
+    const status = ERROR_CODES[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const responses: Record<string, Json> = {};
+  for (const [status, codes] of [...byStatus].sort((a, b) => a[0] - b[0])) {
+    responses[String(status)] = {
+      description: `error.code: ${codes.join(', ')}`,
+      content: {
+        'application/json': {
+          schema: ref('ErrorResponse'),
+          examples: Object.fromEntries(codes.map((code) => [code, {
+            summary: `${code}${ERROR_CODES[code].retryable ? ' (retryable)' : ''}`,
+            value: { error: { code, message: '…', details: null } },
+          }])),
+        },
+      },
+    };
+  }
+  return responses;
+}
+
+const jsonBody = (id: string, description: string) => ({ description, content: { 'application/json': { schema: ref(id) } } });
+
+export function buildOpenApi(o: { version: string }): Json {
+  const schemas = collectSchemas([
+    [HandoffRequestSchema, 'input'], [OpsModeRequestSchema, 'input'], [AlertmanagerPayloadSchema, 'input'],
+    [HandoffResponseSchema, 'output'], [AsyncAcceptedSchema, 'output'], [ErrorResponseSchema, 'output'],
+    [OpsWebhookResponseSchema, 'output'], [HealthResponseSchema, 'output'], [AttemptStatusSchema, 'output'],
+  ]);
+  const handoffHeaders = [
+    { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' },
+      description: 'Same key and body: the stored answer (Idempotent-Replayed: true); same key, other body: 422 IDEMPOTENCY_MISMATCH; still running: 409 IDEMPOTENCY_IN_FLIGHT' },
+    { name: 'Prefer', in: 'header', required: false, schema: { type: 'string', examples: ['respond-async'] },
+      description: 'respond-async: answer 202 once the attempt exists and poll its status_url' },
+    { name: 'Accept', in: 'header', required: false, schema: { type: 'string', enum: ['application/json', 'text/event-stream'] },
+      description: 'text/event-stream: gate events as they happen, then a verdict (or error) event' },
+  ];
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'stagegate functions',
+      version: o.version,
+      description: 'Edge functions of stagegate, a phase-gate handoff engine on Supabase. Every verdict is decided in SQL; errors use one envelope with a stable code (x-error-codes lists each code, its HTTP status and whether a retry may succeed).',
+    },
+    servers: [
+      { url: 'http://127.0.0.1:54321/functions/v1', description: 'local stack (npm start)' },
+      { url: 'https://{project_ref}.supabase.co/functions/v1', description: 'hosted Supabase', variables: { project_ref: { default: 'your-project-ref' } } },
+    ],
+    security: [{ bearerAuth: [] }],
+    paths: {
+      '/health': {
+        get: {
+          operationId: 'getHealth', summary: 'Database reachability, latest migration and the RPC pre-flight probe', tags: ['operations'],
+          responses: { 200: jsonBody('HealthResponse', 'All good'), 503: jsonBody('HealthResponse', 'Database unreachable, no migration, or RPCs missing'), ...errorResponses('getHealth') },
+        },
+      },
+      '/handoff': {
+        post: {
+          operationId: 'runHandoff', summary: 'Run a handoff: gates in parallel, verdict and transition in SQL', tags: ['handoffs'],
+          parameters: handoffHeaders,
+          requestBody: { required: true, content: { 'application/json': { schema: ref('HandoffRequest') } } },
+          responses: {
+            200: {
+              description: 'The verdict (accepted, rejected or failed: a rejection is an answer, not an error)',
+              headers: { 'Idempotent-Replayed': { description: 'true when the stored answer of the Idempotency-Key is returned', schema: { type: 'string', enum: ['true'] } } },
+              content: {
+                'application/json': { schema: ref('HandoffResponse') },
+                'text/event-stream': { schema: { type: 'string', description: 'with Accept: text/event-stream: gate events, then a verdict or error event' } },
+              },
+            },
+            202: { description: 'Prefer: respond-async', headers: { Location: { description: 'status URL of the attempt', schema: { type: 'string' } } }, content: { 'application/json': { schema: ref('HandoffAccepted') } } },
+            ...errorResponses('runHandoff'),
+          },
+        },
+      },
+      '/handoff/attempts/{attempt_id}': {
+        get: {
+          operationId: 'getHandoffAttempt', summary: 'Status of a handoff attempt (poll after 202)', tags: ['handoffs'],
+          parameters: [{ name: 'attempt_id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+          responses: { 200: jsonBody('AttemptStatus', 'The attempt'), ...errorResponses('getHandoffAttempt') },
+        },
+      },
+      '/ops-webhook': {
+        post: {
+          operationId: 'postOpsWebhook', tags: ['operations'],
+          summary: 'Signed operations request: set a validation mode, or an Alertmanager notification',
+          description: 'Authenticated by a Standard Webhooks signature (no JWT): HMAC-SHA256 of "webhook-id.webhook-timestamp.body" with any secret of OPS_WEBHOOK_SECRETS. A move to ENFORCE passes the promotion gate (409 PROMOTION_BLOCKED with the rates, count and window otherwise; force with a reason overrides and is audited). A configured Alertmanager alert that fires moves ENFORCE to WARN; its resolution never promotes. A webhook-id is accepted once; a request that failed did not use its id.',
+          security: [{ standardWebhooks: [] }],
+          parameters: headerParams(WebhookHeadersSchema, true),
+          requestBody: { required: true, content: { 'application/json': { schema: { oneOf: [ref('OpsModeRequest'), ref('AlertmanagerPayload')] } } } },
+          responses: { 200: jsonBody('OpsWebhookResponse', 'What changed ({changed: false} when nothing did)'), ...errorResponses('postOpsWebhook') },
+        },
+      },
+      '/metrics': {
+        get: {
+          operationId: 'getMetrics', summary: 'Prometheus metrics (text format 0.0.4)', tags: ['operations'],
+          description: 'Needs the service role or a JWT whose role claim is stagegate_metrics.',
+          responses: { 200: { description: 'Prometheus exposition', content: { 'text/plain; version=0.0.4': { schema: { type: 'string' } } } }, ...errorResponses('getMetrics') },
+        },
+      },
+    },
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Supabase JWT (anon key, user session or service-role key) checked by the gateway (verify_jwt)' },
+        standardWebhooks: { type: 'apiKey', in: 'header', name: 'webhook-signature', description: 'Standard Webhooks: v1,<base64 HMAC-SHA256>, with webhook-id and webhook-timestamp (±5 minutes)' },
+      },
+      schemas,
+    },
+    'x-error-codes': Object.fromEntries(Object.entries(ERROR_CODES).map(([code, v]) => [code, { status: v.status, retryable: v.retryable }])),
+  };
+}
+
+export function renderOpenApi(version: string): string {
+  return `${JSON.stringify(buildOpenApi({ version }), null, 2)}\n`;
+}

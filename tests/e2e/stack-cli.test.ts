@@ -1,0 +1,79 @@
+// `npm start` as a user runs it: the CLI process, its printed keys, the demo, Ctrl-C / SIGTERM.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../stack/db.ts';
+import { freePort } from '../../stack/ports.ts';
+
+const tsx = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stagegate-cli-'));
+fs.chmodSync(dataDir, 0o755);
+afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+function runCli(env: Record<string, string>, until: RegExp, timeoutMs = 60000) {
+  const child = spawn(tsx, ['stack/cli.ts'], { cwd: projectRoot, env: { ...process.env, ...env, DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const matched = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${until}; output:\n${out}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      if (until.test(out)) { clearTimeout(timer); resolve(out); }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then(() => { clearTimeout(timer); resolve(out); });
+  });
+  return { child, matched, exited, output: () => out };
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+describe('npm start (stack/cli.ts)', () => {
+  it('runs the demo, prints the keys and a working command, and stops everything on SIGTERM', async () => {
+    const apiPort = await freePort();
+    const run = runCli({ STAGEGATE_API_PORT: String(apiPort), STAGEGATE_DB_PORT: String(await freePort()), STAGEGATE_DATA_DIR: dataDir }, /Serving\. Press Ctrl-C/, 90000);
+    const out = await run.matched;
+    expect(out).toMatch(/ready in \d+\.\d\d s/);
+    expect(out).toContain(`API URL: http://127.0.0.1:${apiPort}`);
+    expect(out).toMatch(/service_role key: ey/);
+    expect(out).toMatch(/ops webhook key: whsec_/);
+    expect(out).toContain('Demo finished: every handoff was accepted.');
+    for (const t of ['LEAD-TO-PLAN', 'PLAN-TO-EXEC', 'EXEC-TO-PLAN', 'PLAN-TO-LEAD']) expect(out).toContain(t);
+    // The printed curl really works.
+    const key = /service_role key: (\S+)/.exec(out)![1]!;
+    const health = await fetch(`http://127.0.0.1:${apiPort}/functions/v1/health`, { headers: { authorization: `Bearer ${key}` } });
+    expect(health.status).toBe(200);
+    const pgPid = Number(fs.readFileSync(path.join(dataDir, 'pgdata', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    expect(alive(pgPid)).toBe(true);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    expect(alive(pgPid)).toBe(false);
+    await expect(fetch(`http://127.0.0.1:${apiPort}/functions/v1/health`)).rejects.toThrow();
+  });
+
+  it('answers a bad setting with one structured JSON error and exit 1', async () => {
+    const run = runCli({ STAGEGATE_API_PORT: 'eighty' }, /INVALID_CONFIG/);
+    expect(await run.exited).toBe(1);
+    const line = run.output().trim().split('\n').find((l) => l.startsWith('{'))!;
+    expect(JSON.parse(line)).toMatchObject({ error: { code: 'INVALID_CONFIG', details: [{ variable: 'STAGEGATE_API_PORT' }] } });
+  });
+
+  it('names the port and the variable when the API port is taken', async () => {
+    const port = await freePort();
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
+    try {
+      const run = runCli({ STAGEGATE_API_PORT: String(port), STAGEGATE_DATA_DIR: dataDir }, /PORT_IN_USE/);
+      expect(await run.exited).toBe(1);
+      expect(run.output()).toContain(`port ${port} is already in use: stop what holds it or set STAGEGATE_API_PORT to another port`);
+    } finally {
+      blocker.close();
+    }
+  });
+});
