@@ -12,7 +12,7 @@ const url = process.env.DATABASE_URL;
 if (!url) throw new Error('set DATABASE_URL (a database with the stagegate migrations applied)');
 const CELL_SECONDS = Number(process.argv[2] ?? 3);
 const CONCURRENCY = [1, 8, 32];
-const VARIANTS = ['rpc', 'bare', 'autocommit'] as const;
+const VARIANTS = ['rpc', 'rpc-no-notify', 'bare', 'autocommit'] as const;
 type Variant = (typeof VARIANTS)[number];
 // fresh SDs per cell; a cell stops at CELL_SECONDS or when the pool runs out (preparing RPC attempts is not timed but not free)
 const POOL = Number(process.env.BENCH_POOL ?? 1500);
@@ -29,7 +29,7 @@ async function prepare(cell: string, variant: Variant): Promise<string[]> {
     select 'PRD-' || ${prefix} || '-' || i, ${prefix} || '-' || i, 'bench' from generate_series(1, ${POOL}) i`;
   await admin`insert into user_stories (story_key, sd_id, title, status)
     select 'US-' || s, ${prefix} || '-' || i, 'bench', 'done' from generate_series(1, ${POOL}) i, generate_series(1, 3) s`;
-  if (variant !== 'rpc') return Array.from({ length: POOL }, (_, i) => `${prefix}-${i + 1}`);
+  if (!variant.startsWith('rpc')) return Array.from({ length: POOL }, (_, i) => `${prefix}-${i + 1}`);
   // the RPC needs an attempt with its gate results recorded (not timed: we measure complete)
   const rows = await admin<{ attempt_id: string }[]>`
     with b as (
@@ -46,6 +46,7 @@ async function prepare(cell: string, variant: Variant): Promise<string[]> {
 function operation(variant: Variant, sql: postgres.Sql): (key: string) => Promise<unknown> {
   switch (variant) {
     case 'rpc':
+    case 'rpc-no-notify':
       return (attempt) => sql`select fn_complete_handoff(${attempt}::uuid)`;
     case 'bare':
       return (sd) => sql.begin((tx) => [
@@ -72,7 +73,11 @@ async function runCell(variant: Variant, clients: number): Promise<Cell> {
   const keys = await prepare(`${variant.toUpperCase()}-${clients}`, variant);
   // baselines bypass the RPCs on purpose; the guard trigger still runs (and costs) as in the RPC
   const conns = Array.from({ length: clients }, () => postgres(url!, {
-    max: 1, onnotice: () => {}, connection: { 'stagegate.in_transition': 'on', synchronous_commit: SYNC } as Record<string, string>,
+    max: 1, onnotice: () => {},
+    connection: {
+      'stagegate.in_transition': 'on', synchronous_commit: SYNC,
+      ...(variant === 'rpc-no-notify' ? { 'stagegate.notify_transitions': 'off' } : {}),
+    } as Record<string, string>,
   }));
   await Promise.all(conns.map((c) => c`select 1`));
   const latencies: number[] = [];
@@ -118,9 +123,10 @@ async function main() {
   await cleanup();
   const rows = CONCURRENCY.map((clients) => {
     const get = (v: Variant) => cells.find((c) => c.variant === v && c.clients === clients)!;
-    const rpc = get('rpc'), bare = get('bare'), auto = get('autocommit');
+    const rpc = get('rpc'), quiet = get('rpc-no-notify'), bare = get('bare'), auto = get('autocommit');
     return {
       clients, rpcOpsPerSec: rpc.opsPerSec, rpcP50ms: rpc.p50ms, rpcP99ms: rpc.p99ms,
+      rpcNoNotifyOpsPerSec: quiet.opsPerSec, rpcNoNotifyVsBare: +(quiet.opsPerSec / bare.opsPerSec).toFixed(2),
       bareOpsPerSec: bare.opsPerSec, autocommitOpsPerSec: auto.opsPerSec,
       rpcVsBare: +(rpc.opsPerSec / bare.opsPerSec).toFixed(2), rpcVsAutocommit: +(rpc.opsPerSec / auto.opsPerSec).toFixed(2),
       meetsTargets: rpc.opsPerSec >= 0.6 * bare.opsPerSec && rpc.opsPerSec > auto.opsPerSec,

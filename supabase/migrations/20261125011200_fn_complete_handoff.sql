@@ -178,7 +178,11 @@ begin
          finished_at = clock_timestamp(), result = v_result, audit_id = v_audit_id
    where a.id = v_attempt.id;
 
-  if v_verdict = 'accepted' then
+  -- NOTIFY takes a database-wide lock at commit, so notifying transactions commit one at a time
+  -- (no group commit): at 32 clients it costs about half the throughput (bench/REPORT.md). A
+  -- deployment with no LISTENer (hosted Supabase streams inserts to clients through Realtime
+  -- instead) can turn it off with `alter database … set stagegate.notify_transitions = off`.
+  if v_verdict = 'accepted' and coalesce(current_setting('stagegate.notify_transitions', true), '') <> 'off' then
     perform pg_notify('stagegate_transition', jsonb_build_object(
       'sd_id', v_sd.id, 'handoff_type', v_type.code, 'from_phase', v_attempt.from_phase, 'to_phase', v_type.to_phase,
       'transition_version', v_version, 'attempt_id', v_attempt.id, 'audit_id', v_audit_id)::text);
@@ -187,4 +191,4 @@ begin
 end;
 $$;
 comment on function public.fn_complete_handoff(uuid, int) is
-  'Complete a handoff attempt: pg_try_advisory_xact_lock on the SD (SG006 SD_BUSY), transition_version checks (SG007 VERSION_CONFLICT, SG008 ALREADY_TRANSITIONED), score and verdict in SQL from the recorded gate results, state changes per handoff_types in one savepoint, one terminal audit row, NOTIFY stagegate_transition. An already terminal attempt returns its stored result with replay=true. Returns {verdict (accepted|rejected|failed), attempt_id, audit_id, sd_id, handoff_type, from_phase, to_phase, score, threshold, failed_gate, issues, warnings, would_reject, validation_mode, gates, transition_version, replay, error}.';
+  'Complete a handoff attempt: pg_try_advisory_xact_lock on the SD (SG006 SD_BUSY), transition_version checks (SG007 VERSION_CONFLICT, SG008 ALREADY_TRANSITIONED), score and verdict in SQL from the recorded gate results, state changes per handoff_types in one savepoint, one terminal audit row, NOTIFY stagegate_transition (unless the setting stagegate.notify_transitions is off). An already terminal attempt returns its stored result with replay=true. Returns {verdict (accepted|rejected|failed), attempt_id, audit_id, sd_id, handoff_type, from_phase, to_phase, score, threshold, failed_gate, issues, warnings, would_reject, validation_mode, gates, transition_version, replay, error}.';
