@@ -2,11 +2,13 @@
 // migrations through the Supabase CLI, the functions server, and readiness from `health`.
 import { signJwt } from '../shared/jwt.ts';
 import { generateWebhookSecret } from './agent-server.ts';
+import { startConsumer, type Consumer } from './consumer.ts';
 import type { StackConfig } from './config.ts';
 import { bootstrap, migrate, waitForDatabase } from './db.ts';
 import { startFunctions, type FunctionsServer } from './functions.ts';
 import { assertPortFree } from './ports.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './postgres.ts';
+import { startScheduler, type Scheduler } from './scheduler.ts';
 
 export interface RunningStack {
   apiUrl: string;
@@ -92,6 +94,12 @@ export async function startStack(config: StackConfig, opts: { durable?: boolean;
     mark('functions');
     await waitForHealth(`${apiUrl}/functions/v1`, serviceRoleKey, 10000);
     mark('ready');
+    // pg_cron and pg_net stand-ins: the sweeps at their intervals, handoff_requests executed.
+    const scheduler: Scheduler = await startScheduler({ dbUrl });
+    const consumer: Consumer = await startConsumer({ dbUrl, functionsUrl: `${apiUrl}/functions/v1`, serviceRoleKey }).catch(async (err) => {
+      await scheduler.stop();
+      throw err;
+    });
     const f = functions;
     const p = pg;
     let stopped = false;
@@ -109,6 +117,8 @@ export async function startStack(config: StackConfig, opts: { durable?: boolean;
       async stop() {
         if (stopped) return;
         stopped = true;
+        await consumer.stop();
+        await scheduler.stop();
         await f.stop();
         await p?.stop();
       },

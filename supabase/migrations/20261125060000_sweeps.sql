@@ -23,11 +23,16 @@ comment on function public.fn_sweep_expired_claims() is
 -- ============================================================================================
 -- fn_sweep_stuck_attempts: an attempt whose function died between begin and complete stays
 -- in_progress for ever. The sweep closes it as abandoned with the one terminal audit row the core
--- promises per attempt: status 'failed' (so the seed runbook's failed-transitions query and the
--- failure-rate alert see it), error_code ABANDONED, nothing changed (pre_state = post_state).
+-- promises per attempt, carrying the Spartan error log (error_code ABANDONED), nothing changed
+-- (pre_state = post_state). Its audit status is 'abandoned', not 'failed': 'failed' means a state
+-- change was attempted and rolled back (the transition-failure alert), which this was not.
 -- SKIP LOCKED: an attempt fn_complete_handoff holds right now is finishing, not stuck; and an
 -- attempt this sweep locks first makes that complete return the abandoned result as a replay.
 -- ============================================================================================
+alter table public.sd_transition_audit drop constraint sd_transition_audit_status_check;
+alter table public.sd_transition_audit add constraint sd_transition_audit_status_check
+  check (status in ('in_progress', 'completed', 'rejected', 'failed', 'abandoned'));
+
 create function public.fn_sweep_stuck_attempts(p_older_than interval default '15 minutes') returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -40,7 +45,8 @@ begin
 
   with stuck as (
     select a.*, gen_random_uuid() as new_audit_id, public.fn_sd_state(a.sd_id) as state,
-           (select count(*) from public.sub_agent_execution_results r where r.attempt_id = a.id) as recorded
+           (select count(*) from jsonb_array_elements(a.gates) g where not (g->>'skip')::boolean) as planned,
+           (select count(*) from public.sub_agent_execution_results r where r.attempt_id = a.id and not r.skipped) as recorded
     from public.handoff_attempts a
     where a.status = 'in_progress' and a.started_at < now() - p_older_than
     order by a.started_at
@@ -51,9 +57,9 @@ begin
       'error_code', 'ABANDONED',
       'error_message', format('handoff attempt %s (%s of %s) was in progress for %s without completing; closed by the stuck-attempt sweep',
                               s.id, s.handoff_type, s.sd_id, date_trunc('second', now() - s.started_at)),
-      'failed_step', case when s.recorded < jsonb_array_length(s.gates) then '2. Run gates' else '3. Complete' end,
+      'failed_step', case when s.recorded < s.planned then '2. Run gates' else '3. Complete' end,
       'pre_state', s.state,
-      'partial_state', jsonb_build_object('gate_results_recorded', s.recorded, 'gates_planned', jsonb_array_length(s.gates),
+      'partial_state', jsonb_build_object('gate_results_recorded', s.recorded, 'gates_to_run', s.planned,
                                           'state_changed', false, 'rolled_back', false),
       'recovery_action', format('No state was changed: %s is still in %s. Run the handoff again with a new request id; if it hangs again, check the gates'' timeouts and breakers (public.sub_agent_breaker_status).',
                                 s.sd_id, s.from_phase)) as error
@@ -63,7 +69,7 @@ begin
     insert into public.sd_transition_audit
       (id, sd_id, sd_uuid, transition_type, session_id, request_id, attempt_id, pre_state, post_state, status,
        error_details, error_message, started_at, completed_at)
-    select l.new_audit_id, l.sd_id, l.sd_uuid, l.handoff_type, l.session_id, l.request_id, l.id, l.state, l.state, 'failed',
+    select l.new_audit_id, l.sd_id, l.sd_uuid, l.handoff_type, l.session_id, l.request_id, l.id, l.state, l.state, 'abandoned',
            l.error, l.error->>'error_message', l.started_at, clock_timestamp()
     from logged l
     returning attempt_id
@@ -85,7 +91,7 @@ begin
 end;
 $$;
 comment on function public.fn_sweep_stuck_attempts(interval) is
-  'Mark handoff attempts in_progress for longer than p_older_than (default 15 minutes) as abandoned, each with one failed audit row carrying the Spartan error log (error_code ABANDONED, failed_step, pre_state, partial_state, recovery_action). Returns {abandoned_attempts, older_than}.';
+  'Mark handoff attempts in_progress for longer than p_older_than (default 15 minutes) as abandoned, each with one audit row of status abandoned carrying the Spartan error log (error_code ABANDONED, failed_step, pre_state, partial_state, recovery_action). Returns {abandoned_attempts, older_than}.';
 
 -- ============================================================================================
 -- fn_sweep_idempotency: HTTP Idempotency-Key records past their retention (24 h, as Stripe) and,
@@ -126,14 +132,15 @@ comment on function public.fn_sweep_breakers() is
 -- ============================================================================================
 create function public.fn_sweep_cron_schedule(p_every interval) returns text
 language sql immutable set search_path = '' as $$
-  select case
-    when s between 1 and 59 then format('%s seconds', s)
-    when s between 60 and 3599 and s % 60 = 0 then case s / 60 when 1 then '* * * * *' else format('*/%s * * * *', s / 60) end
-    when s between 3600 and 86399 and s % 3600 = 0 then case s / 3600 when 1 then '0 * * * *' else format('0 */%s * * *', s / 3600) end
-    when s = 86400 then '0 0 * * *'
+  select case when isfinite(p_every) and extract(epoch from p_every) = trunc(extract(epoch from p_every)) then (
+    select case
+      when s between 1 and 59 then format('%s seconds', s)
+      when s between 60 and 3599 and s % 60 = 0 then case s / 60 when 1 then '* * * * *' else format('*/%s * * * *', s / 60) end
+      when s between 3600 and 86399 and s % 3600 = 0 then case s / 3600 when 1 then '0 * * * *' else format('0 */%s * * *', s / 3600) end
+      when s = 86400 then '0 0 * * *'
+    end
+    from (select extract(epoch from p_every)::bigint as s) x)
   end
-  from (select extract(epoch from p_every)::bigint as s) x
-  where x.s = extract(epoch from p_every)
 $$;
 comment on function public.fn_sweep_cron_schedule(interval) is
   'The pg_cron schedule for a sweep interval (''30 seconds'', ''*/5 * * * *'', ''0 * * * *''), or null when pg_cron cannot express it.';
@@ -155,7 +162,7 @@ comment on table public.sweep_schedule is
 
 insert into public.sweep_schedule (name, sql_function, interval, description) values
   ('expired_claims', 'public.fn_sweep_expired_claims', '1 minute', 'delete session claims whose lease expired'),
-  ('stuck_attempts', 'public.fn_sweep_stuck_attempts', '5 minutes', 'abandon attempts in progress for more than 15 minutes, with a failed audit row'),
+  ('stuck_attempts', 'public.fn_sweep_stuck_attempts', '5 minutes', 'abandon attempts in progress for more than 15 minutes, with an abandoned audit row'),
   ('idempotency', 'public.fn_sweep_idempotency', '1 hour', 'purge Idempotency-Key records older than 24 h and expired webhook ids'),
   ('breakers', 'public.fn_sweep_breakers', '30 seconds', 'move open breakers past their reset timeout to half-open');
 
