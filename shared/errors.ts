@@ -29,7 +29,6 @@ export const ERROR_CODES = {
   WEBHOOK_TIMESTAMP_INVALID: { status: 401, retryable: false },
   WEBHOOK_REPLAYED: { status: 409, retryable: false },
   WEBHOOK_NOT_CONFIGURED: { status: 503, retryable: false },
-  DISPATCH_NOT_CONFIGURED: { status: 503, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -95,7 +94,6 @@ export const SQLSTATE_CODES: Readonly<Record<string, ErrorCode>> = {
   SG013: 'INVALID_INPUT', // UNKNOWN_DEPENDENCY when writing the sub-agent registry
   SG014: 'INVALID_INPUT', // DEPENDENCY_CYCLE when writing the sub-agent registry
   SG015: 'PROMOTION_BLOCKED',
-  SG016: 'DISPATCH_NOT_CONFIGURED', // hosted dispatch set up without its Vault secret
   // Postgres' own codes that have a stable meaning for a caller.
   '55P03': 'SD_BUSY', // lock_not_available (NOWAIT / lock_timeout)
   '40001': 'SD_BUSY', // serialization_failure: safe to retry
