@@ -48,7 +48,7 @@ begin
   select count(*)::int, (count(*) filter (where a.would_reject or a.score < a.threshold))::int
   into v_handoffs, v_below
   from public.sd_transition_audit a
-  where a.created_at >= v_since and a.status <> 'in_progress'
+  where a.created_at >= v_since and a.status in ('completed', 'rejected', 'failed')  -- judged; abandoned attempts never were
     and (p_scope = '*' or exists (select 1 from public.handoff_attempts h where h.id = a.attempt_id and h.sd_type = p_scope));
   select count(*)::int into v_unknown
   from public.unknown_inputs u

@@ -124,7 +124,7 @@ begin
         -- definition): a request either reached a verdict or was refused as not normalisable.
         'unknown_input', (select u.n::numeric / nullif(u.n + j.n, 0)
                           from (select count(*) as n from public.unknown_inputs i where i.at > now() - c_window) u,
-                               (select count(*) as n from audits a where a.recent and a.status <> 'in_progress') j),
+                               (select count(*) as n from audits a where a.recent and a.status in ('completed', 'rejected', 'failed')) j),
         'handoff_avg_duration_s', (select avg(h.execution_time_ms) / 1000.0 from public.sd_phase_handoffs h
                                    where h.created_at > now() - c_window)))
   ) into v_result;
