@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- JSON answers from SQL and HTTP are inspected loosely here
 // Fixtures shared by the SQL-core tests: directives with a PRD and stories, gate results, and
 // a way to read the SQLSTATE + stable code of a refused call.
 import type postgres from 'postgres';

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- JSON answers from SQL and HTTP are inspected loosely here
 // The runbook's key metrics as views, and fn_metrics_snapshot, on seeded rows whose numbers are
 // known: 19 completed + 1 failed transitions is a 95% success rate, and so on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- JSON answers from SQL and HTTP are inspected loosely here
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
 import { begin, seedSd } from './_handoff-fixtures.ts';

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- JSON answers from SQL and HTTP are inspected loosely here
 // POST /functions/v1/ops-webhook end to end: the real Deno runtime and PostgreSQL, requests signed
 // with the reference Standard Webhooks signer. Also the handoff response's mode_read and the
 // unknown-input counter the promotion gate reads.
