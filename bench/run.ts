@@ -17,6 +17,9 @@ try {
     { name: 'normalizer', args: ['bench/normalizer.ts'] },
     { name: 'sql-handoff', args: ['bench/sql-handoff.ts', process.env.BENCH_CELL_SECONDS ?? '3'] },
     { name: 'orchestrator', args: ['bench/orchestrator.ts'] },
+    { name: 'load', args: ['bench/load.ts'] },
+    // Last: turns bench/results/*.json (including contention.json from the e2e test) into REPORT.md.
+    { name: 'report', args: ['bench/report.ts'] },
   ];
   for (const run of runs.filter((r) => only.length === 0 || only.includes(r.name))) {
     console.log(`\n=== ${run.name} ===`);

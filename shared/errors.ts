@@ -183,6 +183,8 @@ function isConnectionFailure(e: Record<string, unknown>): boolean {
   }
   const message = typeof e.message === 'string' ? e.message : '';
   // supabase-js surfaces a dead PostgREST / network as a fetch TypeError message.
-  return /fetch failed|failed to fetch|error sending request|connection refused|ECONNREFUSED|ECONNRESET/i
+  if (typeof e.name === 'string' && /^(ConnectionReset|ConnectionRefused|ConnectionAborted|BrokenPipe|NotConnected|TimedOut)$/.test(e.name)) return true;
+  // Deno's socket errors read "Connection reset by peer (os error 104)", "Broken pipe (os error 32)".
+  return /fetch failed|failed to fetch|error sending request|connection refused|reset by peer|broken pipe|os error (32|104|110|111)|ECONNREFUSED|ECONNRESET/i
     .test(message);
 }

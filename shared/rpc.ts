@@ -2,6 +2,7 @@
 // Deno (the functions) and Node (tests, tools) alike. Every write goes through an RPC.
 import type postgres from 'postgres';
 import type { GateSpec } from './dag-runner.ts';
+import { mapDbError } from './errors.ts';
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 type Json = postgres.JSONValue;
@@ -48,33 +49,49 @@ export interface CompleteAnswer {
 
 export interface RecordAnswer { result_id: string; idempotent_hit: boolean; result: Record<string, unknown> }
 
-async function one<T>(query: Promise<{ r: T }[]>): Promise<T> {
-  const [row] = await query;
+async function one<T>(query: () => Promise<{ r: T }[]>): Promise<T> {
+  const [row] = await query();
   return row!.r;
+}
+
+/**
+ * For the idempotent RPCs only (begin by request id, record per attempt and gate, complete of a
+ * terminal attempt returns its stored answer): after a database restart the pool may hand out a
+ * dead connection once; one retry on a fresh connection turns that into a normal answer instead
+ * of a 503. Anything but a connection failure is thrown at once.
+ */
+async function idempotent<T>(query: () => Promise<{ r: T }[]>): Promise<T> {
+  try {
+    return await one(query);
+  } catch (err) {
+    if (mapDbError(err).code !== 'DB_UNAVAILABLE') throw err;
+    await new Promise((r) => setTimeout(r, 50));
+    return await one(query);
+  }
 }
 
 export const rpc = {
   begin: (sql: Sql, a: { sdId: string; handoffType: string; sessionId: string; requestId: string; expectedVersion?: number | null }) =>
-    one<BeginAnswer>(sql`select public.fn_begin_handoff(${a.sdId}, ${a.handoffType}, ${a.sessionId}, ${a.requestId}, ${a.expectedVersion ?? null}::int) as r`),
+    idempotent<BeginAnswer>(() => sql`select public.fn_begin_handoff(${a.sdId}, ${a.handoffType}, ${a.sessionId}, ${a.requestId}, ${a.expectedVersion ?? null}::int) as r`),
 
   evaluateSqlGate: (sql: Sql, attemptId: string, code: string) =>
-    one<unknown>(sql`select public.fn_evaluate_sql_gate(${attemptId}::uuid, ${code}) as r`),
+    idempotent<unknown>(() => sql`select public.fn_evaluate_sql_gate(${attemptId}::uuid, ${code}) as r`),
 
   recordGateResult: (sql: Sql, a: { attemptId: string; code: string; result: Json; idempotencyKey: string | null; durationMs: number; attempts: number }) =>
-    one<RecordAnswer>(sql`select public.fn_record_gate_result(${a.attemptId}::uuid, ${a.code}, ${sql.json(a.result)}, ${a.idempotencyKey}, ${Math.round(a.durationMs)}::int, ${a.attempts}::int) as r`),
+    idempotent<RecordAnswer>(() => sql`select public.fn_record_gate_result(${a.attemptId}::uuid, ${a.code}, ${sql.json(a.result)}, ${a.idempotencyKey}, ${Math.round(a.durationMs)}::int, ${a.attempts}::int) as r`),
 
   complete: (sql: Sql, attemptId: string, expectedVersion?: number | null) =>
-    one<CompleteAnswer>(sql`select public.fn_complete_handoff(${attemptId}::uuid, ${expectedVersion ?? null}::int) as r`),
+    idempotent<CompleteAnswer>(() => sql`select public.fn_complete_handoff(${attemptId}::uuid, ${expectedVersion ?? null}::int) as r`),
 
   breakerAcquire: (sql: Sql, code: string, leaseMs: number) =>
-    one<{ allowed: boolean; state: 'closed' | 'open' | 'half_open' }>(sql`select public.fn_breaker_acquire(${code}, ${leaseMs}::int) as r`),
+    one<{ allowed: boolean; state: 'closed' | 'open' | 'half_open' }>(() => sql`select public.fn_breaker_acquire(${code}, ${leaseMs}::int) as r`),
 
   breakerRecord: (sql: Sql, code: string, success: boolean, error: string | null) =>
-    one<{ state: string }>(sql`select public.fn_breaker_record(${code}, ${success}, ${error}) as r`),
+    one<{ state: string }>(() => sql`select public.fn_breaker_record(${code}, ${success}, ${error}) as r`),
 
   idempotencyBegin: (sql: Sql, scope: string, key: string, fingerprint: string) =>
     one<{ outcome: 'new' | 'replay' | 'in_flight' | 'mismatch'; response_status: number | null; response_body: unknown }>(
-      sql`select public.fn_idempotency_begin(${scope}, ${key}, ${fingerprint}) as r`),
+      () => sql`select public.fn_idempotency_begin(${scope}, ${key}, ${fingerprint}) as r`),
 
   idempotencyComplete: (sql: Sql, scope: string, key: string, fingerprint: string, status: number, body: Json) =>
     sql`select public.fn_idempotency_complete(${scope}, ${key}, ${fingerprint}, ${status}::int, ${sql.json(body)})`.then(() => undefined),

@@ -2,6 +2,7 @@
 // the e2e tests' slow, flapping, hanging and misbehaving agents. It checks the Standard Webhooks
 // signature of every call, as a real agent should, and answers per route:
 //   POST /agents/<name>?delay=ms&score=n&fail=n&status=code&mode=hang|garbage|close|mutate
+// (fail=n: the first n calls answer `status` (default 500), later ones succeed)
 import http from 'node:http';
 import { Webhook } from 'standardwebhooks';
 
@@ -56,7 +57,8 @@ export async function startAgentServer(opts: { secret: string; port?: number }):
           failures.set(key, failed + 1);
           return send(Number(q.get('status') ?? '500'), { error: 'simulated failure' });
         }
-        if (q.get('status')) return send(Number(q.get('status')), { error: 'simulated status' });
+        // Without fail=N, status=code answers that status every time; with it, only the first N.
+        if (failTimes === 0 && q.get('status')) return send(Number(q.get('status')), { error: 'simulated status' });
         if (mode === 'mutate') {
           // Scribbles on its copy of the context and reports what it saw.
           const ctx = body.context as { sd?: Record<string, unknown> } | undefined;

@@ -65,6 +65,9 @@ grant execute on function
   public.fn_gate_stories_have_acceptance_criteria(jsonb),
   public.fn_gate_stories_done(jsonb),
   public.fn_gate_stories_validated(jsonb),
+  -- the shipped gates are callable on a context of one's own; these are the helpers they use
+  public.fn_gate_score(jsonb, boolean, text),
+  public.fn_filled(jsonb),
   -- the guard triggers call it with the rights of whoever runs the UPDATE
   public.fn_in_transition()
 to service_role;

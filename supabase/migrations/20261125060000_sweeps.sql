@@ -131,16 +131,27 @@ comment on function public.fn_sweep_breakers() is
 -- whole seconds under a minute, whole minutes under an hour, whole hours under a day, or a day.
 -- ============================================================================================
 create function public.fn_sweep_cron_schedule(p_every interval) returns text
-language sql immutable set search_path = '' as $$
-  select case when isfinite(p_every) and extract(epoch from p_every) = trunc(extract(epoch from p_every)) then (
-    select case
-      when s between 1 and 59 then format('%s seconds', s)
-      when s between 60 and 3599 and s % 60 = 0 then case s / 60 when 1 then '* * * * *' else format('*/%s * * * *', s / 60) end
-      when s between 3600 and 86399 and s % 3600 = 0 then case s / 3600 when 1 then '0 * * * *' else format('0 */%s * * *', s / 3600) end
-      when s = 86400 then '0 0 * * *'
-    end
-    from (select extract(epoch from p_every)::bigint as s) x)
-  end
+language plpgsql immutable set search_path = '' as $$
+declare
+  v_epoch numeric;
+  s bigint;
+begin
+  -- plpgsql, not sql: an inlined CASE may fold extract(epoch from 'infinity')::bigint at plan time
+  if p_every is null or not isfinite(p_every) then
+    return null;
+  end if;
+  v_epoch := extract(epoch from p_every);
+  if v_epoch <> trunc(v_epoch) or abs(v_epoch) > 1e12 then
+    return null;
+  end if;
+  s := v_epoch::bigint;
+  return case
+    when s between 1 and 59 then format('%s seconds', s)
+    when s between 60 and 3599 and s % 60 = 0 then case s / 60 when 1 then '* * * * *' else format('*/%s * * * *', s / 60) end
+    when s between 3600 and 86399 and s % 3600 = 0 then case s / 3600 when 1 then '0 * * * *' else format('0 */%s * * *', s / 3600) end
+    when s = 86400 then '0 0 * * *'
+  end;
+end;
 $$;
 comment on function public.fn_sweep_cron_schedule(interval) is
   'The pg_cron schedule for a sweep interval (''30 seconds'', ''*/5 * * * *'', ''0 * * * *''), or null when pg_cron cannot express it.';
