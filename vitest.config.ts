@@ -3,6 +3,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     globalSetup: ['tests/helpers/global-setup.ts'],
+    // Most test time is waiting on PostgreSQL, Deno and sockets, not CPU: three files at a time
+    // on two cores. Tests assert behaviour, never timings, so sharing the cores is safe.
+    maxWorkers: 3,
+    minWorkers: 1,
     coverage: {
       provider: 'v8',
       include: ['shared/**/*.ts', 'stack/**/*.ts'],

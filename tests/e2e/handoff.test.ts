@@ -52,9 +52,12 @@ describe('parallel sub-agents', () => {
     expect(data).toMatchObject({ verdict: 'accepted', phase_before: 'EXEC', phase_after: 'EXEC_COMPLETE', score: 95, threshold: 85, handoff_type: 'EXEC-TO-PLAN' });
     expect(data.gates).toHaveLength(5);
     for (const g of data.gates) expect(g.durationMs).toBeGreaterThanOrEqual(290);
-    // Together, not one after another: well under two agents' worth of time.
-    expect(data.critical_path_ms).toBeLessThan(600);
-    expect(data.wall_ms).toBeLessThan(900);
+    // Together, not one after another: every agent started before any of them finished
+    // (how fast is the benchmark's business: bench/orchestrator.ts).
+    const starts = data.gates.map((g: { startedAt: string }) => Date.parse(g.startedAt));
+    const ends = data.gates.map((g: { finishedAt: string }) => Date.parse(g.finishedAt));
+    expect(Math.max(...starts)).toBeLessThan(Math.min(...ends));
+    expect(new Set(agents.calls.filter((c) => /^a[1-5]$/.test(c.name)).map((c) => c.name)).size).toBe(5);
     const c = await counts(db.sql, sd);
     expect(c).toMatchObject({ completed: 1, handoffs: 1, results: 5, phase: 'EXEC_COMPLETE', version: 1 });
   });
@@ -74,7 +77,6 @@ describe('parallel sub-agents', () => {
     expect(afterStart).toBeGreaterThanOrEqual(fastEnd);
     // AFTER_FAST did not wait for SLOW (a wave scheduler would start it at ~500 ms).
     expect(Date.parse(byCode.AFTER_FAST.finishedAt)).toBeLessThan(Date.parse(byCode.SLOW.finishedAt));
-    expect(r.body.critical_path_ms).toBeLessThan(700);
   });
 
   it('times a hung agent out with a clear message and still answers', async () => {

@@ -43,30 +43,29 @@ describe('topologicalOrder', () => {
 });
 
 describe('runGates scheduling', () => {
-  it('five independent 300 ms gates finish together (~300 ms, not 1500)', async () => {
+  // Behaviour, not speed: overlap and ordering of the recorded intervals (timings live in bench/).
+  it('five independent 300 ms gates run together: every one starts before any finishes', async () => {
     const gates = ['A', 'B', 'C', 'D', 'E'].map((c) => gate(c));
-    const { execute } = timeline(Object.fromEntries(gates.map((g) => [g.code, 300])));
-    const t0 = performance.now();
+    const { log, execute } = timeline(Object.fromEntries(gates.map((g) => [g.code, 300])));
     const r = await runGates(gates, { execute, context: {}, retry });
-    const wall = performance.now() - t0;
-    expect(wall).toBeLessThan(600);
-    expect(r.wallMs).toBeLessThan(600);
-    expect(r.criticalPathMs).toBeGreaterThanOrEqual(299);
-    expect(r.criticalPathMs).toBeLessThan(600);
+    const spans = Object.values(log);
+    expect(spans).toHaveLength(5);
+    expect(Math.max(...spans.map((x) => x.start))).toBeLessThan(Math.min(...spans.map((x) => x.end)));
+    // With no dependencies the critical path is the longest single gate.
+    expect(r.criticalPathMs).toBe(Math.max(...r.outcomes.map((o) => o.durationMs)));
     expect(r.outcomes.map((o) => o.code)).toEqual(['A', 'B', 'C', 'D', 'E']);
     expect(r.outcomes.every((o) => o.passed && o.attempts === 1 && o.durationMs >= 299)).toBe(true);
   });
 
   it('starts a dependent as soon as its own dependency finishes, not after a slow unrelated gate', async () => {
-    // FAST(50) -> CHILD(50); SLOW(400) is unrelated. Waves would start CHILD at ~400 ms.
+    // FAST(50) -> CHILD(50); SLOW(400) is unrelated. Waves would start CHILD only after SLOW.
     const gates = [gate('SLOW'), gate('CHILD', { depends_on: ['FAST'] }), gate('FAST')];
     const { log, execute } = timeline({ SLOW: 400, FAST: 50, CHILD: 50 });
     const r = await runGates(gates, { execute, context: {}, retry });
     expect(log.CHILD!.start).toBeGreaterThanOrEqual(log.FAST!.end);
-    expect(log.CHILD!.start).toBeLessThan(log.FAST!.end + 60); // waves would give ~350 ms
     expect(log.CHILD!.end).toBeLessThan(log.SLOW!.end);
-    expect(r.criticalPathMs).toBeGreaterThanOrEqual(399); // SLOW alone is the longest chain
-    expect(r.criticalPathMs).toBeLessThan(480);
+    const d = Object.fromEntries(r.outcomes.map((o) => [o.code, o.durationMs]));
+    expect(r.criticalPathMs).toBeCloseTo(Math.max(d.SLOW!, d.FAST! + d.CHILD!), 6);
   });
 
   it('a 3-deep chain runs in order and its critical path is the sum', async () => {
@@ -75,8 +74,7 @@ describe('runGates scheduling', () => {
     const r = await runGates(gates, { execute, context: {}, retry });
     expect(log.B!.start).toBeGreaterThanOrEqual(log.A!.end);
     expect(log.C!.start).toBeGreaterThanOrEqual(log.B!.end);
-    expect(r.criticalPathMs).toBeGreaterThanOrEqual(178);
-    expect(r.wallMs - r.criticalPathMs).toBeLessThan(50);
+    expect(r.criticalPathMs).toBeCloseTo(r.outcomes.reduce((sum, o) => sum + o.durationMs, 0), 6);
   });
 
   it('never runs more than the concurrency limit at once', async () => {
