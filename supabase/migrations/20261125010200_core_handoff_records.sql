@@ -45,7 +45,8 @@ create table public.sub_agent_execution_results (
   skipped boolean not null default false,
   skip_reason text,
   error text,
-  attempts int not null default 1 check (attempts >= 1),
+  -- calls actually made: 0 for a gate skipped or refused by an open circuit breaker
+  attempts int not null default 1 check (attempts >= 0),
   duration_ms int check (duration_ms >= 0),
   execution_time numeric generated always as (duration_ms / 1000.0) stored,
   idempotency_key text check (length(idempotency_key) <= 200),

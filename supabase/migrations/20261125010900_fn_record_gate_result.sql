@@ -144,8 +144,8 @@ begin
       message = format('INVALID_INPUT: attempt %s is already %s; begin a new handoff to record new results', v_attempt.id, v_attempt.status);
   end if;
   perform public.fn_check_gate_result(p_gate_code, p_result);
-  if p_attempts is not null and p_attempts < 1 or p_duration_ms is not null and p_duration_ms < 0 then
-    raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_attempts must be >= 1 and p_duration_ms >= 0';
+  if p_attempts is not null and p_attempts < 0 or p_duration_ms is not null and p_duration_ms < 0 then
+    raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_attempts and p_duration_ms must be >= 0';
   end if;
 
   select g into v_plan from jsonb_array_elements(v_attempt.gates) g where g->>'code' = p_gate_code;

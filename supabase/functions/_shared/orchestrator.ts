@@ -168,7 +168,7 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
         result: storedResult(outcome),
         idempotencyKey: keys.get(gate.code) ?? null,
         durationMs: outcome.durationMs,
-        attempts: Math.max(1, outcome.attempts),
+        attempts: outcome.attempts,
       });
       if (answer.idempotent_hit) outcome.reused = true;
     },
