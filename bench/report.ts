@@ -133,7 +133,7 @@ ${chart('contention', '64 concurrent requests for one directive', 'ms', [
 
 const load = read('load');
 /** A longer run (LOAD_SECONDS=150 LOAD_RESULT_NAME=load-150s), if one was made: does memory level off? */
-function longRun(short: Json): string {
+function longRun(): string {
   const long = read('load-150s');
   if (!long) return '';
   const trail = long.memory.samples.map((m: Json) => m.functions_rss_mb).join(' → ');
@@ -154,7 +154,7 @@ ${load.rate_per_s} handoffs/s offered for ${load.seconds} s (open loop, from a s
 | function server RSS MB | ${mf.start_mb} → ${mf.end_mb} | at load start ${mf.at_load_start_mb} | ${mf.growth_pct >= 0 ? '+' : ''}${mf.growth_pct} % | ≤ ${load.targets.memory_growth_pct} % growth | ${yes(Math.abs(mf.growth_pct) <= load.targets.memory_growth_pct)} |
 | PostgreSQL PSS MB (postmaster + children) | ${mp.start_mb} → ${mp.end_mb} | at load start ${mp.at_load_start_mb} | ${mp.growth_pct >= 0 ? '+' : ''}${mp.growth_pct} % | ≤ ${load.targets.memory_growth_pct} % growth | ${yes(Math.abs(mp.growth_pct) <= load.targets.memory_growth_pct)} |
 
-${longRun(load)}Memory growth is judged from ${load.memory.judged_from} to the end (the first seconds fill the connection pool and warm the JIT). Latency per 10 s window: ${load.windows.map((w: Json) => `${w.from_s}s p50 ${w.p50_ms}/p99 ${w.p99_ms}`).join(', ')}.
+${longRun()}Memory growth is judged from ${load.memory.judged_from} to the end (the first seconds fill the connection pool and warm the JIT). Latency per 10 s window: ${load.windows.map((w: Json) => `${w.from_s}s p50 ${w.p50_ms}/p99 ${w.p99_ms}`).join(', ')}.
 
 ${chart('load', `Handoff latency at ${load.rate_per_s}/s for ${load.seconds} s`, 'ms', [
     { label: 'idle p50', value: b.p50_ms, baseline: true },
