@@ -74,6 +74,18 @@ export const rpc = {
   begin: (sql: Sql, a: { sdId: string; handoffType: string; sessionId: string; requestId: string; expectedVersion?: number | null }) =>
     idempotent<BeginAnswer>(() => sql`select public.fn_begin_handoff(${a.sdId}, ${a.handoffType}, ${a.sessionId}, ${a.requestId}, ${a.expectedVersion ?? null}::int) as r`),
 
+  /**
+   * begin, plus in the same round trip the plan's sub-agents whose breaker is not plainly closed
+   * (open, half-open, or with recent failures): the orchestrator asks the breaker RPCs only for those.
+   */
+  beginWithBreakers: (sql: Sql, a: { sdId: string; handoffType: string; sessionId: string; requestId: string; expectedVersion?: number | null }) =>
+    idempotent<BeginAnswer & { troubled_breakers: string[] }>(() => sql`
+      select x.r || jsonb_build_object('troubled_breakers', coalesce((
+               select jsonb_agg(b.sub_agent_code) from public.sub_agent_breakers b
+               where (b.state <> 'closed' or b.consecutive_failures > 0)
+                 and b.sub_agent_code in (select g ->> 'code' from jsonb_array_elements(x.r -> 'gates') g)), '[]')) as r
+      from (select public.fn_begin_handoff(${a.sdId}, ${a.handoffType}, ${a.sessionId}, ${a.requestId}, ${a.expectedVersion ?? null}::int) as r) x`),
+
   evaluateSqlGate: (sql: Sql, attemptId: string, code: string) =>
     idempotent<unknown>(() => sql`select public.fn_evaluate_sql_gate(${attemptId}::uuid, ${code}) as r`),
 

@@ -28,16 +28,13 @@ export interface OrchestratorOptions {
 
 /**
  * The breakers live in Postgres (fn_breaker_*), shared by every function instance. One read of
- * all the gates' breakers at the start of a run answers the common case — a closed breaker with
+ * the plan's breakers, in begin's round trip, answers the common case — a closed breaker with
  * no recent failures — without a round trip per attempt: its first acquire is allowed and a
  * success changes nothing. Anything else (open, half-open, a failure, a retry) goes to the RPCs,
  * which decide under a row lock.
  */
-export async function dbBreakerStore(sql: postgres.Sql, codes: string[], leaseMs: number): Promise<BreakerStore> {
-  const rows = await sql<{ code: string }[]>`
-    select sub_agent_code as code from public.sub_agent_breakers
-    where sub_agent_code = any(${codes}) and (state <> 'closed' or consecutive_failures > 0)`;
-  const troubled = new Set(rows.map((r) => r.code));
+export function dbBreakerStore(sql: postgres.Sql, troubledCodes: readonly string[], leaseMs: number): BreakerStore {
+  const troubled = new Set(troubledCodes);
   const acquired = new Set<string>();
   return {
     acquire: async (code) => {
@@ -114,7 +111,7 @@ class DryRunRollback extends Error {
 export async function runHandoff(o: OrchestratorOptions): Promise<HandoffResponse> {
   const started = performance.now();
   const { sql, request } = o;
-  const begin = await rpc.begin(sql, {
+  const begin = await rpc.beginWithBreakers(sql, {
     sdId: request.sd_id,
     handoffType: request.handoff_type,
     sessionId: request.session_id,
@@ -143,9 +140,10 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
 
   const now = Date.now();
   const codes = begin.gates.map((g) => g.code);
-  const [existing, breaker, keyList] = await Promise.all([
-    recordedOutcomes(sql, begin.attempt_id),
-    dbBreakerStore(sql, codes, request.timeout_ms ?? 60_000),
+  const breaker = dbBreakerStore(sql, begin.troubled_breakers, request.timeout_ms ?? 60_000);
+  const [existing, keyList] = await Promise.all([
+    // Only a resumed attempt (the same request after a crash) can have results already.
+    begin.replay ? recordedOutcomes(sql, begin.attempt_id) : new Map<string, GateOutcome>(),
     Promise.all(codes.map((code) => request.skip_idempotency ? null : subAgentIdempotencyKey({
       sdId: begin.sd_id, code, sessionId: request.session_id, phase: begin.from_phase, now,
     }))),
