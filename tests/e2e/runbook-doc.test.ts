@@ -147,6 +147,12 @@ describe('docs/runbook.md: every runnable block', () => {
       expect(out).toContain('handoff request consumer started');
       process.kill(-child.pid!, 'SIGTERM');
       await exited;
+      // npm may exit before the stack has finished stopping: wait for PostgreSQL to remove its
+      // pid file (a clean shutdown) instead of killing what is still stopping.
+      const pidFile = path.join(env.STAGEGATE_DATA_DIR!, 'pgdata', 'postmaster.pid');
+      const stopBy = Date.now() + 20000;
+      while (fs.existsSync(pidFile) && Date.now() < stopBy) await new Promise((r) => setTimeout(r, 100));
+      expect(fs.existsSync(pidFile)).toBe(false);
       expect(out).toMatch(/SIGTERM: stopping the functions server and PostgreSQL/);
     } finally {
       try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
