@@ -4,29 +4,24 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateWebhookSecret, startAgentServer, type AgentServer } from '../../stack/agent-server.ts';
+import type { AgentServer } from '../../stack/agent-server.ts';
 import { startConsumer, type Consumer } from '../../stack/consumer.ts';
 import { projectRoot } from '../../stack/db.ts';
-import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
+import type { FreshDatabase } from '../helpers/db.ts';
 import { counts, seedDirective, useOnlyAgents } from '../helpers/fixtures.ts';
-import { startTestFunctions, type TestFunctions } from '../helpers/functions.ts';
+import { startHandoffEnvironment, type HandoffEnvironment, type TestFunctions } from '../helpers/functions.ts';
 
-const secret = generateWebhookSecret();
+let env: HandoffEnvironment;
 let db: FreshDatabase;
 let fns: TestFunctions;
 let agents: AgentServer;
 let n = 0;
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  agents = await startAgentServer({ secret });
-  fns = await startTestFunctions(db.url, { SUBAGENT_SIGNING_SECRET: secret });
+  env = await startHandoffEnvironment();
+  ({ db, fns, agents } = env);
 });
-afterAll(async () => {
-  await fns?.stop();
-  await agents?.stop();
-  await db?.drop();
-});
+afterAll(async () => { await env?.stop(); });
 
 const newSd = async (phase = 'EXEC') => {
   const id = `SD-DBT-${++n}`;

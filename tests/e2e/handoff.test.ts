@@ -1,27 +1,23 @@
 // POST /functions/v1/handoff end to end: the real Deno runtime, real PostgreSQL, real local HTTP
 // sub-agents that check Standard Webhooks signatures, called through supabase-js and fetch.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateWebhookSecret, startAgentServer, type AgentServer } from '../../stack/agent-server.ts';
-import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
+import type { AgentServer } from '../../stack/agent-server.ts';
+import type { FreshDatabase } from '../helpers/db.ts';
 import { counts, seedDirective, useOnlyAgents } from '../helpers/fixtures.ts';
-import { startTestFunctions, type TestFunctions } from '../helpers/functions.ts';
+import { startHandoffEnvironment, startTestFunctions, type HandoffEnvironment, type TestFunctions } from '../helpers/functions.ts';
 
-const secret = generateWebhookSecret();
+let env: HandoffEnvironment;
 let db: FreshDatabase;
 let fns: TestFunctions;
 let agents: AgentServer;
+let secret: string;
 let n = 0;
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  agents = await startAgentServer({ secret });
-  fns = await startTestFunctions(db.url, { SUBAGENT_SIGNING_SECRET: secret });
+  env = await startHandoffEnvironment();
+  ({ db, fns, agents, secret } = env);
 });
-afterAll(async () => {
-  await fns?.stop();
-  await agents?.stop();
-  await db?.drop();
-});
+afterAll(async () => { await env?.stop(); });
 
 const agent = (name: string, query = '') => `${agents.url}/agents/${name}${query ? `?${query}` : ''}`;
 const newSd = async (phase = 'EXEC', extra: { sdType?: string; storyStatus?: string } = {}) => {

@@ -9,14 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signJwt } from '../../shared/jwt.ts';
 import { parseMetrics, sampleValue, type ParsedFamily } from '../../shared/prometheus.ts';
 import { projectRoot } from '../../stack/db.ts';
-import { generateWebhookSecret, startAgentServer, type AgentServer } from '../../stack/agent-server.ts';
-import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
+import type { AgentServer } from '../../stack/agent-server.ts';
+import type { FreshDatabase } from '../helpers/db.ts';
 import { seedDirective, useOnlyAgents } from '../helpers/fixtures.ts';
-import { startTestFunctions, TEST_JWT_SECRET, type TestFunctions } from '../helpers/functions.ts';
+import { startHandoffEnvironment, startTestFunctions, TEST_JWT_SECRET, type HandoffEnvironment, type TestFunctions } from '../helpers/functions.ts';
 
 const SAMPLE_PATH = path.join(projectRoot, '.stagegate', 'metrics-sample.prom');
 
-const secret = generateWebhookSecret();
+let env: HandoffEnvironment;
 let db: FreshDatabase;
 let fns: TestFunctions;
 let agents: AgentServer;
@@ -42,15 +42,10 @@ function promtool(): string | null {
 }
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  agents = await startAgentServer({ secret });
-  fns = await startTestFunctions(db.url, { SUBAGENT_SIGNING_SECRET: secret });
+  env = await startHandoffEnvironment();
+  ({ db, fns, agents } = env);
 });
-afterAll(async () => {
-  await fns?.stop();
-  await agents?.stop();
-  await db?.drop();
-});
+afterAll(async () => { await env?.stop(); });
 
 describe('metrics function', () => {
   let families: ParsedFamily[];

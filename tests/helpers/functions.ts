@@ -2,10 +2,12 @@
 // of a database of the test file's own, and real supabase-js clients for it.
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
+import { generateWebhookSecret, startAgentServer, type AgentServer } from '../../stack/agent-server.ts';
 import { projectRoot } from '../../stack/db.ts';
 import { startFunctions, type FunctionsServer } from '../../stack/functions.ts';
 import { freePort } from '../../stack/ports.ts';
 import { localKeys } from '../../stack/stack.ts';
+import { freshDatabase, type FreshDatabase } from './db.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 
@@ -48,5 +50,34 @@ export async function startTestFunctions(dbUrl: string, extraEnv: Record<string,
     // Node 20 has no global WebSocket: supabase-js needs the ws transport there.
     client: (key) => createClient(url, key, { realtime: { transport: WebSocket as never }, auth: { persistSession: false, autoRefreshToken: false } }),
     stop: () => server.stop(),
+  };
+}
+
+export interface HandoffEnvironment {
+  db: FreshDatabase;
+  agents: AgentServer;
+  fns: TestFunctions;
+  /** The Standard Webhooks secret the functions sign sub-agent calls with (and the agents check). */
+  secret: string;
+  stop: () => Promise<void>;
+}
+
+/** A database of the file's own, local HTTP sub-agents, and a functions server signing calls to them. */
+export async function startHandoffEnvironment(): Promise<HandoffEnvironment> {
+  const secret = generateWebhookSecret();
+  const db = await freshDatabase();
+  const agents = await startAgentServer({ secret }).catch(async (err) => { await db.drop(); throw err; });
+  const fns = await startTestFunctions(db.url, { SUBAGENT_SIGNING_SECRET: secret }).catch(async (err) => {
+    await agents.stop();
+    await db.drop();
+    throw err;
+  });
+  return {
+    db, agents, fns, secret,
+    stop: async () => {
+      await fns.stop();
+      await agents.stop();
+      await db.drop();
+    },
   };
 }
