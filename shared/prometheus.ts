@@ -167,7 +167,8 @@ export function parseMetrics(text: string): ParsedFamily[] {
   text.split('\n').forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === '') return;
-    const meta = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) ?(.*)$/.exec(raw);
+    // [\s\S], not `.`: a label or help text may hold U+2028/U+2029, which `.` does not match.
+    const meta = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) ?([\s\S]*)$/.exec(raw);
     if (meta) {
       const [, kind, name, rest] = meta as unknown as [string, string, string, string];
       const f = families.get(name) ?? { name, help: '', type: 'untyped', samples: [] };
@@ -178,7 +179,7 @@ export function parseMetrics(text: string): ParsedFamily[] {
       return;
     }
     if (raw.startsWith('#')) return;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(raw);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([\s\S]*)\})? (\S+)$/.exec(raw);
     if (!m) throw new MetricsFormatError(`line ${line}: malformed sample ${JSON.stringify(raw)}`);
     const f = familyOf(m[1]!, families);
     if (!f) throw new MetricsFormatError(`line ${line}: ${m[1]} has no TYPE line before it`);

@@ -47,6 +47,13 @@ describe('renderMetrics', () => {
     expect(text).toContain('m{v="say \\"hi\\"\\n"} 1\n');
   });
 
+  it('reads back label values and HELP text holding Unicode line separators (U+2028, U+2029)', () => {
+    const text = renderMetrics([{ name: 'm', help: 'a\u2028b', type: 'gauge', samples: [{ labels: { v: 'x\u2029y' }, value: 1 }] }]);
+    const [family] = parseMetrics(text);
+    expect(family?.help).toBe('a\u2028b');
+    expect(family?.samples[0]?.labels).toEqual({ v: 'x\u2029y' });
+  });
+
   it('formats special values as Prometheus does', () => {
     expect([NaN, Infinity, -Infinity, 0.25, 1e-7].map(formatValue)).toEqual(['NaN', '+Inf', '-Inf', '0.25', '1e-7']);
   });
