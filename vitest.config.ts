@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     globalSetup: ['tests/helpers/global-setup.ts'],
+    setupFiles: ['tests/helpers/fast-check-setup.ts'],
     // Most test time is waiting on PostgreSQL, Deno and sockets, not CPU: three files at a time
     // on two cores. Tests assert behaviour, never timings, so sharing the cores is safe.
     maxWorkers: 3,
