@@ -18,7 +18,9 @@ try {
     { name: 'sql-handoff', args: ['bench/sql-handoff.ts', process.env.BENCH_CELL_SECONDS ?? '3'] },
     { name: 'orchestrator', args: ['bench/orchestrator.ts'] },
     { name: 'load', args: ['bench/load.ts'] },
-    // Last: turns bench/results/*.json (including contention.json from the e2e test) into REPORT.md.
+    // The contention proof is a test; run here it also records its latencies (contention.json).
+    { name: 'contention', args: [path.join(here, '..', 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'tests/e2e/contention.test.ts'] },
+    // Last: turns bench/results/*.json into REPORT.md.
     { name: 'report', args: ['bench/report.ts'] },
   ];
   for (const run of runs.filter((r) => only.length === 0 || only.includes(r.name))) {
@@ -26,7 +28,10 @@ try {
     const result = spawnSync(tsx, run.args, {
       cwd: path.join(here, '..'),
       stdio: 'inherit',
-      env: { ...process.env, DATABASE_URL: db.url, BENCH_ADMIN_URL: db.adminUrl },
+      // The contention test starts its own server through the test harness: no DATABASE_URL for it.
+      env: run.name === 'contention'
+        ? { ...process.env, STAGEGATE_BENCH_RECORD: '1' }
+        : { ...process.env, DATABASE_URL: db.url, BENCH_ADMIN_URL: db.adminUrl },
     });
     if (result.status !== 0) {
       failed++;
