@@ -39,8 +39,10 @@ install_promtool() {
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  # one retry each: a passing mirror hiccup should not fail a CI run
+  apt-get update -qq || { sleep 5; apt-get update -qq; }
+  apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+    || { sleep 5; apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 }
 
 if ! command -v promtool >/dev/null 2>&1; then
