@@ -46,7 +46,7 @@ export async function startFunctions(opts: {
   onLog?: (line: string) => void;
 }): Promise<FunctionsServer> {
   const specs = discoverFunctions(opts.projectRoot);
-  const args = ['run', '--no-prompt', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', '--config', path.join(opts.projectRoot, 'deno.json'), path.join(opts.projectRoot, 'stack', 'edge-runtime.ts')];
+  const args = ['run', '--no-prompt', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', ...(process.env.STAGEGATE_DENO_V8_FLAGS ? [`--v8-flags=${process.env.STAGEGATE_DENO_V8_FLAGS}`] : []), '--config', path.join(opts.projectRoot, 'deno.json'), path.join(opts.projectRoot, 'stack', 'edge-runtime.ts')];
   const server = startManaged('functions', denoBinary(), args, {
     cwd: opts.projectRoot,
     env: { ...process.env, ...opts.env, STAGEGATE_FUNCTIONS: JSON.stringify(specs), STAGEGATE_API_PORT: String(opts.port), NO_COLOR: '1' },

@@ -29,6 +29,11 @@ describe('stack configuration', () => {
     expect(() => loadConfig({ SUBAGENT_SIGNING_SECRET: 'plain-text-secret' }, '/p')).toThrow(/SUBAGENT_SIGNING_SECRET/);
   });
 
+  it('checks the V8 flags passed to the functions server', () => {
+    expect(() => loadConfig({ STAGEGATE_DENO_V8_FLAGS: '--max-semi-space-size=2' }, '/p')).not.toThrow();
+    expect(() => loadConfig({ STAGEGATE_DENO_V8_FLAGS: 'rm -rf /' }, '/p')).toThrow(/STAGEGATE_DENO_V8_FLAGS/);
+  });
+
   it('refuses the same port for the API and the database', () => {
     expect(() => loadConfig({ STAGEGATE_API_PORT: '6000', STAGEGATE_DB_PORT: '6000' }, '/p')).toThrow(/must differ/);
   });
