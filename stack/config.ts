@@ -41,8 +41,8 @@ const EnvSchema = z.object({
     .refine((v) => webhookSecretBytes(v) >= 32, 'SUBAGENT_SIGNING_SECRET must be a Standard Webhooks secret: whsec_ + base64 of at least 32 bytes')
     .optional(),
   STAGEGATE_DEMO: z.enum(['on', 'off']).default('on'),
-  // Passed to the functions server's V8 as --v8-flags (read by stack/functions.ts), e.g.
-  // --max-semi-space-size=2 to cap the young generation; validated here so a typo stops the start.
+  // Passed to the functions server's V8 as --v8-flags (read by stack/functions.ts, which
+  // defaults it to --max-semi-space-size=2); validated here so a typo stops the start.
   STAGEGATE_DENO_V8_FLAGS: z
     .string()
     .regex(/^--[a-z0-9-]+(=[A-Za-z0-9._-]+)?(,--[a-z0-9-]+(=[A-Za-z0-9._-]+)?)*$/, 'STAGEGATE_DENO_V8_FLAGS must be comma-separated --flag or --flag=value V8 options')
