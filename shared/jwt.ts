@@ -75,3 +75,50 @@ export function bearerToken(header: string | null | undefined): string | null {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   return match?.[1] ?? null;
 }
+
+/** The claims of a token without checking it (only for a token something else has verified). */
+export function decodeClaims(token: string): JwtClaims | null {
+  const payload = token.split('.')[1];
+  if (!payload) return null;
+  try {
+    const claims: unknown = JSON.parse(new TextDecoder().decode(fromBase64url(payload)));
+    return typeof claims === 'object' && claims !== null && !Array.isArray(claims) ? (claims as JwtClaims) : null;
+  } catch {
+    return null;
+  }
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+export type AuthResult =
+  | { ok: true; claims: JwtClaims; verifiedBy: 'signature' | 'service_role_key' | 'gateway' }
+  | { ok: false; reason: string };
+
+/**
+ * Who is calling a function. The gateway already checks the JWT where verify_jwt = true; a
+ * function checks again itself whenever it can, so a function deployed without the gateway
+ * check does not trust a forged token: with the JWT secret (STAGEGATE_JWT_SECRET, set by the
+ * local stack; `supabase secrets set` it on hosted) the signature is verified; the service-role
+ * key itself is recognised by comparison; only without either are the gateway's checked claims
+ * read as they are, which is hosted Supabase's own arrangement.
+ */
+export async function authenticate(authorization: string | null, config: { jwtSecret?: string; serviceRoleKey?: string }): Promise<AuthResult> {
+  const token = bearerToken(authorization);
+  if (!token) return { ok: false, reason: 'missing bearer token' };
+  if (config.jwtSecret) {
+    const check = await verifyJwt(token, config.jwtSecret);
+    return check.ok ? { ok: true, claims: check.claims, verifiedBy: 'signature' } : check;
+  }
+  if (config.serviceRoleKey && sameText(token, config.serviceRoleKey)) {
+    const claims = decodeClaims(token);
+    return claims ? { ok: true, claims, verifiedBy: 'service_role_key' } : { ok: false, reason: 'malformed token' };
+  }
+  const claims = decodeClaims(token);
+  return claims ? { ok: true, claims, verifiedBy: 'gateway' } : { ok: false, reason: 'malformed token' };
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../stack/config.ts';
 import { missingRpcs, REQUIRED_RPCS } from '../../shared/rpc-contract.ts';
-import { bearerToken, signJwt, verifyJwt } from '../../shared/jwt.ts';
+import { authenticate, bearerToken, signJwt, verifyJwt } from '../../shared/jwt.ts';
 
 describe('stack configuration', () => {
   it('fills the Supabase-like defaults', () => {
@@ -69,6 +69,19 @@ describe('HS256 JWT', () => {
     expect(await verifyJwt('%%%.%%%.%%%', secret)).toMatchObject({ ok: false, reason: 'malformed token' });
     const arrayClaims = btoa('[1]');
     expect(await verifyJwt(`${h}.${arrayClaims}.${s}`, secret)).toMatchObject({ ok: false, reason: 'malformed claims' });
+  });
+
+  it('authenticates in the function itself whenever it can, not only at the gateway', async () => {
+    const good = await signJwt({ role: 'service_role', exp: 2_000_000_000 }, secret);
+    const forged = await signJwt({ role: 'service_role', exp: 2_000_000_000 }, 'y'.repeat(32));
+    expect(await authenticate(`Bearer ${good}`, { jwtSecret: secret })).toMatchObject({ ok: true, verifiedBy: 'signature', claims: { role: 'service_role' } });
+    expect(await authenticate(`Bearer ${forged}`, { jwtSecret: secret, serviceRoleKey: forged })).toMatchObject({ ok: false, reason: 'invalid signature' });
+    // Without the secret: the service-role key is recognised by comparison ...
+    expect(await authenticate(`Bearer ${good}`, { serviceRoleKey: good })).toMatchObject({ ok: true, verifiedBy: 'service_role_key' });
+    // ... and anything else is the gateway's verified token (hosted Supabase, verify_jwt = true).
+    expect(await authenticate(`Bearer ${forged}`, { serviceRoleKey: good })).toMatchObject({ ok: true, verifiedBy: 'gateway' });
+    expect(await authenticate(null, { jwtSecret: secret })).toEqual({ ok: false, reason: 'missing bearer token' });
+    expect(await authenticate('Bearer not-a-jwt', {})).toEqual({ ok: false, reason: 'malformed token' });
   });
 
   it('reads bearer tokens', () => {

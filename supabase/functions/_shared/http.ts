@@ -1,3 +1,5 @@
+import { authenticate } from '../../../shared/jwt.ts';
+
 // Response shapes and logging shared by every function. Errors always use the envelope
 // { error: { code, message, details } } with a stable code; no stack trace ever leaves here.
 export function json(body: unknown, status = 200, headers: HeadersInit = {}): Response {
@@ -20,16 +22,11 @@ export function log(level: 'info' | 'warn' | 'error', msg: string, fields: Recor
   else console.log(line);
 }
 
-/** Decodes the claims of a JWT the gateway has already verified (verify_jwt = true). */
-export function verifiedClaims(request: Request): Record<string, unknown> | null {
-  const token = /^Bearer\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '')?.[1];
-  const payload = token?.split('.')[1];
-  if (!payload) return null;
-  try {
-    const b64 = payload.replace(/-/g, '+').replace(/_/g, '/');
-    const claims: unknown = JSON.parse(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4)));
-    return typeof claims === 'object' && claims !== null && !Array.isArray(claims) ? (claims as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
+/** The caller's verified claims, or null (see authenticate in shared/jwt.ts). */
+export async function verifiedClaims(request: Request): Promise<Record<string, unknown> | null> {
+  const result = await authenticate(request.headers.get('authorization'), {
+    jwtSecret: Deno.env.get('STAGEGATE_JWT_SECRET') || Deno.env.get('SUPABASE_JWT_SECRET') || undefined,
+    serviceRoleKey: Deno.env.get('SUPABASE_SERVICE_ROLE_KEY') || undefined,
+  });
+  return result.ok ? result.claims : null;
 }

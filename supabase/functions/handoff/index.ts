@@ -155,7 +155,7 @@ async function handleRun(request: Request, claims: Claims, rid: string): Promise
 Deno.serve(async (request) => {
   const rid = newRequestId(request);
   try {
-    const claims = verifiedClaims(request);
+    const claims = await verifiedClaims(request);
     if (!claims) return errorResponse(401, 'UNAUTHORIZED', 'a valid JWT is required');
     if (!ALLOWED_ROLES.has(String(claims.role))) {
       return errorResponse(403, 'FORBIDDEN', `role '${String(claims.role)}' may not run handoffs: use an authenticated user or the service role`);

@@ -40,7 +40,7 @@ async function snapshot(rid: string): Promise<MetricsSnapshot | null> {
 Deno.serve(async (request) => {
   const rid = requestId(request);
   if (request.method !== 'GET') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use GET', null, { allow: 'GET' });
-  const role = verifiedClaims(request)?.role;
+  const role = (await verifiedClaims(request))?.role;
   if (typeof role !== 'string' || !ALLOWED_ROLES.has(role)) {
     log('warn', 'metrics scrape refused', { request_id: rid, role: role ?? null });
     return errorResponse(403, 'FORBIDDEN', 'metrics need the service role or a stagegate_metrics token');
