@@ -1,41 +1,22 @@
 // What every benchmark needs: a PostgreSQL (DATABASE_URL, or an embedded one started here) with
 // the migrations applied to a database of the benchmark's own.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { bootstrap, createDatabase, dropDatabase, migrate, waitForDatabase, withDatabase } from '../stack/db.ts';
-import { freePort } from '../stack/ports.ts';
-import { startEmbeddedPostgres } from '../stack/postgres.ts';
+import { dropDatabase, migratedDatabase } from '../stack/db.ts';
+import { scratchPostgres } from '../stack/postgres.ts';
 
 export interface BenchDatabase { url: string; adminUrl: string; stop: () => Promise<void> }
 
 export async function benchDatabase(name: string): Promise<BenchDatabase> {
-  let adminUrl = process.env.DATABASE_URL;
-  let stopServer: (() => Promise<void>) | undefined;
-  let dataDir: string | undefined;
-  if (!adminUrl) {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stagegate-bench-'));
-    fs.chmodSync(dataDir, 0o755);
-    // Durable (fsync on): commit cost is part of what the benchmarks compare.
-    const pg = await startEmbeddedPostgres({ dataDir, port: await freePort(), durable: true });
-    adminUrl = pg.url();
-    stopServer = pg.stop;
-  }
-  await waitForDatabase(adminUrl);
-  await bootstrap(adminUrl);
-  await dropDatabase(adminUrl, name);
-  await createDatabase(adminUrl, name);
-  const url = withDatabase(adminUrl, name);
-  await bootstrap(url);
-  await migrate(url);
-  const admin = adminUrl;
+  // Durable (fsync on): commit cost is part of what the benchmarks compare.
+  const server = await scratchPostgres({ prefix: 'stagegate-bench-', durable: true });
+  const url = await migratedDatabase(server.adminUrl, name);
   return {
     url,
-    adminUrl: admin,
+    adminUrl: server.adminUrl,
     stop: async () => {
-      await dropDatabase(admin, name).catch(() => {});
-      await stopServer?.();
-      if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      await dropDatabase(server.adminUrl, name).catch(() => {});
+      await server.stop();
     },
   };
 }

