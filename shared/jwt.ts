@@ -26,6 +26,14 @@ function fromBase64url(text: string): Uint8Array {
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
+function decodeJson(part: string): unknown {
+  return JSON.parse(new TextDecoder().decode(fromBase64url(part)));
+}
+
+function isClaims(value: unknown): value is JwtClaims {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function hmacKey(secret: string, usage: 'sign' | 'verify'): Promise<CryptoKey> {
   return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
 }
@@ -48,8 +56,8 @@ export async function verifyJwt(token: string, secret: string, nowSeconds = Math
   let claims: unknown;
   let signatureBytes: Uint8Array;
   try {
-    decodedHeader = JSON.parse(new TextDecoder().decode(fromBase64url(header)));
-    claims = JSON.parse(new TextDecoder().decode(fromBase64url(payload)));
+    decodedHeader = decodeJson(header);
+    claims = decodeJson(payload);
     signatureBytes = fromBase64url(signature);
   } catch {
     return { ok: false, reason: 'malformed token' };
@@ -57,7 +65,7 @@ export async function verifyJwt(token: string, secret: string, nowSeconds = Math
   if (typeof decodedHeader !== 'object' || decodedHeader === null || (decodedHeader as { alg?: unknown }).alg !== 'HS256') {
     return { ok: false, reason: 'unsupported algorithm' };
   }
-  if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) return { ok: false, reason: 'malformed claims' };
+  if (!isClaims(claims)) return { ok: false, reason: 'malformed claims' };
   const valid = await crypto.subtle.verify(
     'HMAC',
     await hmacKey(secret, 'verify'),
@@ -81,8 +89,8 @@ export function decodeClaims(token: string): JwtClaims | null {
   const payload = token.split('.')[1];
   if (!payload) return null;
   try {
-    const claims: unknown = JSON.parse(new TextDecoder().decode(fromBase64url(payload)));
-    return typeof claims === 'object' && claims !== null && !Array.isArray(claims) ? (claims as JwtClaims) : null;
+    const claims = decodeJson(payload);
+    return isClaims(claims) ? claims : null;
   } catch {
     return null;
   }

@@ -71,13 +71,12 @@ async function idempotent<T>(query: () => Promise<{ r: T }[]>): Promise<T> {
 }
 
 export const rpc = {
-  begin: (sql: Sql, a: { sdId: string; handoffType: string; sessionId: string; requestId: string; expectedVersion?: number | null }) =>
-    idempotent<BeginAnswer>(() => sql`select public.fn_begin_handoff(${a.sdId}, ${a.handoffType}, ${a.sessionId}, ${a.requestId}, ${a.expectedVersion ?? null}::int) as r`),
-
   /**
    * begin, plus in the same round trip the plan's sub-agents whose breaker is not plainly closed
    * (open, half-open, or with recent failures): the orchestrator asks the breaker RPCs only for those.
    */
+  // The sql gates are evaluated in supabase/functions/_shared/executors.ts, which needs the
+  // query object itself to cancel it when the attempt times out.
   beginWithBreakers: (sql: Sql, a: { sdId: string; handoffType: string; sessionId: string; requestId: string; expectedVersion?: number | null }) =>
     idempotent<BeginAnswer & { troubled_breakers: string[] }>(() => sql`
       select x.r || jsonb_build_object('troubled_breakers', coalesce((
@@ -85,9 +84,6 @@ export const rpc = {
                where (b.state <> 'closed' or b.consecutive_failures > 0)
                  and b.sub_agent_code in (select g ->> 'code' from jsonb_array_elements(x.r -> 'gates') g)), '[]')) as r
       from (select public.fn_begin_handoff(${a.sdId}, ${a.handoffType}, ${a.sessionId}, ${a.requestId}, ${a.expectedVersion ?? null}::int) as r) x`),
-
-  evaluateSqlGate: (sql: Sql, attemptId: string, code: string) =>
-    idempotent<unknown>(() => sql`select public.fn_evaluate_sql_gate(${attemptId}::uuid, ${code}) as r`),
 
   recordGateResult: (sql: Sql, a: { attemptId: string; code: string; result: Json; idempotencyKey: string | null; durationMs: number; attempts: number }) =>
     idempotent<RecordAnswer>(() => sql`select public.fn_record_gate_result(${a.attemptId}::uuid, ${a.code}, ${sql.json(a.result)}, ${a.idempotencyKey}, ${Math.round(a.durationMs)}::int, ${a.attempts}::int) as r`),

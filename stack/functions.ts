@@ -29,12 +29,11 @@ export function discoverFunctions(projectRoot: string): FunctionSpec[] {
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** The binary the `deno` npm package's install step puts beside its package.json. */
 export function denoBinary(): string {
-  const pkg = path.dirname(require.resolve('deno/package.json'));
-  const candidates = [path.join(pkg, 'deno'), path.join(pkg, 'bin', 'deno'), path.join(pkg, 'bin.cjs')];
-  const found = candidates.find((c) => fs.existsSync(c) && !c.endsWith('.cjs'));
-  if (found) return found;
-  return path.join(path.dirname(pkg), '.bin', 'deno');
+  const binary = path.join(path.dirname(require.resolve('deno/package.json')), 'deno');
+  if (!fs.existsSync(binary)) throw new Error(`no Deno binary at ${binary}: run npm install (the deno package installs it)`);
+  return binary;
 }
 
 export interface FunctionsServer { stop: () => Promise<void>; pid: number | undefined; process: Managed }
