@@ -30,6 +30,10 @@ describe('fn_atomic_*_transition', () => {
     const [state] = await sql`select s.current_phase, s.status, s.transition_version, p.status as prd, array_agg(distinct u.status) as stories
       from strategic_directives_v2 s join product_requirements_v2 p on p.sd_id = s.id join user_stories u on u.sd_id = s.id group by 1, 2, 3, 4`;
     expect(state).toEqual({ current_phase: 'COMPLETED', status: 'completed', transition_version: 4, prd: 'completed', stories: ['completed'] });
+    // the notifications wait in the outbox until the relay sweep sends them, in order
+    await new Promise((r) => setTimeout(r, 100));
+    expect(notes).toEqual([]);
+    await sql`select public.fn_run_sweep('transition_notifications')`;
     await new Promise((r) => setTimeout(r, 100));
     await listener.unlisten();
     expect(notes.map((n) => JSON.parse(n).to_phase)).toEqual(['PLAN', 'EXEC', 'EXEC_COMPLETE', 'COMPLETED']);
