@@ -9,10 +9,10 @@
 // BENCH_NET_DELAY_MS (default 1) each way, as a client in another machine sees the database: the
 // seed's "before" paid a round trip per statement, and loopback makes round trips almost free.
 // Usage: DATABASE_URL=postgres://... node_modules/.bin/tsx bench/sql-handoff.ts [seconds-per-cell]
-import fs from 'node:fs';
-import path from 'node:path';
 import net from 'node:net';
+import path from 'node:path';
 import postgres from 'postgres';
+import { median, percentile, writeResult } from './env.ts';
 
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error('set DATABASE_URL (a database with the stagegate migrations applied)');
@@ -75,10 +75,6 @@ function operation(variant: Variant, sql: postgres.Sql): (key: string) => Promis
 
 interface Cell { net: Net; variant: Variant; clients: number; ops: number; seconds: number; opsPerSec: number; p50ms: number; p99ms: number }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
 /** A TCP proxy to the database that holds every chunk for delayMs in each direction. */
 async function delayProxy(target: URL, delayMs: number): Promise<{ url: string; close: () => Promise<void> }> {
   const pipe = (from: net.Socket, to: net.Socket) => {
@@ -126,7 +122,7 @@ async function runCell(variant: Variant, clients: number, netKind: Net, proxyUrl
   const deadline = performance.now() + cellSeconds * 1000;
   const t0 = performance.now();
   // as deployed: the relay sweep sends the outbox's notifications every second beside the clients
-  const relay = variant === 'rpc' ? setInterval(() => { void admin`select public.fn_run_sweep('transition_notifications')`; }, 1000) : null;
+  const relay = variant === 'rpc' ? setInterval(() => { admin`select public.fn_run_sweep('transition_notifications')`.catch((e: Error) => console.warn(`  relay sweep failed: ${e.message}`)); }, 1000) : null;
   await Promise.all(conns.map(async (c) => {
     const op = operation(variant, c);
     while (performance.now() < deadline && next < keys.length) {
@@ -166,7 +162,7 @@ async function roundTripMs(connUrl: string): Promise<number> {
     times.push(performance.now() - s);
   }
   await c.end();
-  return +percentile(times.sort((a, b) => a - b), 50).toFixed(3);
+  return +median(times).toFixed(3);
 }
 
 function summarise(cells: Cell[], netKind: Net) {
@@ -212,12 +208,10 @@ async function main() {
   console.table(summary);
   console.log(`\nthe same through a proxy adding ${NET_DELAY_MS} ms each way (select 1 round trip ${rtt.delayed} ms)`);
   console.table(delayed);
-  const out = path.resolve(import.meta.dirname, 'results/sql-handoff.json');
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({
+  const out = writeResult('sql-handoff', {
     at: new Date().toISOString(), cellSeconds: CELL_SECONDS, synchronousCommit: SYNC, pool: POOL,
     netDelayMs: NET_DELAY_MS, roundTripMs: rtt, cells, summary, delayed,
-  }, null, 2) + '\n');
+  });
   console.log(`written ${path.relative(process.cwd(), out)}`);
   await admin.end();
 }
