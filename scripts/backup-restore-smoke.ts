@@ -103,20 +103,9 @@ export interface Snapshot {
   phases: string[];
   completedAudits: number;
   chainBreaks: { sd_id: string; audit_id: string; pre: unknown; previous_post: unknown }[];
-  /** Rows of public.fn_check_invariants() where that function exists (null where it does not). */
+  /** Rows of public.fn_check_invariants() other than audit_chain (in chainBreaks) where that function exists (null where it does not). */
   invariants: { invariant: string; subject: string }[] | null;
 }
-
-// The directive part of the audit state: phase, status and version change only through handoffs
-// (guard triggers), so they must chain; PRD and story statuses also change by everyday work.
-const CHAIN_QUERY = `
-  with c as (
-    select a.id, a.sd_id, a.pre_state, lag(a.post_state) over (partition by a.sd_uuid order by a.completed_at, a.created_at) as prev
-    from public.sd_transition_audit a where a.status = 'completed')
-  select sd_id, id as audit_id, pre_state as pre, prev as previous_post from c
-  where prev is not null
-    and (pre_state->>'sd_phase', pre_state->>'sd_status', pre_state->>'transition_version')
-        is distinct from (prev->>'sd_phase', prev->>'sd_status', prev->>'transition_version')`;
 
 export async function snapshot(sql: Sql): Promise<Snapshot> {
   const tables: Snapshot['tables'] = {};
@@ -126,10 +115,13 @@ export async function snapshot(sql: Sql): Promise<Snapshot> {
   }
   const phases = (await sql`select distinct current_phase from public.strategic_directives_v2 order by 1`).map((r) => r.current_phase as string);
   const [{ n }] = (await sql`select count(*)::int as n from public.sd_transition_audit where status = 'completed'`) as unknown as [{ n: number }];
-  const chainBreaks = (await sql.unsafe(CHAIN_QUERY)) as unknown as Snapshot['chainBreaks'];
-  const invariants = (await sql`select to_regprocedure('public.fn_check_invariants()') is not null as e`)[0]!.e
-    ? (await sql<{ invariant: string; subject: string }[]>`select invariant, subject from public.fn_check_invariants()`).map((r) => ({ ...r }))
+  const rows = (await sql`select to_regprocedure('public.fn_check_invariants()') is not null as e`)[0]!.e
+    ? await sql<{ invariant: string; subject: string; detail: Record<string, unknown> }[]>`select invariant, subject, detail from public.fn_check_invariants()`
     : null;
+  // The audit chain is fn_check_invariants' own 'audit_chain' rule, reported with its states.
+  const chainBreaks = (rows ?? []).filter((r) => r.invariant === 'audit_chain')
+    .map((r) => ({ sd_id: r.subject, audit_id: String(r.detail.audit_id), pre: r.detail.pre_state, previous_post: r.detail.previous_post_state }));
+  const invariants = rows ? rows.filter((r) => r.invariant !== 'audit_chain').map(({ invariant, subject }) => ({ invariant, subject })) : null;
   return { tables, phases, completedAudits: n, chainBreaks, invariants };
 }
 

@@ -48,7 +48,8 @@ function sortKeys(value: unknown): unknown {
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
     return sortKeys((value as { toJSON: () => unknown }).toJSON());
   }
-  const out: Record<string, unknown> = {};
+  // null prototype: a "__proto__" key is data here, not the prototype (JSON.parse makes it an own key too)
+  const out: Record<string, unknown> = Object.create(null);
   for (const key of Object.keys(value).sort()) {
     out[key] = sortKeys((value as Record<string, unknown>)[key]);
   }

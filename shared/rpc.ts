@@ -3,6 +3,7 @@
 import type postgres from 'postgres';
 import type { GateSpec } from './dag-runner.ts';
 import { mapDbError } from './errors.ts';
+import { sleep } from './resilience.ts';
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 type Json = postgres.JSONValue;
@@ -65,7 +66,7 @@ async function idempotent<T>(query: () => Promise<{ r: T }[]>): Promise<T> {
     return await one(query);
   } catch (err) {
     if (mapDbError(err).code !== 'DB_UNAVAILABLE') throw err;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     return await one(query);
   }
 }

@@ -2,6 +2,7 @@
 // is parsed here once; a bad value stops the stack with one structured JSON error, not a trace.
 import path from 'node:path';
 import { z } from 'zod';
+import { parseWebhookSecrets } from '../shared/ops-webhook.ts';
 
 const port = (name: string, fallback: number) =>
   z.coerce
@@ -10,13 +11,6 @@ const port = (name: string, fallback: number) =>
     .min(1024, `${name} must be between 1024 and 65535`)
     .max(65535, `${name} must be between 1024 and 65535`)
     .default(fallback);
-
-/** Bytes of key material in a `whsec_<base64>` secret; 0 when it is not one. */
-export function webhookSecretBytes(secret: string): number {
-  const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret);
-  if (!match) return 0;
-  return Buffer.from(match[1]!, 'base64').length;
-}
 
 const EnvSchema = z.object({
   STAGEGATE_API_PORT: port('STAGEGATE_API_PORT', 54321),
@@ -33,12 +27,12 @@ const EnvSchema = z.object({
     .default('super-secret-jwt-token-with-at-least-32-characters-long'),
   OPS_WEBHOOK_SECRETS: z
     .string()
-    .refine((v) => v.split(',').every((one) => webhookSecretBytes(one.trim()) >= 32),
+    .refine((v) => parseWebhookSecrets(v).ok,
       'OPS_WEBHOOK_SECRETS must be comma-separated Standard Webhooks secrets (whsec_ + base64), each of at least 32 bytes')
     .optional(),
   SUBAGENT_SIGNING_SECRET: z
     .string()
-    .refine((v) => webhookSecretBytes(v) >= 32, 'SUBAGENT_SIGNING_SECRET must be a Standard Webhooks secret: whsec_ + base64 of at least 32 bytes')
+    .refine((v) => !v.includes(',') && parseWebhookSecrets(v).ok, 'SUBAGENT_SIGNING_SECRET must be a Standard Webhooks secret: whsec_ + base64 of at least 32 bytes')
     .optional(),
   STAGEGATE_DEMO: z.enum(['on', 'off']).default('on'),
   // Passed to the functions server's V8 as --v8-flags (read by stack/functions.ts, which

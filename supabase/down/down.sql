@@ -80,6 +80,7 @@ drop function if exists
   public.fn_check_mode_scope(text),
   public.fn_check_skip_conditions(text,text[]),
   public.fn_claim_handoff_request(text,interval,integer),
+  public.fn_exhaust_handoff_requests(),
   public.fn_claim_sd(text,text,integer),
   public.fn_claim_webhook_id(text,timestamp with time zone),
   public.fn_complete_by_request(text,text,text,text,text),

@@ -5,7 +5,8 @@
 -- PostgreSQL 17 — its plans live only as long as the calling expression's state, which PL/pgSQL
 -- keeps per transaction. A PL/pgSQL function keeps its plans for the session. fn_complete_handoff
 -- called fn_sd_state twice and fn_judge_attempt called fn_sd_threshold and fn_get_validation_mode
--- once per handoff, and the guard triggers call fn_in_transition once per updated row: with these
+-- once per handoff, fn_begin_handoff calls fn_normalise_handoff_type, and the guard triggers call
+-- fn_in_transition once per updated row: with these
 -- as SQL functions, re-planning was the largest single cost of a complete (bench/REPORT.md).
 --
 -- Same signatures, same results, same attributes (volatility, security, search_path); grants and
@@ -58,5 +59,12 @@ create or replace function public.fn_in_transition() returns boolean
 language plpgsql stable set search_path = '' as $$
 begin
   return coalesce(current_setting('stagegate.in_transition', true), '') = 'on';
+end;
+$$;
+
+create or replace function public.fn_normalise_handoff_type(p_handoff_type text) returns text
+language plpgsql stable set search_path = '' as $$
+begin
+  return coalesce(public.normalize_handoff_type(p_handoff_type) ->> 'normalized', upper(btrim(p_handoff_type)));
 end;
 $$;

@@ -200,6 +200,16 @@ describe('hosted delivery through pg_net', () => {
     expect(await row(r.id)).toMatchObject({ status: 'done', verdict: { verdict: 'accepted', replay: true } });
   });
 
+  it('a request whose answers keep getting lost stops at max_attempts (ATTEMPTS_EXHAUSTED), not re-posted for ever', async () => {
+    const r = await insert('SD-NET-4');
+    const sent = (await row(r.id)).net_request_id;
+    // its last try's lease ran out with no answer from pg_net
+    await db.sql`update public.handoff_requests set attempts = max_attempts, locked_until = now() - interval '1 second' where id = ${r.id}`;
+    const [swept] = await db.sql`select public.fn_sweep_handoff_responses() as r`;
+    expect(swept!.r).toMatchObject({ dispatched: 0 });
+    expect(await row(r.id)).toMatchObject({ status: 'error', net_request_id: sent, error: { code: 'ATTEMPTS_EXHAUSTED' } });
+  });
+
   it('a non-JSON answer (a gateway error page) is kept readable', async () => {
     const r = await insert('SD-NET-3');
     const { net_request_id: netId } = await row(r.id);

@@ -160,7 +160,9 @@ describe('webhook ids', () => {
     const claim = async (id: string, ts: string) => (await db.sql`select fn_claim_webhook_id(${id}, now() - ${ts}::interval) as c`)[0]!.c;
     expect(await claim('msg_a', '0 s')).toBe(true);
     expect(await claim('msg_a', '0 s')).toBe(false);
-    expect(await claim('msg_old', '7 minutes')).toBe(true);
+    // a timestamp outside the tolerance is refused, so no id is forgotten while a replay could still count
+    await expect(claim('msg_stale', '6 minutes')).rejects.toMatchObject({ code: 'SG001' });
+    await db.sql`insert into ops_webhook_ids (id, webhook_ts) values ('msg_old', now() - interval '7 minutes')`;
     await expect(db.sql`select fn_claim_webhook_id(${'bad id\n'}, now())`).rejects.toMatchObject({ code: 'SG001' });
     expect((await db.sql`select fn_purge_webhook_ids() as n`)[0]!.n).toBe(1);
     expect((await db.sql`select array_agg(id order by id) as ids from ops_webhook_ids`)[0]!.ids).toEqual(['msg_a']);

@@ -6,25 +6,19 @@
 // bench/results/contention.json for the benchmark report — never asserted here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { percentile, writeResult } from '../../bench/env.ts';
-import { generateWebhookSecret, startAgentServer, type AgentServer } from '../../stack/agent-server.ts';
-import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
 import { counts, seedDirective, useOnlyAgents } from '../helpers/fixtures.ts';
-import { startTestFunctions, type TestFunctions } from '../helpers/functions.ts';
-
-const secret = generateWebhookSecret();
-let db: FreshDatabase;
-let fns: TestFunctions;
-let agents: AgentServer;
+import { startHandoffEnvironment, type HandoffEnvironment } from '../helpers/functions.ts';
+let env: HandoffEnvironment;
+let db: HandoffEnvironment['db'];
+let fns: HandoffEnvironment['fns'];
+let agents: HandoffEnvironment['agents'];
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  agents = await startAgentServer({ secret });
-  fns = await startTestFunctions(db.url, { SUBAGENT_SIGNING_SECRET: secret, STAGEGATE_DB_POOL: '20' });
+  env = await startHandoffEnvironment({ STAGEGATE_DB_POOL: '20' });
+  ({ db, fns, agents } = env);
 });
 afterAll(async () => {
-  await fns?.stop();
-  await agents?.stop();
-  await db?.drop();
+  await env?.stop();
 });
 
 interface Answer { kind: string; status: number; ms: number; body: Record<string, any>; replayed: boolean }

@@ -62,12 +62,12 @@ export interface HandoffEnvironment {
   stop: () => Promise<void>;
 }
 
-/** A database of the file's own, local HTTP sub-agents, and a functions server signing calls to them. */
-export async function startHandoffEnvironment(): Promise<HandoffEnvironment> {
+/** A database of the file's own, local HTTP sub-agents, and a functions server signing calls to them (with extraEnv added to its environment). */
+export async function startHandoffEnvironment(extraEnv: Record<string, string> = {}): Promise<HandoffEnvironment> {
   const secret = generateWebhookSecret();
   const db = await freshDatabase();
   const agents = await startAgentServer({ secret }).catch(async (err) => { await db.drop(); throw err; });
-  const fns = await startTestFunctions(db.url, { SUBAGENT_SIGNING_SECRET: secret }).catch(async (err) => {
+  const fns = await startTestFunctions(db.url, { SUBAGENT_SIGNING_SECRET: secret, ...extraEnv }).catch(async (err) => {
     await agents.stop();
     await db.drop();
     throw err;

@@ -62,3 +62,10 @@ describe('deriveRequestId', () => {
     expect(await deriveRequestId({ sdId: 'SD-1', handoffType: 'EXEC-TO-PLAN', now: t })).not.toBe(id);
   });
 });
+
+describe('canonicalJson with a "__proto__" key', () => {
+  it('keeps it as data (found by fast-check: it was dropped, so two different bodies shared a fingerprint)', () => {
+    expect(canonicalJson(JSON.parse('{"":{"__proto__":0}}'))).toBe('{"":{"__proto__":0}}');
+    expect(canonicalJson(JSON.parse('{"__proto__":{"a":1}}'))).not.toBe(canonicalJson({}));
+  });
+});

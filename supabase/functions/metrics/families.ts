@@ -5,6 +5,7 @@
 // verdict of a handoff type seen, both idempotency sources, every unknown-input kind): rate()
 // needs the series to exist BEFORE its first increment, or the first failure is invisible.
 import type { HistogramSample, MetricFamily, Sample } from '../../../shared/prometheus.ts';
+import { VALIDATION_MODES } from '../../../shared/mode-cache.ts';
 
 export interface Histogram {
   count: number;
@@ -46,7 +47,6 @@ export interface LocalMeasurements {
 const TRANSITION_STATUSES = ['completed', 'rejected', 'failed'] as const;
 const HANDOFF_VERDICTS = ['accepted', 'rejected', 'failed'] as const;
 const BREAKER_STATES = ['closed', 'open', 'half_open'] as const;
-const MODES = ['OFF', 'WARN', 'ENFORCE'] as const;
 const UNKNOWN_KINDS = ['handoff_type', 'stage', 'phase'] as const;
 
 const counter = (name: string, help: string, samples: Sample[]): MetricFamily => ({ name, help, type: 'counter', samples });
@@ -114,7 +114,7 @@ function fromSnapshot(s: MetricsSnapshot): MetricFamily[] {
     gauge('stagegate_breaker_state', 'Circuit breaker state per active sub-agent: 1 for the current state, 0 for the others.',
       s.breakers.flatMap((b) => BREAKER_STATES.map((state) => ({ labels: { sub_agent: b.sub_agent, state }, value: b.state === state ? 1 : 0 })))),
     gauge('stagegate_validation_mode', 'Validation mode per scope (* = global, else an SD type override): 1 for the current mode.',
-      [...modes].flatMap(([scope, mode]) => MODES.map((m) => ({ labels: { scope, mode: m }, value: mode === m ? 1 : 0 })))),
+      [...modes].flatMap(([scope, mode]) => VALIDATION_MODES.map((m) => ({ labels: { scope, mode: m }, value: mode === m ? 1 : 0 })))),
     counter('stagegate_unknown_inputs_total', 'Handoff requests refused because a stage or handoff type could not be normalised, by kind.',
       knownKinds.map((kind) => ({ labels: { kind }, value: s.unknown_inputs[kind] ?? 0 }))),
     ...ratios(s),

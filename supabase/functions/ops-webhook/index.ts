@@ -115,8 +115,6 @@ async function handle(request: Request, rid: string): Promise<Response> {
     ? ops.value.reason
     : (plan.find((a) => a.action === 'demote' && a.scope === scope) ?? plan.find((a) => a.action === 'demote' && a.scope === '*'))?.reason;
   logChanges(changes, reasonFor, verified.id, rid);
-  // Housekeeping after the answer is decided: ids older than the timestamp window can go.
-  sql`select public.fn_purge_webhook_ids()`.catch((e) => log('warn', 'webhook id purge failed', { error: String(e) }));
 
   return json({
     changed: changes.some((c) => c.changed),
