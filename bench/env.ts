@@ -5,7 +5,7 @@ import path from 'node:path';
 import { dropDatabase, migratedDatabase } from '../stack/db.ts';
 import { scratchPostgres } from '../stack/postgres.ts';
 
-export interface BenchDatabase { url: string; adminUrl: string; stop: () => Promise<void> }
+export interface BenchDatabase { url: string; stop: () => Promise<void> }
 
 export async function benchDatabase(name: string): Promise<BenchDatabase> {
   // Durable (fsync on): commit cost is part of what the benchmarks compare.
@@ -13,7 +13,6 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
   const url = await migratedDatabase(server.adminUrl, name);
   return {
     url,
-    adminUrl: server.adminUrl,
     stop: async () => {
       await dropDatabase(server.adminUrl, name).catch(() => {});
       await server.stop();

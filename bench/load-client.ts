@@ -3,6 +3,8 @@
 // request rate for a bounded time. Open loop: a request is sent on schedule whether or not the
 // earlier ones have answered, so a slow server shows up as latency, not as a lower offered rate.
 // Prints one JSON line with every latency summary on stdout.
+import { percentile } from './env.ts';
+
 const env = (name: string): string => {
   const v = process.env[name];
   if (!v) throw new Error(`${name} is required`);
@@ -36,7 +38,7 @@ async function handoff(target: { sd: string; type: string }): Promise<Omit<Sampl
 
 function summary(samples: Sample[], wallSeconds: number) {
   const sorted = samples.map((s) => s.ms).sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+  const at = (p: number) => percentile(sorted, p);
   const ok = samples.filter((s) => s.status === 200 && s.code === 'accepted').length;
   const codes: Record<string, number> = {};
   for (const s of samples) codes[s.code] = (codes[s.code] ?? 0) + 1;

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HANDOFF_TYPES, PHASES, PHASE_SYNONYMS, normalizeHandoffType, normalizeStage, parseStageDistribution } from '../shared/stages.ts';
+import { writeResult } from './env.ts';
 
 const N = 10_000;
 const REPEATS = 5;
@@ -20,7 +21,6 @@ const NOISE_FLOOR_US = 5;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const baselinePath = path.join(here, 'baselines', 'normalizer.json');
-const resultPath = path.join(here, 'results', 'normalizer.json');
 
 // Deterministic inputs (mulberry32), so every run times the same work.
 let seed = 0x5eed;
@@ -135,8 +135,7 @@ console.log(`normaliser benchmark: ${N} inputs each, best p99 of ${REPEATS} runs
 for (const l of lines) console.log(`  ${l}`);
 
 const record = { ...results, measured_at: new Date().toISOString(), node: process.version };
-fs.mkdirSync(path.dirname(resultPath), { recursive: true });
-fs.writeFileSync(resultPath, `${JSON.stringify({ ...record, baseline: baseline ?? null, passed: !failed }, null, 2)}\n`);
+writeResult('normalizer', { ...record, baseline: baseline ?? null, passed: !failed });
 if (update) {
   fs.mkdirSync(path.dirname(baselinePath), { recursive: true });
   fs.writeFileSync(baselinePath, `${JSON.stringify(record, null, 2)}\n`);

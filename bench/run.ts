@@ -31,7 +31,7 @@ try {
       // The contention test starts its own server through the test harness: no DATABASE_URL for it.
       env: run.name === 'contention'
         ? { ...process.env, STAGEGATE_BENCH_RECORD: '1' }
-        : { ...process.env, DATABASE_URL: db.url, BENCH_ADMIN_URL: db.adminUrl },
+        : { ...process.env, DATABASE_URL: db.url },
     });
     if (result.status !== 0) {
       failed++;
