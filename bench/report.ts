@@ -67,11 +67,11 @@ ${chart('normalizer', 'Stage normaliser, p50 per call', 'µs', fns.flatMap((f) =
 
 const sqlHandoff = read('sql-handoff');
 if (sqlHandoff) {
-  const table = (summary: Json[]) => summary.map((r: Json) => `| ${r.clients} | ${r.rpcOpsPerSec} | ${r.rpcP50ms} | ${r.rpcP99ms} | ${r.rpcCommitNotifyOpsPerSec ?? '—'} | ${r.bareOpsPerSec} | ${r.autocommitOpsPerSec} | ${r.rpcVsBare}× | ${r.rpcVsAutocommit}× | ${yes(r.meetsTargets)} |`).join('\n');
-  const head = `| clients | rpc ops/s | rpc p50 ms | rpc p99 ms | rpc, NOTIFY in the transaction, ops/s | bare ops/s | autocommit ops/s | rpc/bare | rpc/autocommit | target (≥ 0.6× bare and > autocommit) |
-|---|---|---|---|---|---|---|---|---|---|`;
+  const table = (summary: Json[]) => summary.map((r: Json) => `| ${r.clients} | ${r.rpcOpsPerSec} | ${r.rpcP50ms} | ${r.rpcP99ms} | ${r.rpcCommitNotifyOpsPerSec ?? '—'} | ${r.bareOpsPerSec} | ${r.autocommitOpsPerSec} | ${r.bareFnOpsPerSec ?? '—'} | ${r.rpcVsBare}× | ${r.rpcVsAutocommit}× | ${r.rpcVsBareFn ?? '—'}× | ${yes(r.meetsTargets)} |`).join('\n');
+  const head = `| clients | rpc ops/s | rpc p50 ms | rpc p99 ms | rpc, NOTIFY in the transaction, ops/s | bare ops/s | autocommit ops/s | bare-fn ops/s | rpc/bare | rpc/autocommit | rpc/bare-fn | target (≥ 0.6× bare and > autocommit) |
+|---|---|---|---|---|---|---|---|---|---|---|---|`;
   sections.push(`## Complete-handoff RPC (SQL)
-\`fn_complete_handoff\` (lock, version check, scoring, three state changes, audit, notification outbox; the outbox's relay sweep runs every second beside the clients) against two baselines on identical fresh directives in the same run: *bare* (the same three UPDATEs in one transaction, no rules) and *autocommit* (the seed's non-atomic "before"). Also the RPC with \`stagegate.notify_transitions = commit\` (NOTIFY from the completing transaction). ${sqlHandoff.cellSeconds} s per cell, synchronous_commit ${sqlHandoff.synchronousCommit}.
+\`fn_complete_handoff\` (lock, version check, scoring, three state changes, audit, notification outbox; the outbox's relay sweep runs every second beside the clients) against two baselines on identical fresh directives in the same run: *bare* (the same three UPDATEs in one transaction, no rules) and *autocommit* (the seed's non-atomic "before"); and a third, *bare-fn*, the same three UPDATEs as one PL/pgSQL function call (one round trip, no lock, audit or scoring), so rpc/bare-fn is the price of the guarantees alone. Each connection runs ${sqlHandoff.warmOps ?? 0} untimed operations of its variant first (a new backend compiles the functions it calls and re-plans each statement for its first five runs; deployments keep their backends), so the cells measure the steady state. Also the RPC with \`stagegate.notify_transitions = commit\` (NOTIFY from the completing transaction). ${sqlHandoff.cellSeconds} s per cell, synchronous_commit ${sqlHandoff.synchronousCommit}.
 
 Over loopback (\`select 1\` round trip ${sqlHandoff.roundTripMs?.loopback ?? '?'} ms):
 
@@ -86,6 +86,7 @@ ${table(sqlHandoff.delayed)}
 ${chart('sql-handoff', 'Complete-handoff throughput (loopback)', 'ops/s', sqlHandoff.summary.flatMap((r: Json) => [
     { label: `${r.clients} clients: bare`, value: r.bareOpsPerSec, baseline: true },
     { label: `${r.clients} clients: autocommit`, value: r.autocommitOpsPerSec, baseline: true },
+    ...(r.bareFnOpsPerSec === undefined ? [] : [{ label: `${r.clients} clients: bare-fn`, value: r.bareFnOpsPerSec, baseline: true }]),
     { label: `${r.clients} clients: fn_complete_handoff`, value: r.rpcOpsPerSec },
     ...(r.rpcCommitNotifyOpsPerSec === undefined ? [] : [{ label: `${r.clients} clients: NOTIFY in the transaction`, value: r.rpcCommitNotifyOpsPerSec }]),
   ]))}`);
