@@ -167,8 +167,26 @@ describe('fn_metrics_snapshot', () => {
     expect(count(after, 'EXEC-TO-PLAN', 'rejected') - count(before, 'EXEC-TO-PLAN', 'rejected')).toBe(1);
     expect(after.transitions.completed - before.transitions.completed).toBe(1);
     expect(after.attempts - before.attempts).toBe(2);
+    // the accepted one waits in the NOTIFY outbox until the relay sweep sends it
+    expect(after.notifications_pending - before.notifications_pending).toBe(1);
+    expect(after.oldest_notification_pending_s).toBeGreaterThanOrEqual(0);
+    await db.sql`select public.fn_run_sweep('transition_notifications')`;
+    const relayed = await snapshot();
+    expect(relayed.notifications_pending).toBe(0);
+    expect(relayed.oldest_notification_pending_s).toBeNull();
     const stories = after.gate_results.filter((g: any) => g.sub_agent === 'STORIES_DONE');
     expect(stories.map((g: any) => [g.verdict, g.count])).toEqual([['FAIL', 1], ['PASS', 1]]);
+  });
+
+  it('reports the age of the oldest notification the relay has not sent', async () => {
+    await db.sql`insert into public.transition_notifications (payload, created_at) values ('{"sd_id": "SD-OLD"}', now() - interval '2 minutes')`;
+    try {
+      const s = await snapshot();
+      expect(s.notifications_pending).toBeGreaterThanOrEqual(1);
+      expect(s.oldest_notification_pending_s).toBeGreaterThanOrEqual(120);
+    } finally {
+      await db.sql`delete from public.transition_notifications where payload->>'sd_id' = 'SD-OLD'`;
+    }
   });
 
   it('reports an in-progress attempt and its age', async () => {

@@ -120,6 +120,8 @@ const snapshot = (over: Partial<MetricsSnapshot> = {}): MetricsSnapshot => ({
   attempts: 5,
   attempts_in_progress: 1,
   oldest_in_progress_s: 12.5,
+  notifications_pending: 3,
+  oldest_notification_pending_s: 0.4,
   gate_results: [
     { sub_agent: 'A', verdict: 'PASS', count: 3, invalid: 0, normalized: 1, hits: 2 },
     { sub_agent: 'A', verdict: 'ERROR', count: 1, invalid: 1, normalized: 0, hits: 0 },
@@ -160,7 +162,15 @@ describe('metricFamilies', () => {
     expect(sampleValue(f, 'stagegate_would_reject_ratio')).toBeUndefined(); // nothing judged: no sample, not 0
     expect(sampleValue(f, 'stagegate_handoff_duration_seconds_bucket', { le: '10' })).toBe(4);
     expect(sampleValue(f, 'stagegate_oldest_in_progress_attempt_age_seconds')).toBe(12.5);
+    expect(sampleValue(f, 'stagegate_transition_notifications_pending')).toBe(3);
+    expect(sampleValue(f, 'stagegate_oldest_pending_notification_age_seconds')).toBe(0.4);
     expect(sampleValue(f, 'stagegate_mode_store_up')).toBe(1);
+  });
+
+  it('has no outbox age sample when nothing waits (an absent series, not a 0 that looks healthy or stale)', () => {
+    const f = read(snapshot({ notifications_pending: 0, oldest_notification_pending_s: null }));
+    expect(sampleValue(f, 'stagegate_transition_notifications_pending')).toBe(0);
+    expect(sampleValue(f, 'stagegate_oldest_pending_notification_age_seconds')).toBeUndefined();
   });
 
   it('reports a failed mode-store read as down and keeps the rest', () => {

@@ -13,7 +13,7 @@ export interface Histogram {
   buckets: number[];
 }
 
-/** The jsonb returned by public.fn_metrics_snapshot() (supabase/migrations/20261125050100_fn_metrics_snapshot.sql). */
+/** The jsonb returned by public.fn_metrics_snapshot() (supabase/migrations/20261125090100_metrics_outbox_backlog.sql). */
 export interface MetricsSnapshot {
   generated_at: string;
   window_s: number;
@@ -26,6 +26,8 @@ export interface MetricsSnapshot {
   attempts: number;
   attempts_in_progress: number;
   oldest_in_progress_s: number | null;
+  notifications_pending: number;
+  oldest_notification_pending_s: number | null;
   gate_results: { sub_agent: string; verdict: string; count: number; invalid: number; normalized: number; hits: number }[];
   gate_durations: ({ sub_agent: string } & Histogram)[];
   http_idempotent_hits: number;
@@ -96,6 +98,9 @@ function fromSnapshot(s: MetricsSnapshot): MetricFamily[] {
     gauge('stagegate_handoff_attempts_in_progress', 'Handoff attempts begun and not finished.', [{ value: s.attempts_in_progress }]),
     gauge('stagegate_oldest_in_progress_attempt_age_seconds', 'Age of the oldest unfinished handoff attempt (absent when none).',
       s.oldest_in_progress_s === null ? [] : [{ value: s.oldest_in_progress_s }]),
+    gauge('stagegate_transition_notifications_pending', 'Accepted transitions whose NOTIFY stagegate_transition waits in the outbox for the relay sweep.', [{ value: s.notifications_pending }]),
+    gauge('stagegate_oldest_pending_notification_age_seconds', 'Age of the oldest notification waiting in the outbox (absent when none); the relay runs every second.',
+      s.oldest_notification_pending_s === null ? [] : [{ value: s.oldest_notification_pending_s }]),
     counter('stagegate_transitions_total', 'Transition audit rows by status: completed, rejected (gates said no), failed (state change rolled back).',
       [...new Set([...TRANSITION_STATUSES, ...Object.keys(s.transitions)])].map((status) => ({ labels: { status }, value: s.transitions[status] ?? 0 }))),
     counter('stagegate_would_reject_total', 'Judged handoffs ENFORCE would refuse on the threshold: let through by WARN (would_reject) or scored below the threshold.', [{ value: s.would_reject }]),
