@@ -111,6 +111,7 @@ drop function if exists
   public.fn_normalise_handoff_type(text),
   public.fn_promotion_gate(text),
   public.fn_purge_webhook_ids(),
+  public.fn_raise_sd_moved(uuid,text),
   public.fn_record_gate_result(uuid,text,jsonb,text,integer,integer),
   public.fn_record_unknown_input(text,text,text,text),
   public.fn_release_sd(text,text),

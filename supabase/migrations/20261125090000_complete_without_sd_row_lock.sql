@@ -1,17 +1,41 @@
--- fn_complete_handoff without the SD row lock.
+-- fn_complete_handoff locks the SD inside its savepoint, not before it.
 --
 -- It used to read the SD with SELECT ... FOR UPDATE and then update it inside the savepoint that
--- makes step 4 all-or-nothing. A row locked by a transaction and then updated by its
--- subtransaction gets a MultiXact as its xmax (the lock must survive if the subtransaction rolls
--- back), so every complete created one: MultiXact SLRU traffic and WAL on the hot path, and
--- multixact ids that anti-wraparound vacuum must later freeze. The row lock protected nothing the
--- advisory lock and the guard trigger do not: transitions of one SD are serialised by
--- pg_try_advisory_xact_lock, and nothing else can change phase, status or transition_version. The
--- SD update now re-checks transition_version in its WHERE; a directive deleted (SG002) or moved
--- (SG008) meanwhile fails the attempt, with the code in the audit row's Spartan log and all of
--- step 4 rolled back.
+-- makes step 4 all-or-nothing. A row locked by a transaction and then updated by one of its
+-- subtransactions gets a MultiXact as its xmax (the lock must outlive a rollback of the
+-- subtransaction), so every complete created one: MultiXact SLRU traffic and WAL on the hot path,
+-- and multixact ids that anti-wraparound vacuum must later freeze.
+--
+-- Now the SD is read without a lock, and the first statement of the savepoint locks it (FOR NO KEY
+-- UPDATE), re-checking what the guard trigger protects (phase, status, transition_version): the
+-- lock and the UPDATE belong to the same subtransaction, so no MultiXact. Between the read and the
+-- lock, transitions of the SD are excluded by the advisory lock; anything else that changed those
+-- columns (a stage backfill, a caller setting stagegate.in_transition by hand) or deleted the SD
+-- fails the attempt there (SG008 / SG002 in the audit row's Spartan log, nothing changed), and a
+-- renamed SD is followed to its new key. The SD is locked before its PRD and stories, the order in
+-- which its DELETE and key UPDATE cascade, so the two cannot deadlock. The SD UPDATE still checks
+-- transition_version, against changes made by triggers inside step 4.
+--
+-- A MultiXact is still created when the same transaction locked the SD row before the savepoint:
+-- fn_execute_handoff, when its begin inserts a new sd_claims row (the foreign key check takes FOR
+-- KEY SHARE). That is once per claim, not per handoff.
 --
 -- Everything else is the body of 20261125080100, unchanged.
+
+-- Internal to fn_complete_handoff: the SD it read is no longer there as read. Always raises.
+create function public.fn_raise_sd_moved(p_sd_uuid uuid, p_sd_id text) returns void
+language plpgsql stable set search_path = '' as $$
+begin
+  if exists (select 1 from public.strategic_directives_v2 s where s.uuid = p_sd_uuid) then
+    raise exception using errcode = 'SG008',
+      message = format('ALREADY_TRANSITIONED: the phase, status or transition_version of strategic directive %L changed while this handoff completed',
+                       p_sd_id);
+  end if;
+  raise exception using errcode = 'SG002',
+    message = format('SD_NOT_FOUND: strategic directive %L was deleted while this handoff completed', p_sd_id);
+end;
+$$;
+revoke all on function public.fn_raise_sd_moved(uuid, text) from public, anon, authenticated, service_role;
 
 create or replace function public.fn_complete_handoff(p_attempt_id uuid, p_expected_version int default null) returns jsonb
 language plpgsql security definer set search_path = '' as $$
@@ -26,6 +50,7 @@ declare
   v_post jsonb;
   v_error jsonb;
   v_step text := '4. Apply state changes';
+  v_key text;
   v_stories_updated int := 0;
   v_prd_updated boolean := false;
   v_sd_updated boolean := false;
@@ -61,10 +86,7 @@ begin
     return v_attempt.result || '{"replay": true}';
   end if;
 
-  -- No row lock: the advisory lock above serialises every transition of this SD, and the guard
-  -- trigger refuses any other change of phase, status or transition_version, so what is read here
-  -- holds until the update below, which re-checks the version in its WHERE. (FOR UPDATE here,
-  -- followed by the UPDATE inside the savepoint below, made every complete create a MultiXact.)
+  -- No row lock here: step 4 takes it, inside its savepoint (see the top of this file).
   select * into v_sd from public.strategic_directives_v2 s where s.uuid = v_attempt.sd_uuid;
   if not found then
     raise exception using errcode = 'SG002', message = format('SD_NOT_FOUND: strategic directive %L was deleted since the attempt began', v_attempt.sd_id);
@@ -98,6 +120,19 @@ begin
   -- on to write the failed audit row with the Spartan error log.
   if v_verdict = 'accepted' then
     begin
+      v_step := '4. Lock SD';
+      select s.id into v_key from public.strategic_directives_v2 s
+       where s.uuid = v_sd.uuid and s.transition_version = v_sd.transition_version
+         and s.current_phase = v_sd.current_phase and s.status = v_sd.status
+         for no key update;
+      if not found then
+        perform public.fn_raise_sd_moved(v_sd.uuid, v_sd.id);
+      end if;
+      if v_key <> v_sd.id then
+        -- renamed since it was read: the rename cascaded to the PRD and stories, follow it
+        v_sd.id := v_key;
+        v_pre := public.fn_sd_state(v_key);
+      end if;
       perform set_config('stagegate.in_transition', 'on', true);
       if v_type.story_status is not null then
         v_step := '4a. Transition user stories';
@@ -117,15 +152,8 @@ begin
        where s.uuid = v_sd.uuid and s.transition_version = v_sd.transition_version
       returning s.transition_version into v_version;
       if not found then
-        -- deleted, or moved by something that bypassed the advisory lock (a trigger of ours cannot);
-        -- the savepoint undoes the story and PRD updates and the attempt fails with this code
-        if exists (select 1 from public.strategic_directives_v2 s where s.uuid = v_sd.uuid) then
-          raise exception using errcode = 'SG008',
-            message = format('ALREADY_TRANSITIONED: strategic directive %L left transition_version %s while this handoff completed',
-                             v_sd.id, v_sd.transition_version);
-        end if;
-        raise exception using errcode = 'SG002',
-          message = format('SD_NOT_FOUND: strategic directive %L was deleted while this handoff completed', v_sd.id);
+        -- only a trigger fired by the steps above (in this transaction, under our lock) gets here
+        perform public.fn_raise_sd_moved(v_sd.uuid, v_sd.id);
       end if;
       v_sd_updated := true;
       v_step := '4d. Record handoff';

@@ -6,7 +6,9 @@
 -- every story. Found when the benchmark's cleanup of ~95 000 directives took minutes of CPU.
 -- Partial: the referential actions only look for non-null keys, and stories without a PRD need no
 -- entry. Plain CREATE INDEX (the table is locked against writes while it builds): on a large
--- hosted table, create it CONCURRENTLY by hand first; this statement then finds it and skips.
+-- hosted table, create it CONCURRENTLY by hand first and check it is valid (pg_index.indisvalid;
+-- a failed concurrent build leaves an invalid index: drop it and build again), because IF NOT
+-- EXISTS looks only at the name.
 create index if not exists user_stories_prd_id_idx on public.user_stories (prd_id) where prd_id is not null;
 
 -- The same for strategic_directives_v2.sd_type (ON UPDATE CASCADE from threshold_profiles):

@@ -1,9 +1,11 @@
+import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
 import { begin, complete, gate, record, seedSd } from './_handoff-fixtures.ts';
 
-// fn_complete_handoff reads the SD without a row lock (the advisory lock serialises transitions)
-// and re-checks transition_version in its UPDATE.
+// fn_complete_handoff reads the SD without a row lock (the advisory lock serialises transitions),
+// locks it as the first step of its savepoint, re-checking phase, status and version, and re-checks
+// the version in its UPDATE.
 describe('fn_complete_handoff locking', () => {
   let db: FreshDatabase;
   beforeAll(async () => { db = await freshDatabase(); });
@@ -61,6 +63,85 @@ describe('fn_complete_handoff locking', () => {
     expect(stories).toEqual([{ status: 'done' }]);
     const audits = await sql`select status, error_details->>'error_code' as code from sd_transition_audit where sd_id = 'SD-LOCK-002'`;
     expect(audits).toEqual([{ status: 'failed', code: 'SG008' }]);
+  });
+
+  it('fails the attempt with SG002, all of step 4 rolled back, when a step deletes the SD', async () => {
+    const { sql } = db;
+    const a = await gatedAttempt('SD-LOCK-004');
+    // test-only: once the stories are updated, delete the SD (its PRD and stories go with it)
+    await sql.unsafe(`
+      create function test_delete_sd() returns trigger language plpgsql as $$
+      begin
+        delete from public.strategic_directives_v2 where id = 'SD-LOCK-004';
+        return null;
+      end $$;
+      create trigger test_delete_sd after update on user_stories for each statement execute function test_delete_sd();`);
+    try {
+      const r = await complete(sql, a.attempt_id);
+      expect(r).toMatchObject({ verdict: 'failed', transition_version: 0 });
+      expect(r.error).toMatchObject({ error_code: 'SG002', failed_step: '4c. Transition SD', partial_state: { rolled_back: true } });
+    } finally {
+      await sql.unsafe('drop trigger test_delete_sd on user_stories; drop function test_delete_sd()');
+    }
+    // the delete was part of step 4, so it was rolled back with the rest
+    const [sd] = await sql`select current_phase, transition_version from strategic_directives_v2 where id = 'SD-LOCK-004'`;
+    expect(sd).toEqual({ current_phase: 'EXEC', transition_version: 0 });
+    const stories = await sql`select distinct status from user_stories where sd_id = 'SD-LOCK-004'`;
+    expect(stories).toEqual([{ status: 'done' }]);
+  });
+
+  /** Runs complete while `hold` keeps a conflicting change of the SD open on another connection; returns once complete waits on it. */
+  async function completeBehind(attemptId: string, hold: (tx: postgres.Sql) => Promise<unknown>) {
+    const { sql } = db;
+    const other = await sql.reserve();
+    await other`begin`;
+    await hold(other as unknown as postgres.Sql);
+    const pending = complete(sql, attemptId);
+    pending.catch(() => {});
+    // wait until the complete is blocked on the row lock the other transaction holds
+    for (let i = 0; i < 200; i++) {
+      const [w] = await sql`select count(*)::int as n from pg_stat_activity
+        where wait_event_type = 'Lock' and query like '%fn_complete_handoff%' and pid <> pg_backend_pid()`;
+      if (w!.n > 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return { pending, commit: async () => { await other`commit`; other.release(); } };
+  }
+
+  it('follows an SD renamed while the complete waited for it, and moves the renamed PRD and stories', async () => {
+    const { sql } = db;
+    const a = await gatedAttempt('SD-LOCK-005');
+    const { pending, commit } = await completeBehind(a.attempt_id,
+      (tx) => tx`update strategic_directives_v2 set id = 'SD-LOCK-005-RENAMED' where id = 'SD-LOCK-005'`);
+    await commit();
+    const r = await pending;
+    expect(r).toMatchObject({ verdict: 'accepted', sd_id: 'SD-LOCK-005-RENAMED', to_phase: 'EXEC_COMPLETE', transition_version: 1 });
+    const [state] = await sql`select s.current_phase, p.status as prd, array_agg(distinct u.status) as stories
+      from strategic_directives_v2 s join product_requirements_v2 p on p.sd_id = s.id join user_stories u on u.sd_id = s.id
+      where s.id = 'SD-LOCK-005-RENAMED' group by 1, 2`;
+    expect(state).toEqual({ current_phase: 'EXEC_COMPLETE', prd: 'verification', stories: ['validated'] });
+    const [audit] = await sql`select sd_id, status, pre_state, post_state from sd_transition_audit where attempt_id = ${a.attempt_id}::uuid`;
+    expect(audit).toMatchObject({ sd_id: 'SD-LOCK-005-RENAMED', status: 'completed',
+      pre_state: { sd_phase: 'EXEC', user_stories: { done: 2 } }, post_state: { sd_phase: 'EXEC_COMPLETE', user_stories: { validated: 2 } } });
+  });
+
+  it('fails with SG008 at the lock, changing nothing, when something else moved the phase meanwhile', async () => {
+    const { sql } = db;
+    const a = await gatedAttempt('SD-LOCK-006');
+    // as the stage backfill does: the flag set by hand, no advisory lock
+    const { pending, commit } = await completeBehind(a.attempt_id, async (tx) => {
+      await tx`select set_config('stagegate.in_transition', 'on', true)`;
+      await tx`update strategic_directives_v2 set current_phase = 'PLAN' where id = 'SD-LOCK-006'`;
+    });
+    await commit();
+    const r = await pending;
+    expect(r).toMatchObject({ verdict: 'failed', transition_version: 0 });
+    expect(r.error).toMatchObject({ error_code: 'SG008', failed_step: '4. Lock SD',
+      partial_state: { user_stories_updated: 0, prd_updated: false, sd_updated: false } });
+    const [sd] = await sql`select current_phase, transition_version from strategic_directives_v2 where id = 'SD-LOCK-006'`;
+    expect(sd).toEqual({ current_phase: 'PLAN', transition_version: 0 });
+    const stories = await sql`select distinct status from user_stories where sd_id = 'SD-LOCK-006'`;
+    expect(stories).toEqual([{ status: 'done' }]);
   });
 
   it('still refuses a complete whose SD a committed transition moved (SG008 before any change)', async () => {
