@@ -141,9 +141,9 @@ describe('metrics function', () => {
     expect(v('stagegate_normalizer_duration_seconds_bucket', { fn: 'normalizeStage', le: '0.001' })! / count).toBeGreaterThan(0.9);
   });
 
-  it('logs one structured line per scrape with the request id', () => {
-    const lines = fns.logs.filter((l) => l.includes('"metrics scraped"')).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
-    expect(lines).toContainEqual(expect.objectContaining({ level: 'info', request_id: 'scrape-e2e-1', database_up: true, role: 'service_role' }));
+  it('logs one structured line per scrape with the request id', async () => {
+    const line = await fns.logLine((l) => l.msg === 'metrics scraped' && l.request_id === 'scrape-e2e-1');
+    expect(line).toMatchObject({ level: 'info', request_id: 'scrape-e2e-1', database_up: true, role: 'service_role' });
   });
 
   it('passes promtool check metrics', (ctx) => {

@@ -52,8 +52,7 @@ describe('signature, timestamp and replay', () => {
     expect(await mode()).toBe('WARN');
     const [audit] = await db.sql`select reason, via, forced from validation_mode_changes order by id desc limit 1`;
     expect(audit).toEqual({ reason: 'start the canary', via: 'ops-webhook msg_first', forced: false });
-    const line = fns.logs.map((l) => { try { return JSON.parse(l); } catch { return null; } })
-      .find((l) => l?.msg === 'validation mode changed' && l.webhook_id === 'msg_first');
+    const line = await fns.logLine((l) => l.msg === 'validation mode changed' && l.webhook_id === 'msg_first');
     expect(line).toMatchObject({ level: 'info', scope: '*', old_mode: 'ENFORCE', new_mode: 'WARN', reason: 'start the canary', forced: false, actor: expect.any(String), timestamp: expect.any(String) });
   });
 
@@ -156,7 +155,7 @@ describe('misconfigured secrets', () => {
       const r = await send({ mode: 'OFF', reason: 'r' }, { url: `${bad.functionsUrl}/ops-webhook` });
       expect(r).toMatchObject({ status: 503, body: { error: { code: 'WEBHOOK_NOT_CONFIGURED' } } });
       expect(JSON.stringify(r.body)).not.toMatch(/at .*\.ts:\d+/);
-      const line = bad.logs.map((l) => { try { return JSON.parse(l); } catch { return null; } }).find((l) => l?.code === 'WEBHOOK_NOT_CONFIGURED');
+      const line = await bad.logLine((l) => l.code === 'WEBHOOK_NOT_CONFIGURED');
       expect(line).toMatchObject({ level: 'error', details: ['secret #2 has 16 bytes, at least 32 are required'] });
       expect(bad.logs.join('\n')).not.toContain(short.slice(6));
       // The other functions of the runtime still serve.

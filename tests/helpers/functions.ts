@@ -18,6 +18,8 @@ export interface TestFunctions {
   serviceRoleKey: string;
   server: FunctionsServer;
   logs: string[];
+  /** The first JSON log line that matches, waiting for it: the server's stdout arrives after its HTTP answer. */
+  logLine: (match: (line: Record<string, unknown>) => boolean, timeoutMs?: number) => Promise<Record<string, unknown> | undefined>;
   client: (key: string) => SupabaseClient;
   stop: () => Promise<void>;
 }
@@ -47,6 +49,18 @@ export async function startTestFunctions(dbUrl: string, extraEnv: Record<string,
     serviceRoleKey,
     server,
     logs,
+    logLine: async (match, timeoutMs = 5000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        for (const l of logs) {
+          let parsed: unknown;
+          try { parsed = JSON.parse(l.slice(l.indexOf('{'))); } catch { continue; }
+          if (parsed !== null && typeof parsed === 'object' && match(parsed as Record<string, unknown>)) return parsed as Record<string, unknown>;
+        }
+        if (Date.now() > deadline) return undefined;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
     // Node 20 has no global WebSocket: supabase-js needs the ws transport there.
     client: (key) => createClient(url, key, { realtime: { transport: WebSocket as never }, auth: { persistSession: false, autoRefreshToken: false } }),
     stop: () => server.stop(),
