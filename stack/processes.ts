@@ -19,16 +19,29 @@ export function startManaged(name: string, command: string, args: string[], opti
     child.once('exit', () => { exited = true; resolve(); });
     child.once('error', (err) => { exited = true; lines.push(String(err)); resolve(); });
   });
-  const collect = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (line.trim() === '') continue;
+  // A chunk can end mid-line: keep the unfinished part (per stream) until its newline arrives.
+  const collector = () => {
+    let partial = '';
+    const emit = (line: string) => {
+      if (line.trim() === '') return;
       lines.push(line);
       if (lines.length > 40) lines.shift();
       options.onLine?.(line);
-    }
+    };
+    return {
+      data: (chunk: Buffer) => {
+        const parts = (partial + chunk.toString('utf8')).split('\n');
+        partial = parts.pop() ?? '';
+        parts.forEach(emit);
+      },
+      end: () => { emit(partial); partial = ''; },
+    };
   };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
+  for (const stream of [child.stdout, child.stderr]) {
+    const c = collector();
+    stream?.on('data', c.data);
+    stream?.on('end', c.end);
+  }
   return {
     name,
     child,

@@ -7,14 +7,23 @@
 -- and multixact ids that anti-wraparound vacuum must later freeze.
 --
 -- Now the SD is read without a lock, and the first statement of the savepoint locks it (FOR NO KEY
--- UPDATE), re-checking what the guard trigger protects (phase, status, transition_version): the
--- lock and the UPDATE belong to the same subtransaction, so no MultiXact. Between the read and the
--- lock, transitions of the SD are excluded by the advisory lock; anything else that changed those
--- columns (a stage backfill, a caller setting stagegate.in_transition by hand) or deleted the SD
--- fails the attempt there (SG008 / SG002 in the audit row's Spartan log, nothing changed), and a
--- renamed SD is followed to its new key. The SD is locked before its PRD and stories, the order in
--- which its DELETE and key UPDATE cascade, so the two cannot deadlock. The SD UPDATE still checks
--- transition_version, against changes made by triggers inside step 4.
+-- UPDATE), re-checking what the guard trigger protects (phase, status, transition_version). The
+-- lock and the UPDATE belong to the same subtransaction, so no MultiXact.
+--  * Between the read and the lock, transitions of the SD are excluded by the advisory lock.
+--    Anything else that changed those columns (a stage backfill, a caller setting
+--    stagegate.in_transition by hand) or deleted the SD fails the attempt at the lock (SG008 /
+--    SG002 in the audit row's Spartan log, nothing changed; post_state is read again, so it shows
+--    what the other writer left). A renamed SD is followed to its new key, and its claim checked
+--    again there (SG005).
+--  * Waiting for the lock can fail (lock_timeout, deadlock, serialization): that error goes to the
+--    caller and the attempt stays open for a retry, as when the lock was taken before step 4.
+--  * The SD is locked before its PRD and stories, the order its DELETE and key UPDATE cascade in,
+--    so the two cannot deadlock. The SD UPDATE still checks transition_version, against changes
+--    made by triggers inside step 4.
+--  * FOR NO KEY UPDATE does not hold off a new claim by another session (its foreign key check
+--    takes FOR KEY SHARE), which FOR UPDATE delayed until commit: such a claim now lands just
+--    before the transition commits instead of just after. The completing attempt was begun under
+--    its own claim either way.
 --
 -- A MultiXact is still created when the same transaction locked the SD row before the savepoint:
 -- fn_execute_handoff, when its begin inserts a new sd_claims row (the foreign key check takes FOR
@@ -129,9 +138,16 @@ begin
         perform public.fn_raise_sd_moved(v_sd.uuid, v_sd.id);
       end if;
       if v_key <> v_sd.id then
-        -- renamed since it was read: the rename cascaded to the PRD and stories, follow it
+        -- renamed since it was read: the rename cascaded to the PRD, stories and claim; follow it,
+        -- and check the claim again under the new key
         v_sd.id := v_key;
         v_pre := public.fn_sd_state(v_key);
+        select c.session_id into v_holder from public.sd_claims c
+        where c.sd_id = v_key and c.expires_at > now() and c.session_id <> v_attempt.session_id;
+        if found then
+          raise exception using errcode = 'SG005',
+            message = format('CLAIMED_BY_OTHER_SESSION: strategic directive %L is now held by session %L', v_key, v_holder);
+        end if;
       end if;
       perform set_config('stagegate.in_transition', 'on', true);
       if v_type.story_status is not null then
@@ -167,6 +183,11 @@ begin
       perform set_config('stagegate.in_transition', '', true);
     exception when others then
       get stacked diagnostics v_err_state = returned_sqlstate, v_err_message = message_text;
+      -- waiting for the SD's row lock failed (lock_timeout, deadlock, serialization): nothing was
+      -- tried yet, so let the caller retry this attempt, as when the lock was taken before step 4
+      if v_step = '4. Lock SD' and v_err_state in ('55P03', '40P01', '40001') then
+        raise;
+      end if;
       v_verdict := 'failed';
       v_version := v_sd.transition_version;
       v_error := jsonb_build_object(
@@ -179,7 +200,9 @@ begin
   end if;
 
   -- ---------------------------------------------------------------- record the outcome
-  v_post := case when v_verdict = 'accepted' then public.fn_sd_state(v_sd.id) else v_pre end;
+  -- rejected: nothing was tried, the state read under the advisory lock stands; accepted or
+  -- failed: read it again (a failure may have been someone else changing or deleting the SD)
+  v_post := case when v_verdict = 'rejected' then v_pre else public.fn_sd_state(v_sd.id) end;
   if v_verdict <> 'accepted' then
     insert into public.sd_phase_handoffs
       (attempt_id, sd_id, sd_uuid, handoff_type, from_phase, to_phase, status, score, threshold,

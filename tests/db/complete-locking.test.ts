@@ -90,31 +90,41 @@ describe('fn_complete_handoff locking', () => {
     expect(stories).toEqual([{ status: 'done' }]);
   });
 
-  /** Runs complete while `hold` keeps a conflicting change of the SD open on another connection; returns once complete waits on it. */
+  /**
+   * Runs complete while `hold` keeps a conflicting change of the SD open on another connection,
+   * commits that change once complete is seen waiting for it, and returns complete's answer.
+   */
   async function completeBehind(attemptId: string, hold: (tx: postgres.Sql) => Promise<unknown>) {
     const { sql } = db;
     const other = await sql.reserve();
-    await other`begin`;
-    await hold(other as unknown as postgres.Sql);
-    const pending = complete(sql, attemptId);
-    pending.catch(() => {});
-    // wait until the complete is blocked on the row lock the other transaction holds
-    for (let i = 0; i < 200; i++) {
-      const [w] = await sql`select count(*)::int as n from pg_stat_activity
-        where wait_event_type = 'Lock' and query like '%fn_complete_handoff%' and pid <> pg_backend_pid()`;
-      if (w!.n > 0) break;
-      await new Promise((r) => setTimeout(r, 25));
+    try {
+      await other`begin`;
+      const [me] = await other<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      const pid = me!.pid;
+      await hold(other as unknown as postgres.Sql);
+      const pending = complete(sql, attemptId);
+      pending.catch(() => {});
+      let blocked = false;
+      for (let i = 0; i < 400 && !blocked; i++) {
+        const [w] = await sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity
+          where datname = current_database() and ${pid}::int = any(pg_blocking_pids(pid))`;
+        blocked = w!.n > 0;
+        if (!blocked) await new Promise((r) => setTimeout(r, 25));
+      }
+      if (!blocked) throw new Error('complete never waited for the other transaction: the test did not exercise the lock');
+      await other`commit`;
+      return await pending;
+    } finally {
+      await other`rollback`.catch(() => {});
+      other.release();
     }
-    return { pending, commit: async () => { await other`commit`; other.release(); } };
   }
 
   it('follows an SD renamed while the complete waited for it, and moves the renamed PRD and stories', async () => {
     const { sql } = db;
     const a = await gatedAttempt('SD-LOCK-005');
-    const { pending, commit } = await completeBehind(a.attempt_id,
+    const r = await completeBehind(a.attempt_id,
       (tx) => tx`update strategic_directives_v2 set id = 'SD-LOCK-005-RENAMED' where id = 'SD-LOCK-005'`);
-    await commit();
-    const r = await pending;
     expect(r).toMatchObject({ verdict: 'accepted', sd_id: 'SD-LOCK-005-RENAMED', to_phase: 'EXEC_COMPLETE', transition_version: 1 });
     const [state] = await sql`select s.current_phase, p.status as prd, array_agg(distinct u.status) as stories
       from strategic_directives_v2 s join product_requirements_v2 p on p.sd_id = s.id join user_stories u on u.sd_id = s.id
@@ -123,18 +133,20 @@ describe('fn_complete_handoff locking', () => {
     const [audit] = await sql`select sd_id, status, pre_state, post_state from sd_transition_audit where attempt_id = ${a.attempt_id}::uuid`;
     expect(audit).toMatchObject({ sd_id: 'SD-LOCK-005-RENAMED', status: 'completed',
       pre_state: { sd_phase: 'EXEC', user_stories: { done: 2 } }, post_state: { sd_phase: 'EXEC_COMPLETE', user_stories: { validated: 2 } } });
+    const [handoff] = await sql`select sd_id, status from sd_phase_handoffs where attempt_id = ${a.attempt_id}::uuid`;
+    expect(handoff).toEqual({ sd_id: 'SD-LOCK-005-RENAMED', status: 'accepted' });
+    const [note] = await sql`select payload->>'sd_id' as sd_id from transition_notifications where payload->>'attempt_id' = ${a.attempt_id}`;
+    expect(note).toEqual({ sd_id: 'SD-LOCK-005-RENAMED' });
   });
 
   it('fails with SG008 at the lock, changing nothing, when something else moved the phase meanwhile', async () => {
     const { sql } = db;
     const a = await gatedAttempt('SD-LOCK-006');
     // as the stage backfill does: the flag set by hand, no advisory lock
-    const { pending, commit } = await completeBehind(a.attempt_id, async (tx) => {
+    const r = await completeBehind(a.attempt_id, async (tx) => {
       await tx`select set_config('stagegate.in_transition', 'on', true)`;
       await tx`update strategic_directives_v2 set current_phase = 'PLAN' where id = 'SD-LOCK-006'`;
     });
-    await commit();
-    const r = await pending;
     expect(r).toMatchObject({ verdict: 'failed', transition_version: 0 });
     expect(r.error).toMatchObject({ error_code: 'SG008', failed_step: '4. Lock SD',
       partial_state: { user_stories_updated: 0, prd_updated: false, sd_updated: false } });
@@ -142,6 +154,35 @@ describe('fn_complete_handoff locking', () => {
     expect(sd).toEqual({ current_phase: 'PLAN', transition_version: 0 });
     const stories = await sql`select distinct status from user_stories where sd_id = 'SD-LOCK-006'`;
     expect(stories).toEqual([{ status: 'done' }]);
+    // the audit row's post_state is what the other writer left, not the state first read
+    const [audit] = await sql`select pre_state->>'sd_phase' as pre, post_state->>'sd_phase' as post from sd_transition_audit where attempt_id = ${a.attempt_id}::uuid`;
+    expect(audit).toEqual({ pre: 'EXEC', post: 'PLAN' });
+  });
+
+  it('leaves the attempt open for a retry when waiting for the SD lock times out', async () => {
+    const { sql } = db;
+    const a = await gatedAttempt('SD-LOCK-007');
+    const other = await sql.reserve();
+    try {
+      await other`begin`;
+      await other`select 1 from strategic_directives_v2 where id = 'SD-LOCK-007' for update`;
+      const impatient = await sql.reserve();
+      try {
+        await impatient`set lock_timeout = '200ms'`;
+        const timedOut = await impatient`select fn_complete_handoff(${a.attempt_id}::uuid)`.then(() => null, (e: { code?: string }) => e.code);
+        expect(timedOut).toBe('55P03');
+      } finally {
+        await impatient`reset lock_timeout`;
+        impatient.release();
+      }
+    } finally {
+      await other`rollback`;
+      other.release();
+    }
+    const [attempt] = await sql`select status from handoff_attempts where id = ${a.attempt_id}::uuid`;
+    expect(attempt!.status).toBe('in_progress');
+    expect(await sql`select 1 from sd_transition_audit where attempt_id = ${a.attempt_id}::uuid`).toHaveLength(0);
+    expect(await complete(sql, a.attempt_id)).toMatchObject({ verdict: 'accepted' });
   });
 
   it('still refuses a complete whose SD a committed transition moved (SG008 before any change)', async () => {

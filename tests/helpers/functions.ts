@@ -54,7 +54,9 @@ export async function startTestFunctions(dbUrl: string, extraEnv: Record<string,
       for (;;) {
         for (const l of logs) {
           let parsed: unknown;
-          try { parsed = JSON.parse(l.slice(l.indexOf('{'))); } catch { continue; }
+          const start = l.indexOf('{');
+          if (start < 0) continue;
+          try { parsed = JSON.parse(l.slice(start)); } catch { continue; }
           if (parsed !== null && typeof parsed === 'object' && match(parsed as Record<string, unknown>)) return parsed as Record<string, unknown>;
         }
         if (Date.now() > deadline) return undefined;
