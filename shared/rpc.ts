@@ -74,16 +74,14 @@ async function idempotent<T>(query: () => Promise<{ r: T }[]>): Promise<T> {
 export const rpc = {
   /**
    * begin, plus in the same round trip the plan's sub-agents whose breaker is not plainly closed
-   * (open, half-open, or with recent failures): the orchestrator asks the breaker RPCs only for those.
+   * (public.fn_troubled_breakers decides): the orchestrator asks the breaker RPCs only for those.
    */
   // The sql gates are evaluated in supabase/functions/_shared/executors.ts, which needs the
   // query object itself to cancel it when the attempt times out.
   beginWithBreakers: (sql: Sql, a: { sdId: string; handoffType: string; sessionId: string; requestId: string; expectedVersion?: number | null }) =>
     idempotent<BeginAnswer & { troubled_breakers: string[] }>(() => sql`
-      select x.r || jsonb_build_object('troubled_breakers', coalesce((
-               select jsonb_agg(b.sub_agent_code) from public.sub_agent_breakers b
-               where (b.state <> 'closed' or b.consecutive_failures > 0)
-                 and b.sub_agent_code in (select g ->> 'code' from jsonb_array_elements(x.r -> 'gates') g)), '[]')) as r
+      select x.r || jsonb_build_object('troubled_breakers', to_jsonb(public.fn_troubled_breakers(
+               array(select g ->> 'code' from jsonb_array_elements(x.r -> 'gates') g)))) as r
       from (select public.fn_begin_handoff(${a.sdId}, ${a.handoffType}, ${a.sessionId}, ${a.requestId}, ${a.expectedVersion ?? null}::int) as r) x`),
 
   recordGateResult: (sql: Sql, a: { attemptId: string; code: string; result: Json; idempotencyKey: string | null; durationMs: number; attempts: number }) =>

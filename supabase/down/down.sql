@@ -131,6 +131,7 @@ drop function if exists
   public.fn_sweep_expired_claims(),
   public.fn_sweep_handoff_responses(),
   public.fn_sweep_transition_notifications(int),
+  public.fn_troubled_breakers(text[]),
   public.fn_sweep_idempotency(interval),
   public.fn_sweep_stuck_attempts(interval),
   public.idempotency_check_fingerprint(text),

@@ -267,3 +267,21 @@ describe('parity with MemoryBreakerStore', () => {
     );
   });
 });
+
+describe('fn_troubled_breakers', () => {
+  it('names the breakers that need the acquire and record RPCs: open, half-open, closed with failures', async () => {
+    const [clean, failing, open, halfOpen, none] = [await agent(), await agent(), await agent(), await agent(), `BRK_NONE_${seq++}`];
+    await record(clean, true);
+    await record(failing, false, 'once');
+    await openBreaker(open);
+    await openBreaker(halfOpen);
+    await elapse(halfOpen);
+    expect((await acquire(halfOpen)).state).toBe('half_open');
+    const [row] = await db.sql<{ t: string[] }[]>`select public.fn_troubled_breakers(${[clean, failing, open, halfOpen, none]}::text[]) as t`;
+    expect(row!.t).toEqual([failing, open, halfOpen].sort());
+    // a success resets the count: the breaker is plainly closed again
+    await record(failing, true);
+    const [after] = await db.sql<{ t: string[] }[]>`select public.fn_troubled_breakers(${[clean, failing]}::text[]) as t`;
+    expect(after!.t).toEqual([]);
+  });
+});
