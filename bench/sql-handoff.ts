@@ -65,24 +65,26 @@ async function prepare(cell: string, variant: Variant, pool: number): Promise<st
   return rows.map((r) => r.attempt_id);
 }
 
+// What EXEC-TO-PLAN changes, as the baselines write it ($1 = the SD's id): the same statements in
+// one transaction (bare), one autocommit each (autocommit) and one function call (bare-fn).
+const BARE_UPDATES = [
+  `update public.user_stories set status = 'validated' where sd_id = $1 and status <> 'validated'`,
+  `update public.product_requirements_v2 set status = 'verification' where sd_id = $1`,
+  `update public.strategic_directives_v2 set current_phase = 'EXEC_COMPLETE', transition_version = transition_version + 1 where id = $1`,
+];
+
 function operation(variant: Variant, sql: postgres.Sql): (key: string) => Promise<unknown> {
   switch (variant) {
     case 'rpc':
     case 'rpc-commit-notify':
       return (attempt) => sql`select fn_complete_handoff(${attempt}::uuid)`;
     case 'bare':
-      return (sd) => sql.begin((tx) => [
-        tx`update user_stories set status = 'validated' where sd_id = ${sd} and status <> 'validated'`,
-        tx`update product_requirements_v2 set status = 'verification' where sd_id = ${sd}`,
-        tx`update strategic_directives_v2 set current_phase = 'EXEC_COMPLETE', transition_version = transition_version + 1 where id = ${sd}`,
-      ]);
+      return (sd) => sql.begin((tx) => BARE_UPDATES.map((q) => tx.unsafe(q, [sd], { prepare: true })));
     case 'bare-fn':
       return (sd) => sql`select public.bench_bare_transition(${sd})`;
     case 'autocommit':
       return async (sd) => {
-        await sql`update user_stories set status = 'validated' where sd_id = ${sd} and status <> 'validated'`;
-        await sql`update product_requirements_v2 set status = 'verification' where sd_id = ${sd}`;
-        await sql`update strategic_directives_v2 set current_phase = 'EXEC_COMPLETE', transition_version = transition_version + 1 where id = ${sd}`;
+        for (const q of BARE_UPDATES) await sql.unsafe(q, [sd], { prepare: true });
       };
   }
 }
@@ -203,9 +205,7 @@ const BARE_FN = `
 create or replace function public.bench_bare_transition(p_sd text) returns void
 language plpgsql set search_path = '' as $$
 begin
-  update public.user_stories set status = 'validated' where sd_id = p_sd and status <> 'validated';
-  update public.product_requirements_v2 set status = 'verification' where sd_id = p_sd;
-  update public.strategic_directives_v2 set current_phase = 'EXEC_COMPLETE', transition_version = transition_version + 1 where id = p_sd;
+  ${BARE_UPDATES.map((q) => `${q.replaceAll('$1', 'p_sd')};`).join('\n  ')}
 end $$`;
 
 async function main() {

@@ -13,8 +13,8 @@
 --    Anything else that changed those columns (a stage backfill, a caller setting
 --    stagegate.in_transition by hand) or deleted the SD fails the attempt at the lock (SG008 /
 --    SG002 in the audit row's Spartan log, nothing changed; post_state is read again, so it shows
---    what the other writer left). A renamed SD is followed to its new key, and its claim checked
---    again there (SG005).
+--    what the other writer left). A renamed SD is followed to its new key; the claim check looks
+--    the claim up through the SD's uuid, so a rename cannot hide it.
 --  * Waiting for the lock can fail (lock_timeout, deadlock, serialization): that error goes to the
 --    caller and the attempt stays open for a retry, as when the lock was taken before step 4.
 --  * The SD is locked before its PRD and stories, the order its DELETE and key UPDATE cascade in,
@@ -110,8 +110,10 @@ begin
       message = format('ALREADY_TRANSITIONED: strategic directive %L moved to %s (transition_version %s) after attempt %s began at version %s; begin a new handoff',
                        v_sd.id, v_sd.current_phase, v_sd.transition_version, v_attempt.id, v_attempt.sd_version);
   end if;
-  select c.session_id into v_holder from public.sd_claims c
-  where c.sd_id = v_sd.id and c.expires_at > now() and c.session_id <> v_attempt.session_id;
+  -- by uuid, not by the key read above: a rename committed since then has moved the claim with it
+  select c.session_id into v_holder
+  from public.sd_claims c join public.strategic_directives_v2 s on s.id = c.sd_id
+  where s.uuid = v_sd.uuid and c.expires_at > now() and c.session_id <> v_attempt.session_id;
   if found then
     raise exception using errcode = 'SG005',
       message = format('CLAIMED_BY_OTHER_SESSION: strategic directive %L is now held by session %L', v_sd.id, v_holder);
@@ -138,16 +140,9 @@ begin
         perform public.fn_raise_sd_moved(v_sd.uuid, v_sd.id);
       end if;
       if v_key <> v_sd.id then
-        -- renamed since it was read: the rename cascaded to the PRD, stories and claim; follow it,
-        -- and check the claim again under the new key
+        -- renamed since it was read: the rename cascaded to the PRD and stories; follow it
         v_sd.id := v_key;
         v_pre := public.fn_sd_state(v_key);
-        select c.session_id into v_holder from public.sd_claims c
-        where c.sd_id = v_key and c.expires_at > now() and c.session_id <> v_attempt.session_id;
-        if found then
-          raise exception using errcode = 'SG005',
-            message = format('CLAIMED_BY_OTHER_SESSION: strategic directive %L is now held by session %L', v_key, v_holder);
-        end if;
       end if;
       perform set_config('stagegate.in_transition', 'on', true);
       if v_type.story_status is not null then
