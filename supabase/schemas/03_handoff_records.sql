@@ -1,5 +1,6 @@
--- stagegate SQL core, part 3: what a handoff leaves behind. None of these tables has a foreign
--- key to the SD: they are history, and the seed runbook deletes a test SD and still reads its audit.
+-- What a handoff leaves behind: attempts, recorded gate results, the handoff log, the transition
+-- audit and the NOTIFY outbox. None of these tables has a foreign key to the SD: they are history,
+-- and the seed runbook deletes a test SD and still reads its audit.
 
 -- One row per handoff request (idempotent by request_id). gates and context are frozen at begin,
 -- so every later step of the attempt judges the same plan and the same snapshot.
@@ -105,3 +106,32 @@ create table public.sd_transition_audit (
 );
 create index sd_transition_audit_sd_id_idx on public.sd_transition_audit (sd_id, created_at desc);
 create index sd_transition_audit_created_idx on public.sd_transition_audit (created_at desc);
+-- ============================================================================================
+-- fn_sweep_stuck_attempts: an attempt whose function died between begin and complete stays
+-- in_progress for ever. The sweep closes it as abandoned with the one terminal audit row the core
+-- promises per attempt, carrying the Spartan error log (error_code ABANDONED), nothing changed
+-- (pre_state = post_state). Its audit status is 'abandoned', not 'failed': 'failed' means a state
+-- change was attempted and rolled back (the transition-failure alert), which this was not.
+-- SKIP LOCKED: an attempt fn_complete_handoff holds right now is finishing, not stuck; and an
+-- attempt this sweep locks first makes that complete return the abandoned result as a replay.
+-- ============================================================================================
+alter table public.sd_transition_audit drop constraint sd_transition_audit_status_check;
+alter table public.sd_transition_audit add constraint sd_transition_audit_status_check
+  check (status in ('in_progress', 'completed', 'rejected', 'failed', 'abandoned'));
+
+create trigger tg_sub_agent_execution_results__updated_at before update on public.sub_agent_execution_results
+  for each row execute function public.tg__set_updated_at();
+
+create trigger tg_sd_transition_audit__updated_at before update on public.sd_transition_audit
+  for each row execute function public.tg__set_updated_at();
+
+create table public.transition_notifications (
+  id bigint generated always as identity primary key,
+  payload jsonb not null check (jsonb_typeof(payload) = 'object'),
+  created_at timestamptz not null default now()
+);
+comment on table public.transition_notifications is
+  'Outbox of NOTIFY stagegate_transition payloads, one per accepted transition, written by fn_complete_handoff and sent and deleted by fn_sweep_transition_notifications.';
+alter table public.transition_notifications enable row level security;
+revoke all on table public.transition_notifications from public, anon, authenticated;
+grant select on table public.transition_notifications to service_role;
