@@ -91,7 +91,9 @@ create table public.sd_transition_audit (
   attempt_id uuid unique,
   pre_state jsonb,
   post_state jsonb,
-  status text not null default 'in_progress' check (status in ('in_progress', 'completed', 'rejected', 'failed')),
+  -- abandoned: closed by fn_sweep_stuck_attempts (12_sweeps.sql); failed: a state change was
+  -- attempted and rolled back.
+  status text not null default 'in_progress' check (status in ('in_progress', 'completed', 'rejected', 'failed', 'abandoned')),
   error_details jsonb,
   error_message text,
   validation_mode text,
@@ -106,18 +108,6 @@ create table public.sd_transition_audit (
 );
 create index sd_transition_audit_sd_id_idx on public.sd_transition_audit (sd_id, created_at desc);
 create index sd_transition_audit_created_idx on public.sd_transition_audit (created_at desc);
--- ============================================================================================
--- fn_sweep_stuck_attempts: an attempt whose function died between begin and complete stays
--- in_progress for ever. The sweep closes it as abandoned with the one terminal audit row the core
--- promises per attempt, carrying the Spartan error log (error_code ABANDONED), nothing changed
--- (pre_state = post_state). Its audit status is 'abandoned', not 'failed': 'failed' means a state
--- change was attempted and rolled back (the transition-failure alert), which this was not.
--- SKIP LOCKED: an attempt fn_complete_handoff holds right now is finishing, not stuck; and an
--- attempt this sweep locks first makes that complete return the abandoned result as a replay.
--- ============================================================================================
-alter table public.sd_transition_audit drop constraint sd_transition_audit_status_check;
-alter table public.sd_transition_audit add constraint sd_transition_audit_status_check
-  check (status in ('in_progress', 'completed', 'rejected', 'failed', 'abandoned'));
 
 create trigger tg_sub_agent_execution_results__updated_at before update on public.sub_agent_execution_results
   for each row execute function public.tg__set_updated_at();

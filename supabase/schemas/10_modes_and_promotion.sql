@@ -375,6 +375,6 @@ begin
   return v_deleted;
 end;
 $$;
--- The ops webhook no longer purges on every request; the hourly 'idempotency' sweep does.
+-- The ops webhook does not purge on every request; the hourly 'idempotency' sweep does.
 comment on function public.fn_purge_webhook_ids() is
   'Deletes webhook ids whose signed timestamp is older than the tolerance plus one minute (fn_claim_webhook_id refuses those timestamps). Returns the number deleted. Run by the idempotency sweep (sweep_schedule).';

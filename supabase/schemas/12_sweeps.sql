@@ -22,6 +22,15 @@ $$;
 comment on function public.fn_sweep_expired_claims() is
   'Delete session claims whose lease has expired. Returns {expired_claims}. Scheduled by sweep_schedule ''expired_claims''.';
 
+-- ============================================================================================
+-- fn_sweep_stuck_attempts: an attempt whose function died between begin and complete stays
+-- in_progress for ever. The sweep closes it as abandoned with the one terminal audit row the core
+-- promises per attempt, carrying the Spartan error log (error_code ABANDONED), nothing changed
+-- (pre_state = post_state). Its audit status is 'abandoned', not 'failed': 'failed' means a state
+-- change was attempted and rolled back (the transition-failure alert), which this was not.
+-- SKIP LOCKED: an attempt fn_complete_handoff holds right now is finishing, not stuck; and an
+-- attempt this sweep locks first makes that complete return the abandoned result as a replay.
+-- ============================================================================================
 create or replace function public.fn_sweep_stuck_attempts(p_older_than interval default '15 minutes') returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
