@@ -31,8 +31,9 @@ create table public.strategic_directives_v2 (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
--- The same for strategic_directives_v2.sd_type (ON UPDATE CASCADE from threshold_profiles):
--- renaming an SD type, or deleting a profile (the NO ACTION check), scanned every directive.
+-- sd_type references threshold_profiles ON UPDATE CASCADE: without this index, renaming an SD
+-- type, or deleting a profile (the NO ACTION check), scanned every directive (see
+-- user_stories_prd_id_idx below for building such an index on a large hosted table).
 -- Transitions never change sd_type, so this index does not stop their updates being HOT.
 create index if not exists strategic_directives_v2_sd_type_idx on public.strategic_directives_v2 (sd_type);
 
