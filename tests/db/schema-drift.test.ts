@@ -7,7 +7,8 @@ import path from 'node:path';
 import { inject } from 'vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropDatabase } from '../../stack/db.ts';
-import { diffDatabases, migrationsDir, schemaDatabase, schemaFiles, schemasDir } from '../../stack/schema.ts';
+import { diffDatabases, migrationsDir, schemaDatabase, schemaFiles, schemasDir, settledDiff } from '../../stack/schema.ts';
+import { migrationName } from '../../scripts/db-diff.ts';
 import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
 
 const schemaDb = `schema_drift_${process.pid}`;
@@ -21,7 +22,7 @@ afterAll(async () => {
 });
 
 describe('declarative schema vs migrations', () => {
-  it('the database built from supabase/schemas/ equals the one built from supabase/migrations/', async () => {
+  it('the database built from supabase/schemas/ equals the one built from supabase/migrations/', { timeout: 60000 }, async () => {
     const fromSchemas = await schemaDatabase(inject('adminUrl'), schemaDb);
     const diff = await diffDatabases(migrated.url, fromSchemas);
     // Not empty: the schema and the migrations disagree. Edit supabase/schemas/, then
@@ -29,21 +30,45 @@ describe('declarative schema vs migrations', () => {
     expect(diff).toBe('');
   });
 
-  it('fails when the schema changes and no migration follows', async () => {
+  it('fails when the schema changes and no migration follows; db:diff writes the migration that closes the gap', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stagegate-schemas-'));
+    const from = await freshDatabase();
+    const replay = await freshDatabase();
     try {
       for (const file of schemaFiles()) fs.copyFileSync(file, path.join(dir, path.basename(file)));
       const edited = path.join(dir, '09_idempotency.sql');
       const text = fs.readFileSync(edited, 'utf8');
       expect(text).toContain('hits int not null default 0');
-      fs.writeFileSync(edited, text.replace('hits int not null default 0', 'hits int not null default 1'));
+      fs.writeFileSync(edited, `${text.replace('hits int not null default 0', 'hits int not null default 1')}
+create or replace function public.fn_drift_probe() returns int language sql as 'select 1';
+revoke all on function public.fn_drift_probe() from public, anon, authenticated;
+`);
       const name = `${schemaDb}_edited`;
       extra.push(name);
-      const diff = await diffDatabases(migrated.url, await schemaDatabase(inject('adminUrl'), name, dir));
+      const to = await schemaDatabase(inject('adminUrl'), name, dir);
+      const diff = await diffDatabases(migrated.url, to);
       expect(diff).toMatch(/ALTER TABLE "public"\."http_idempotency_keys"[\s\S]*"hits" SET DEFAULT 1/);
+
+      // What `npm run db:diff` writes: the CLI's diff, settled. A new function gets EXECUTE for
+      // anon from the default privileges; pg-delta's first pass does not know, the second revokes.
+      const migration = await settledDiff(inject('adminUrl'), from.name, to);
+      expect(migration).toMatch(/CREATE (OR REPLACE )?FUNCTION "?public"?\."?fn_drift_probe"?/i);
+      expect(migration).toMatch(/REVOKE ALL ON FUNCTION "public"\."fn_drift_probe"\(\) FROM "anon"/);
+      await replay.sql.begin((tx) => tx.unsafe(migration));
+      const [grant] = await replay.sql`select has_function_privilege('anon', 'public.fn_drift_probe()', 'execute') as anon`;
+      expect(grant!.anon).toBe(false);
+      await replay.sql.end({ timeout: 1 });
+      expect(await diffDatabases(replay.url, to)).toBe('');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+      await from.drop();
+      await replay.drop();
     }
+  }, 120000);
+
+  it('names a generated migration <UTC timestamp>_<name>.sql and refuses other names', () => {
+    expect(migrationName('add_thing', new Date('2026-12-01T14:05:09Z'))).toBe('20261201140509_add_thing.sql');
+    for (const bad of [undefined, '', 'Add-Thing', '../x', '1abc']) expect(() => migrationName(bad)).toThrow(/usage: npm run db:diff/);
   });
 
   it('defines every object once under supabase/schemas/', () => {
