@@ -21,8 +21,9 @@ export function schemaFiles(dir = schemasDir): string[] {
 
 /**
  * A database of its own, (re)created empty, with the Supabase bootstrap and every schema file
- * applied in order in one transaction. Function bodies are checked when they run, not when they
- * are created (as the CLI's generated migrations do), so a function may name a table of a later file.
+ * applied in order in one transaction, as plain SQL (function bodies checked as they are created,
+ * as psql or the CLI's shadow database would apply them): a LANGUAGE sql function may only name
+ * objects of its own or an earlier file. PL/pgSQL bodies are resolved when they run.
  */
 export async function schemaDatabase(adminUrl: string, name: string, dir = schemasDir): Promise<string> {
   await dropDatabase(adminUrl, name);
@@ -32,7 +33,6 @@ export async function schemaDatabase(adminUrl: string, name: string, dir = schem
   const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
   try {
     await sql.begin(async (tx) => {
-      await tx.unsafe('set local check_function_bodies = off');
       for (const file of schemaFiles(dir)) {
         try {
           await tx.unsafe(fs.readFileSync(file, 'utf8'));

@@ -1,6 +1,6 @@
 -- The rules a handoff is judged by, each readable on its own: skip decisions, threshold lookup,
--- handoff-type normalisation, and the verdict rule (fn_judge_attempt). Pure reads of the rule
--- tables. (The validation mode lookup is in 10_modes_and_promotion.sql.)
+-- validation-mode lookup, handoff-type normalisation, and the verdict rule (fn_judge_attempt).
+-- Pure reads of the rule tables (the validation modes themselves are in 10_modes_and_promotion.sql).
 --
 -- The helpers a handoff calls on its hot path are PL/pgSQL, not LANGUAGE sql: a LANGUAGE sql
 -- function that cannot be inlined (here: every one of them, because of `set search_path`) is
@@ -55,6 +55,21 @@ begin
   return coalesce(public.normalize_handoff_type(p_handoff_type) ->> 'normalized', upper(btrim(p_handoff_type)));
 end;
 $$;
+
+-- The validation mode in force for an SD type. The modes themselves (table validation_modes, its
+-- audit, the promotion gate) are in 10_modes_and_promotion.sql; this lookup is here, beside the
+-- verdict rule that reads it, so the SQL functions of 06_begin_record_complete.sql find it.
+create or replace function public.fn_get_validation_mode(p_sd_type text default null) returns text
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return coalesce(
+    (select m.mode from public.validation_modes m where m.scope = p_sd_type),
+    (select m.mode from public.validation_modes m where m.scope = '*'),
+    'ENFORCE');
+end;
+$$;
+comment on function public.fn_get_validation_mode(text) is
+  'Validation mode (OFF, WARN, ENFORCE) for an SD type: its override if any, else the global mode (scope *), else ENFORCE.';
 
 -- The verdict rule, in one place: weighted score from the attempt's recorded results, required
 -- gates, SD-type threshold, validation mode. Reads only; fn_complete_handoff acts on the answer.

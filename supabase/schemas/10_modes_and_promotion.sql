@@ -61,18 +61,6 @@ $$;
 create trigger tg_validation_modes__stamp before insert or update on public.validation_modes
   for each row execute function public.tg_validation_modes__stamp();
 
-create or replace function public.fn_get_validation_mode(p_sd_type text default null) returns text
-language plpgsql stable security definer set search_path = '' as $$
-begin
-  return coalesce(
-    (select m.mode from public.validation_modes m where m.scope = p_sd_type),
-    (select m.mode from public.validation_modes m where m.scope = '*'),
-    'ENFORCE');
-end;
-$$;
-comment on function public.fn_get_validation_mode(text) is
-  'Validation mode (OFF, WARN, ENFORCE) for an SD type: its override if any, else the global mode (scope *), else ENFORCE.';
-
 -- One row: the canary gate's knobs. Changing them is itself a rule change, so keep it in SQL.
 create table public.validation_mode_settings (
   id boolean primary key default true check (id),
