@@ -5,6 +5,7 @@ import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import { parseHandoffRequest, type HandoffRequest, type HandoffResponse } from '../../../shared/handoff-schema.ts';
 import { deriveRequestId, requestFingerprint, sha256Hex } from '../../../shared/idempotency.ts';
 import { rpc } from '../../../shared/rpc.ts';
+import { withCors } from '../_shared/cors.ts';
 import { db } from '../_shared/db.ts';
 import { errorResponse, json, log, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
 import { modeCache, recordUnknownInput } from '../_shared/modes.ts';
@@ -152,7 +153,8 @@ async function handleRun(request: Request, claims: Claims, rid: string): Promise
   return json(result.body, result.status, result.status === 503 ? { 'retry-after': '1' } : {});
 }
 
-Deno.serve(async (request) => {
+// withCors: the console calls this from the browser (any static host), with a bearer token.
+Deno.serve(withCors(async (request) => {
   const rid = newRequestId(request);
   try {
     const claims = await verifiedClaims(request);
@@ -169,4 +171,4 @@ Deno.serve(async (request) => {
   } catch (err) {
     return fail(err, rid);
   }
-});
+}));
