@@ -2,9 +2,10 @@
 // keep serving until Ctrl-C or SIGTERM, then stop everything that was started.
 import { startAgentServer, type AgentServer } from './agent-server.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { ensureConsoleBuilt, LOCAL_JWT_SECRET, startConsoleServer, type ConsoleServer } from './console.ts';
 import { runDemo } from './demo.ts';
 import { projectRoot } from './db.ts';
-import { PortInUseError } from './ports.ts';
+import { assertPortFree, PortInUseError } from './ports.ts';
 import { startStack, type RunningStack } from './stack.ts';
 
 function fail(body: unknown): never {
@@ -22,12 +23,14 @@ try {
 
 let stack: RunningStack | undefined;
 let agents: AgentServer | undefined;
+let consoleServer: ConsoleServer | undefined;
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal}: stopping the functions server and ${stack?.embedded ? 'PostgreSQL' : 'nothing else (external database)'}…`);
   await agents?.stop();
+  await consoleServer?.stop();
   await stack?.stop();
   process.exit(0);
 }
@@ -35,10 +38,24 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal
 
 const started = performance.now();
 try {
+  await assertPortFree(config.consolePort, 'STAGEGATE_CONSOLE_PORT');
+  // the console is a static build of console/ (Vite); rebuilt only when its sources changed
+  await ensureConsoleBuilt(projectRoot);
   stack = await startStack(config, { durable: true, onFunctionLog: process.env.STAGEGATE_VERBOSE ? (l) => console.log(`[functions] ${l}`) : undefined });
 } catch (err) {
   if (err instanceof PortInUseError) fail({ error: { code: 'PORT_IN_USE', message: err.message, details: { port: err.port, variable: err.variable } } });
   fail({ error: { code: 'STACK_START_FAILED', message: (err as Error).message.split('\n')[0], details: (err as Error).message.split('\n').slice(1).join('\n') || null } });
+}
+try {
+  // Demo identities only while the stack signs with the well-known local secret.
+  const demoUsers = config.jwtSecret === LOCAL_JWT_SECRET
+    ? [{ label: 'service role', role: 'service_role', token: stack.serviceRoleKey }, { label: 'anon', role: 'anon', token: stack.anonKey }]
+    : undefined;
+  consoleServer = await startConsoleServer({ projectRoot, port: config.consolePort, config: { apiUrl: stack.apiUrl, anonKey: stack.anonKey, demoUsers } });
+} catch (err) {
+  await stack.stop();
+  if (err instanceof PortInUseError) fail({ error: { code: 'PORT_IN_USE', message: err.message, details: { port: err.port, variable: err.variable } } });
+  fail({ error: { code: 'STACK_START_FAILED', message: `console: ${(err as Error).message}`, details: null } });
 }
 const readySeconds = ((performance.now() - started) / 1000).toFixed(2);
 
@@ -46,6 +63,7 @@ console.log(`
 stagegate local stack is running (ready in ${readySeconds} s).
 
          API URL: ${stack.apiUrl}
+     Console URL: ${consoleServer.url}
    Functions URL: ${stack.functionsUrl}
           DB URL: ${stack.dbUrl}${stack.embedded ? '' : ' (DATABASE_URL)'}
         anon key: ${stack.anonKey}

@@ -4,7 +4,7 @@
 export const CORS_HEADERS: Record<string, string> = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'GET, POST, PATCH, OPTIONS',
-  'access-control-allow-headers': 'authorization, x-client-info, apikey, content-type, accept, idempotency-key, prefer, x-request-id',
+  'access-control-allow-headers': 'authorization, x-client-info, apikey, content-type, x-retry-count, accept, idempotency-key, prefer, x-request-id',
   'access-control-expose-headers': 'idempotent-replayed, location, retry-after, x-request-id',
   'access-control-max-age': '600',
 };
