@@ -2,7 +2,7 @@
 // keep serving until Ctrl-C or SIGTERM, then stop everything that was started.
 import { startAgentServer, type AgentServer } from './agent-server.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { ensureConsoleBuilt, LOCAL_JWT_SECRET, startConsoleServer, type ConsoleServer } from './console.ts';
+import { consoleConfigFor, ensureConsoleBuilt, startConsoleServer, type ConsoleServer } from './console.ts';
 import { runDemo } from './demo.ts';
 import { projectRoot } from './db.ts';
 import { assertPortFree, PortInUseError } from './ports.ts';
@@ -48,10 +48,8 @@ try {
 }
 try {
   // Demo identities only while the stack signs with the well-known local secret.
-  const demoUsers = config.jwtSecret === LOCAL_JWT_SECRET
-    ? [{ label: 'service role', role: 'service_role', token: stack.serviceRoleKey }, { label: 'anon', role: 'anon', token: stack.anonKey }]
-    : undefined;
-  consoleServer = await startConsoleServer({ projectRoot, port: config.consolePort, config: { apiUrl: stack.apiUrl, anonKey: stack.anonKey, demoUsers } });
+  const consoleConfig = consoleConfigFor({ apiUrl: stack.apiUrl, anonKey: stack.anonKey, serviceRoleKey: stack.serviceRoleKey, jwtSecret: config.jwtSecret });
+  consoleServer = await startConsoleServer({ projectRoot, port: config.consolePort, config: consoleConfig });
 } catch (err) {
   await stack.stop();
   if (err instanceof PortInUseError) fail({ error: { code: 'PORT_IN_USE', message: err.message, details: { port: err.port, variable: err.variable } } });

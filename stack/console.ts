@@ -15,6 +15,17 @@ export interface ConsoleConfig {
   demoUsers?: { label: string; role: string; token: string }[];
 }
 
+/**
+ * What /config.json tells the console: this stack's API URL and anon key and, only while the
+ * stack signs with the well-known local secret, the demo identities to sign in as.
+ */
+export function consoleConfigFor(o: { apiUrl: string; anonKey: string; serviceRoleKey: string; jwtSecret: string }): ConsoleConfig {
+  const demoUsers = o.jwtSecret === LOCAL_JWT_SECRET
+    ? [{ label: 'service role', role: 'service_role', token: o.serviceRoleKey }, { label: 'anon', role: 'anon', token: o.anonKey }]
+    : undefined;
+  return { apiUrl: o.apiUrl, anonKey: o.anonKey, ...(demoUsers ? { demoUsers } : {}) };
+}
+
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
   '.json': 'application/json', '.map': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',

@@ -141,13 +141,14 @@ export function DirectivePage({ api, sd }: { api: StagegateClient; sd: string })
 
       <section class="panel" aria-labelledby="audit-title">
         <h2 id="audit-title">Audit chain</h2>
-        <div class="scroll">
+        {detail.audit.length === 0 && <p class="muted">No transition recorded yet (dry runs leave no audit row).</p>}
+        <div class="scroll" hidden={detail.audit.length === 0}>
           <table>
             <thead><tr><th>when</th><th>transition</th><th>status</th><th>phase</th><th>score</th><th>who</th><th>error</th></tr></thead>
             <tbody>
               {detail.audit.map((t) => {
-                const pre = (t.pre_state as { current_phase?: string } | null)?.current_phase;
-                const post = (t.post_state as { current_phase?: string } | null)?.current_phase;
+                const pre = (t.pre_state as { sd_phase?: string } | null)?.sd_phase;
+                const post = (t.post_state as { sd_phase?: string } | null)?.sd_phase;
                 return (
                   <tr key={t.id}>
                     <td>{when(t.created_at)}</td><td>{t.transition_type}</td>
@@ -218,11 +219,12 @@ function GateTable({ gates, threshold }: { gates: GateRow[]; threshold: number |
   return (
     <div class="scroll">
       <table class="gates">
-        <thead><tr><th>gate</th><th>score</th><th class="wide">against threshold</th><th>deficit</th><th>time</th><th>issues</th></tr></thead>
+        <thead><tr><th>gate</th><th>score</th><th class="wide">against threshold</th><th title="points below the threshold, as a percentage of the gate's maximum">deficit</th><th>time</th><th>issues</th></tr></thead>
         <tbody>
           {gates.map((g) => {
             const pct = g.max > 0 ? (g.score / g.max) * 100 : 0;
-            const deficit = g.max - g.score;
+            // how far the gate's normalised score falls short of the SD type's threshold
+            const deficit = threshold === null ? 0 : Math.max(0, threshold - pct);
             return (
               <tr key={g.code} data-gate={g.code}>
                 <td><span class="key">{g.code}</span> {g.skipped ? <Badge>skipped</Badge> : <Badge kind={g.passed ? 'ok' : 'bad'}>{g.passed ? 'pass' : 'fail'}</Badge>}</td>
@@ -245,12 +247,15 @@ function AttemptItem({ a, threshold }: { a: AttemptRecord; threshold: number | n
     <li class="attempt" data-attempt={a.id}>
       <div class="row wrap">
         <strong>{a.handoff_type}</strong>
-        <Badge kind={verdictKind(a.verdict ?? a.status)}>{a.verdict ?? a.status}</Badge>
-        {a.dry_run && <Badge>dry run</Badge>}
+        {a.dry_run ? <Badge>dry run</Badge> : <Badge kind={verdictKind(a.verdict ?? a.status)}>{a.verdict ?? a.status}</Badge>}
         <span class="muted small">{when(a.started_at)} · {who(a as Record<string, unknown>)} · {a.from_phase} → {a.to_phase}{a.validation_mode ? ` · ${a.validation_mode}` : ''}</span>
       </div>
-      <div class="row"><span class="small">score {round(a.score)} / threshold {round(a.threshold ?? threshold)}</span></div>
-      <ScoreBar score={a.score} threshold={a.threshold ?? threshold} label={`${a.handoff_type} score`} />
+      {a.score !== null ? (
+        <>
+          <div class="row"><span class="small">score {round(a.score)} / threshold {round(a.threshold ?? threshold)}</span></div>
+          <ScoreBar score={a.score} threshold={a.threshold ?? threshold} label={`${a.handoff_type} score`} />
+        </>
+      ) : <div class="row"><span class="small muted">{a.dry_run ? 'dry run: gates recorded, no verdict stored' : 'no verdict yet'}</span></div>}
       {a.gates.length > 0 && (
         <details>
           <summary>{a.gates.length} gates{a.failed_gate ? ` · failed at ${a.failed_gate}` : ''}</summary>
