@@ -5,7 +5,7 @@
 // Every failure is an ApiError with the API's stable code (shared/errors.ts), or NETWORK when no
 // answer arrived at all, so a caller can branch on `code` and show `message`.
 import type {
-  DirectiveCreate, DirectiveDetail, DirectiveList, DirectiveListQuery, DirectivePatch, ModeChange, Operations, Workflow,
+  DirectiveCreate, DirectiveDetail, DirectiveList, DirectiveListQuery, DirectivePatch, ModeChangeRequest, Operations, Workflow,
 } from './directives-schema.ts';
 import { httpStatus, isErrorCode } from './errors.ts';
 import type { HandoffRequestInput, HandoffResponse } from './handoff-schema.ts';
@@ -135,7 +135,7 @@ export function stagegateClient(functions: FunctionsInvoker) {
     /** GET /operations: modes with the promotion gate, breakers, recent failures. */
     operations: () => call<Operations>('operations', { method: 'GET' }),
     /** POST /operations/modes: set a validation mode (the promotion gate decides ENFORCE). */
-    setMode: (change: ModeChange) => call<Record<string, unknown>>('operations/modes', { method: 'POST', body: change }),
+    setMode: (change: ModeChangeRequest) => call<Record<string, unknown>>('operations/modes', { method: 'POST', body: change }),
     /** GET /health. */
     health: () => call<Record<string, unknown>>('health', { method: 'GET' }),
   };

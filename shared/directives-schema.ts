@@ -211,15 +211,15 @@ export const WorkflowSchema = z
 export type Workflow = z.infer<typeof WorkflowSchema>;
 
 // ---------------------------------------------------------------------------------- operations
-export const ModeChangeSchema = z
+export const ModeChangeRequestSchema = z
   .strictObject({
     scope: z.string().regex(/^(\*|[a-z][a-z0-9_-]{0,39})$/, "'*' (global) or an sd_type").default('*'),
     mode: z.enum(VALIDATION_MODES),
     reason: z.string().trim().min(1).max(500),
     force: z.boolean().default(false).describe('Override a refused promotion to ENFORCE (audited as forced)'),
   })
-  .meta({ id: 'ModeChange' });
-export type ModeChange = z.input<typeof ModeChangeSchema>;
+  .meta({ id: 'ModeChangeRequest' });
+export type ModeChangeRequest = z.input<typeof ModeChangeRequestSchema>;
 
 export const OperationsSchema = z
   .object({

@@ -23,6 +23,12 @@ export const REQUIRED_RPCS: readonly RpcSignature[] = [
   { name: 'fn_record_unknown_input', args: 'p_kind text, p_input text, p_sd_type text, p_source text' },
   { name: 'fn_claim_webhook_id', args: 'p_id text, p_timestamp timestamp with time zone' },
   { name: 'fn_purge_webhook_ids', args: '' },
+  // the directives API (supabase/functions/directives)
+  { name: 'fn_workflow', args: '' },
+  { name: 'fn_list_directives', args: 'p_filter jsonb, p_limit integer' },
+  { name: 'fn_directive_history', args: 'p_sd text' },
+  { name: 'fn_create_directive', args: 'p_directive jsonb' },
+  { name: 'fn_update_directive', args: 'p_sd text, p_patch jsonb' },
 ];
 
 export interface ProbeRow { name: string; args: string }

@@ -6,7 +6,7 @@
 // Under the caller's identity: the grants decide (today the service role; a signed-in user is
 // refused with 403 FORBIDDEN by the database).
 import { errorBody, mapDbError } from '../../../shared/errors.ts';
-import { issuesOf, ModeChangeSchema } from '../../../shared/directives-schema.ts';
+import { issuesOf, ModeChangeRequestSchema } from '../../../shared/directives-schema.ts';
 import { asCaller, callerFromClaims } from '../_shared/caller.ts';
 import { withCors } from '../_shared/cors.ts';
 import { db } from '../_shared/db.ts';
@@ -49,7 +49,7 @@ Deno.serve(withCors(async (request) => {
       } catch {
         return errorResponse(400, 'INVALID_INPUT', 'the body is not valid JSON');
       }
-      const parsed = ModeChangeSchema.safeParse(body);
+      const parsed = ModeChangeRequestSchema.safeParse(body);
       if (!parsed.success) {
         const issues = issuesOf(parsed.error);
         return errorResponse(400, 'INVALID_INPUT', `Invalid mode change: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
