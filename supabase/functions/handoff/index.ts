@@ -6,14 +6,12 @@ import { parseHandoffRequest, type HandoffRequest, type HandoffResponse } from '
 import { deriveRequestId, requestFingerprint, sha256Hex } from '../../../shared/idempotency.ts';
 import { rpc } from '../../../shared/rpc.ts';
 import { db } from '../_shared/db.ts';
-import { errorResponse, json, log, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
+import { configRefusal, settings } from '../_shared/config.ts';
+import { errorResponse, json, log, readBody, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
 import { modeCache, recordUnknownInput } from '../_shared/modes.ts';
 import { runHandoff } from '../_shared/orchestrator.ts';
 
-const MAX_BODY_BYTES = 64 * 1024;
 const ALLOWED_ROLES = new Set(['service_role', 'authenticated']);
-const signingSecret = Deno.env.get('SUBAGENT_SIGNING_SECRET') || undefined;
-const concurrency = Number(Deno.env.get('STAGEGATE_GATE_CONCURRENCY') ?? '5');
 
 type Claims = Record<string, unknown>;
 
@@ -29,12 +27,10 @@ async function readJson(request: Request): Promise<{ ok: true; body: unknown } |
   if (!/^application\/json\b/i.test(type)) {
     return { ok: false, response: errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request body as application/json') };
   }
-  const text = await request.text();
-  if (new TextEncoder().encode(text).length > MAX_BODY_BYTES) {
-    return { ok: false, response: errorResponse(413, 'PAYLOAD_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`) };
-  }
+  const read = await readBody(request);
+  if (!read.ok) return read;
   try {
-    return { ok: true, body: JSON.parse(text) };
+    return { ok: true, body: JSON.parse(read.text) };
   } catch {
     return { ok: false, response: errorResponse(400, 'INVALID_INPUT', 'the body is not valid JSON') };
   }
@@ -106,7 +102,7 @@ async function handleRun(request: Request, claims: Claims, rid: string): Promise
     else await rpc.idempotencyComplete(sql, scope, key, fingerprint, status, body as never).catch((e) => log('error', 'idempotency store failed', { ...logFields, error: String(e) }));
   };
   const run = (extra: Partial<Parameters<typeof runHandoff>[0]> = {}) =>
-    runHandoff({ sql, request: req, requestId: attemptRid, logId: rid, executors: { signingSecret }, concurrency, readMode: (t) => modeCache().read(t), ...extra });
+    runHandoff({ sql, request: req, requestId: attemptRid, logId: rid, executors: { signingSecret: settings().SUBAGENT_SIGNING_SECRET }, concurrency: settings().STAGEGATE_GATE_CONCURRENCY, readMode: (t) => modeCache().read(t), ...extra });
   const settle = async (promise: Promise<HandoffResponse>): Promise<{ status: number; body: unknown }> => {
     try {
       const body = await promise;
@@ -155,6 +151,8 @@ async function handleRun(request: Request, claims: Claims, rid: string): Promise
 Deno.serve(async (request) => {
   const rid = newRequestId(request);
   try {
+    const refused = configRefusal();
+    if (refused) return refused;
     const claims = await verifiedClaims(request);
     if (!claims) return errorResponse(401, 'UNAUTHORIZED', 'a valid JWT is required');
     if (!ALLOWED_ROLES.has(String(claims.role))) {
