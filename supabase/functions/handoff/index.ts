@@ -3,7 +3,7 @@
 // Thin by design: authenticate, parse, orchestrate, shape. Every rule is decided in SQL.
 import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import { parseHandoffRequest, type HandoffRequest, type HandoffResponse } from '../../../shared/handoff-schema.ts';
-import { deriveRequestId, requestFingerprint, sha256Hex } from '../../../shared/idempotency.ts';
+import { deriveRequestId, idempotencyScope, isFinalAnswer, requestFingerprint, sha256Hex } from '../../../shared/idempotency.ts';
 import { rpc } from '../../../shared/rpc.ts';
 import { db } from '../_shared/db.ts';
 import { configRefusal, settings } from '../_shared/config.ts';
@@ -77,7 +77,7 @@ async function handleRun(request: Request, claims: Claims, rid: string): Promise
   if (key !== null && !/^[\x21-\x7e]{1,255}$/.test(key)) {
     return errorResponse(400, 'INVALID_INPUT', 'Idempotency-Key must be 1-255 printable ASCII characters');
   }
-  const scope = `handoff:${String(claims.role)}:${String(claims.sub ?? '')}`;
+  const scope = await idempotencyScope('handoff', String(claims.role), typeof claims.sub === 'string' ? claims.sub : undefined);
   const fingerprint = await requestFingerprint(read.body);
   const useKey = key !== null && !req.dry_run;
   if (useKey) {
@@ -97,8 +97,9 @@ async function handleRun(request: Request, claims: Claims, rid: string): Promise
   const logFields = { request_id: rid, sd_id: req.sd_id, handoff_type: req.handoff_type };
   const finish = async (status: number, body: unknown) => {
     if (!useKey) return;
-    // A retryable failure is not stored, so the client may retry with the same key.
-    if (status >= 500) await rpc.idempotencyAbandon(sql, scope, key).catch(() => {});
+    // Only an answer the same body always gets is stored; anything else (a 5xx, a 409 WRONG_PHASE
+    // or SD_BUSY, …) frees the key, so a retry with the same key runs again.
+    if (!isFinalAnswer(status, body)) await rpc.idempotencyAbandon(sql, scope, key).catch(() => {});
     else await rpc.idempotencyComplete(sql, scope, key, fingerprint, status, body as never).catch((e) => log('error', 'idempotency store failed', { ...logFields, error: String(e) }));
   };
   const run = (extra: Partial<Parameters<typeof runHandoff>[0]> = {}) =>
