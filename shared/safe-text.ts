@@ -9,8 +9,11 @@ export const INT4_MAX = 2_147_483_647;
 export const INT4_MIN = -2_147_483_648;
 
 // C0 and C1 control characters, DEL; free text may keep tab, line feed and carriage return.
-// As patterns of the whole value, so the OpenAPI document shows them too.
+// As patterns of the whole value, so the OpenAPI document shows them too. The control characters
+// are the point of these patterns.
+// deno-lint-ignore no-control-regex
 const NO_CONTROL = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+// deno-lint-ignore no-control-regex
 const NO_CONTROL_IN_PROSE = /^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
