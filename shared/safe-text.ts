@@ -39,3 +39,24 @@ export function safeProse(): z.ZodString {
 export function int4(min = INT4_MIN, max = INT4_MAX): z.ZodNumber {
   return z.number().int().min(Math.max(min, INT4_MIN)).max(Math.min(max, INT4_MAX));
 }
+
+// NUL and lone surrogates are the characters jsonb cannot store (other control characters are
+// escaped). Data that is not a request (a sub-agent's answer) is repaired, not refused.
+// deno-lint-ignore no-control-regex
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** A deep copy of JSON-like data with NUL and lone surrogates replaced by U+FFFD, and how many were. */
+export function replaceUnstorable(value: unknown): { value: unknown; replaced: number } {
+  let replaced = 0;
+  const text = (s: string) => s.replace(UNSTORABLE, () => { replaced += 1; return '\ufffd'; });
+  const walk = (v: unknown, depth: number): unknown => {
+    if (typeof v === 'string') return text(v);
+    if (depth > 200 || typeof v !== 'object' || v === null) return v;
+    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[text(k)] = walk(x, depth + 1);
+    return out;
+  };
+  const out = walk(value, 0);
+  return { value: out, replaced };
+}

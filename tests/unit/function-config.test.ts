@@ -62,3 +62,13 @@ describe('idempotency scope', () => {
     expect(await idempotencyScope('handoff', 'service_role', undefined)).toMatch(/^handoff:service_role:[0-9a-f]{64}$/);
   });
 });
+
+describe('sub-agent results with unstorable text', () => {
+  it('replaces NUL and lone surrogates anywhere in a gate result, as a recorded fix', async () => {
+    const { normalizeGateResult } = await import('../../shared/gate-result.ts');
+    const r = normalizeGateResult({ passed: true, score: 90, maxScore: 100, issues: ['a\u0000b'], warnings: ['\ud800'], details: { 'k\u0000': ['\udc00x'] } }, 'G');
+    expect(r).toMatchObject({ ok: true, result: { issues: ['a\ufffdb'], warnings: ['\ufffd'], details: { 'k\ufffd': ['\ufffdx'] } } });
+    expect(r.ok && r.fixes).toEqual(['replaced 4 unstorable character(s) (NUL, lone surrogate) with U+FFFD']);
+    expect(normalizeGateResult({ passed: true, score: 90, maxScore: 100, issues: ['😀 ok'], warnings: [] }, 'G')).toMatchObject({ ok: true, fixes: [] });
+  });
+});
