@@ -46,10 +46,11 @@ function streamed(total: number): { body: ReadableStream<Uint8Array>; sent: () =
 }
 
 /** Streams a chunked body with node:http, stopping as soon as an answer arrives. */
-function streamUntilAnswered(fn: string, total: number): Promise<{ status: number; code?: string; sent: number }> {
+function streamUntilAnswered(fn: string, total: number): Promise<{ status: number; code?: string; sent: number; rid: string }> {
   return new Promise((resolve, reject) => {
     const url = new URL(`${fns.functionsUrl}/${fn}`);
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'transfer-encoding': 'chunked' };
+    const rid = `stream-${fn}-${Date.now()}`;
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'x-request-id': rid };
     if (fn === 'handoff') headers.authorization = `Bearer ${fns.serviceRoleKey}`;
     let sent = 0;
     let answered = false;
@@ -62,7 +63,7 @@ function streamUntilAnswered(fn: string, total: number): Promise<{ status: numbe
         req.destroy();
         let code: string | undefined;
         try { code = (JSON.parse(text) as { error?: { code?: string } }).error?.code; } catch { /* not JSON */ }
-        resolve({ status: res.statusCode ?? 0, code, sent: at });
+        resolve({ status: res.statusCode ?? 0, code, sent: at, rid });
       });
     });
     req.on('error', (err) => { if (!answered) reject(err); });
@@ -109,6 +110,11 @@ describe('request bodies above the limit', () => {
       // (The kernel's socket buffers on loopback take megabytes, so how much the client could
       // write says little; that nothing was held is what the RSS test below measures.)
       expect(sentWhenAnswered).toBeGreaterThan(64 * 1024);
+      // The function says how much it read before it stopped: the limit and one chunk at most.
+      const line = await fns.logLine((l) => l.msg === 'request body refused' && l.how === 'stream' && l.request_id === answer.rid);
+      expect(line).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', limit_bytes: 64 * 1024 });
+      console.log(`${fn}: a streamed 10 MB body was cut off after ${String(line!.read_bytes)} bytes`);
+      expect(line!.read_bytes as number).toBeLessThan(64 * 1024 + 256 * 1024);
     }
   }, 60_000);
 

@@ -36,7 +36,8 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 export type BodyRead = { ok: true; text: string } | { ok: false; response: Response };
 
-function tooLarge(limit: number): Response {
+function tooLarge(limit: number, how: 'content-length' | 'stream', bytes: number, rid: string | undefined): Response {
+  log('warn', 'request body refused', { request_id: rid, code: 'PAYLOAD_TOO_LARGE', how, limit_bytes: limit, ...(how === 'stream' ? { read_bytes: bytes } : { declared_bytes: bytes }) });
   return errorResponse(413, 'PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`, { limit_bytes: limit }, { connection: 'close' });
 }
 
@@ -45,7 +46,7 @@ function tooLarge(limit: number): Response {
  * Content-Length above the limit is refused before a byte is read; a body without one (chunked)
  * is read as a stream and cut off at the limit, so a large or endless body never sits in memory.
  */
-export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promise<BodyRead> {
+export async function readBody(request: Request, limit = MAX_BODY_BYTES, rid?: string): Promise<BodyRead> {
   const declared = request.headers.get('content-length');
   if (declared !== null) {
     if (!/^\d{1,15}$/.test(declared.trim())) {
@@ -54,7 +55,7 @@ export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promis
     }
     if (Number(declared) > limit) {
       await request.body?.cancel().catch(() => {});
-      return { ok: false, response: tooLarge(limit) };
+      return { ok: false, response: tooLarge(limit, 'content-length', Number(declared), rid) };
     }
   }
   if (!request.body) return { ok: true, text: '' };
@@ -68,7 +69,7 @@ export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promis
       size += value.byteLength;
       if (size > limit) {
         await reader.cancel().catch(() => {});
-        return { ok: false, response: tooLarge(limit) };
+        return { ok: false, response: tooLarge(limit, 'stream', size, rid) };
       }
       chunks.push(value);
     }

@@ -22,12 +22,12 @@ function fail(err: unknown, rid: string, extra: Record<string, unknown> = {}): R
   return json(errorBody(m.code, m.message, m.details), m.status, m.status === 503 ? { 'retry-after': '1' } : {});
 }
 
-async function readJson(request: Request): Promise<{ ok: true; body: unknown } | { ok: false; response: Response }> {
+async function readJson(request: Request, rid: string): Promise<{ ok: true; body: unknown } | { ok: false; response: Response }> {
   const type = request.headers.get('content-type') ?? '';
   if (!/^application\/json\b/i.test(type)) {
     return { ok: false, response: errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request body as application/json') };
   }
-  const read = await readBody(request);
+  const read = await readBody(request, undefined, rid);
   if (!read.ok) return read;
   try {
     return { ok: true, body: JSON.parse(read.text) };
@@ -61,7 +61,7 @@ async function handleStatus(attemptId: string, rid: string): Promise<Response> {
 }
 
 async function handleRun(request: Request, claims: Claims, rid: string): Promise<Response> {
-  const read = await readJson(request);
+  const read = await readJson(request, rid);
   if (!read.ok) return read.response;
   const parsed = parseHandoffRequest(read.body);
   if (!parsed.ok) {

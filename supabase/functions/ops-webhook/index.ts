@@ -57,7 +57,7 @@ async function handle(request: Request, rid: string): Promise<Response> {
   if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {
     return errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
   }
-  const read = await readBody(request);
+  const read = await readBody(request, undefined, rid);
   if (!read.ok) return read.response;
   const raw = read.text;
 
