@@ -184,6 +184,28 @@ function mayChange(code: string | undefined, g: Generated): Set<string> {
 const functionNames = discoverFunctions(projectRoot).map((f) => f.name);
 const statuses: Record<string, Record<number, number>> = {};
 
+describe('the bad inputs that used to answer 500 (issue #15)', () => {
+  for (const [name, body] of [
+    ['NUL in sd_id', { sd_id: 'SD-X\u0000x', handoff_type: 'LEAD-TO-PLAN', session_id: 's' }],
+    ['NUL in session_id', { sd_id: 'SD-BAD-1', handoff_type: 'LEAD-TO-PLAN', session_id: 's\u0000' }],
+    ['a lone surrogate in session_id', { sd_id: 'SD-BAD-1', handoff_type: 'LEAD-TO-PLAN', session_id: 's\ud800' }],
+    ['expected_version past int4', { sd_id: 'SD-BAD-1', handoff_type: 'LEAD-TO-PLAN', session_id: 's', expected_version: 3_000_000_000 }],
+    ['timeout_ms past int4', { sd_id: 'SD-BAD-1', handoff_type: 'LEAD-TO-PLAN', session_id: 's', timeout_ms: 2 ** 31 }],
+  ] as const) {
+    it(`${name}: 400 INVALID_INPUT naming the field, nothing written`, async () => {
+      const before = await checksums();
+      const response = await fetch(`${fns.functionsUrl}/handoff`, {
+        method: 'POST', headers: { authorization: `Bearer ${fns.serviceRoleKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+      });
+      const answer = (await response.json()) as { error: { code: string; details: { issues: { path: string }[] } } };
+      expect(response.status).toBe(400);
+      expect(answer.error.code).toBe('INVALID_INPUT');
+      expect(answer.error.details.issues.length).toBeGreaterThan(0);
+      expect(await checksums()).toEqual(before);
+    });
+  }
+});
+
 describe('generated requests to every function', () => {
   it('finds the functions to test from the project, not from a list in this file', () => {
     expect(functionNames).toEqual(expect.arrayContaining(['handoff', 'health']));

@@ -34,6 +34,12 @@ describe('stack configuration', () => {
     expect(() => loadConfig({ STAGEGATE_DENO_V8_FLAGS: 'rm -rf /' }, '/p')).toThrow(/STAGEGATE_DENO_V8_FLAGS/);
   });
 
+  it("refuses the functions' own bad settings before starting anything", () => {
+    expect(() => loadConfig({ STAGEGATE_GATE_CONCURRENCY: 'lots' }, '/p')).toThrow(/STAGEGATE_GATE_CONCURRENCY/);
+    expect(() => loadConfig({ STAGEGATE_DB_POOL: '0' }, '/p')).toThrow(/STAGEGATE_DB_POOL/);
+    expect(() => loadConfig({ STAGEGATE_GATE_CONCURRENCY: '1' }, '/p')).not.toThrow();
+  });
+
   it('refuses the same port for the API and the database', () => {
     expect(() => loadConfig({ STAGEGATE_API_PORT: '6000', STAGEGATE_DB_PORT: '6000' }, '/p')).toThrow(/must differ/);
   });
