@@ -2,8 +2,9 @@
 // (docs/), or a SQL user by the README — with the identity signatures they expect. The health
 // function's pre-flight probe compares this list with pg_proc, so a missing or changed migration
 // is reported by name before any request depends on it (stage-normalization memo: "pre-flight DB
-// probe"). tests/db/rpc-contract.test.ts derives the names from those texts and the signatures
-// from the migrated database, so the list cannot drift from either.
+// probe"). Keep in step with supabase/schemas/: tests/db/rpc-contract.test.ts derives the names
+// from those texts and checks the signatures against the migrated database, so the list cannot
+// drift from either.
 export interface RpcSignature { name: string; args: string }
 
 export const REQUIRED_RPCS: readonly RpcSignature[] = [
