@@ -21,14 +21,15 @@ function files(rel: string): string[] {
     .map((d) => path.join(d.parentPath, d.name));
 }
 
-/** Every fn_… name (and the seeds' normalize_stage) in the docs and the code that calls RPCs. */
+/** Every fn_… (and the seeds' normalize_stage) called in the docs and the code: a name followed by `(`. */
 function rpcNamesInSources(): Map<string, string> {
   const found = new Map<string, string>();
   const sources = ['README.md', 'docs', 'supabase/functions', 'shared', 'stack'].flatMap(files);
   for (const file of sources) {
     const text = fs.readFileSync(file, 'utf8');
-    // fn_atomic_* (a wildcard in prose) is not a name; `fn_x(` and `'fn_x'` and `fn_x` are.
-    for (const m of text.matchAll(/\b(fn_[a-z0-9_]*[a-z0-9]|normalize_stage)\b(?!\*)/g)) {
+    // A call (`fn_x(…)`, `public.fn_x (`), not a mention: the README's file table names internal
+    // helpers such as the verdict rule, which nobody is told to call.
+    for (const m of text.matchAll(/\b(fn_[a-z0-9_]*[a-z0-9]|normalize_stage)\s*\(/g)) {
       if (!found.has(m[1]!)) found.set(m[1]!, path.relative(projectRoot, file));
     }
   }
