@@ -13,8 +13,10 @@ import {
 import { asCaller, callerFromClaims, type Caller } from '../_shared/caller.ts';
 import { withCors } from '../_shared/cors.ts';
 import { db } from '../_shared/db.ts';
-import { errorResponse, json, log, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
+import { configRefusal } from '../_shared/config.ts';
+import { errorResponse, json, log, readBody, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
 
+// a directive with its PRD and up to 200 stories is larger than a handoff request
 const MAX_BODY_BYTES = 256 * 1024;
 type Rid = string;
 
@@ -25,16 +27,15 @@ function fail(err: unknown, rid: Rid): Response {
   return json(errorBody(m.code, m.message, m.details), m.status, m.status === 503 ? { 'retry-after': '1' } : {});
 }
 
-async function readJson(request: Request): Promise<{ ok: true; body: unknown } | { ok: false; response: Response }> {
+async function readJson(request: Request, rid: Rid): Promise<{ ok: true; body: unknown } | { ok: false; response: Response }> {
   if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {
+    await request.body?.cancel().catch(() => {});
     return { ok: false, response: errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request body as application/json') };
   }
-  const text = await request.text();
-  if (new TextEncoder().encode(text).length > MAX_BODY_BYTES) {
-    return { ok: false, response: errorResponse(413, 'PAYLOAD_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`) };
-  }
+  const read = await readBody(request, MAX_BODY_BYTES, rid);
+  if (!read.ok) return read;
   try {
-    return { ok: true, body: JSON.parse(text) };
+    return { ok: true, body: JSON.parse(read.text) };
   } catch {
     return { ok: false, response: errorResponse(400, 'INVALID_INPUT', 'the body is not valid JSON') };
   }
@@ -61,8 +62,8 @@ async function list(url: URL, caller: Caller): Promise<Response> {
   return json({ ...page, next_cursor: page.next_cursor ? encodeCursor(page.next_cursor) : null });
 }
 
-async function create(request: Request, caller: Caller): Promise<Response> {
-  const read = await readJson(request);
+async function create(request: Request, caller: Caller, rid: Rid): Promise<Response> {
+  const read = await readJson(request, rid);
   if (!read.ok) return read.response;
   const parsed = DirectiveCreateSchema.safeParse(read.body);
   if (!parsed.success) return invalid('directive', issuesOf(parsed.error));
@@ -70,8 +71,8 @@ async function create(request: Request, caller: Caller): Promise<Response> {
   return json(detail, 201, { location: `/functions/v1/directives/${detail.directive.id}` });
 }
 
-async function edit(request: Request, key: string, caller: Caller): Promise<Response> {
-  const read = await readJson(request);
+async function edit(request: Request, key: string, caller: Caller, rid: Rid): Promise<Response> {
+  const read = await readJson(request, rid);
   if (!read.ok) return read.response;
   const parsed = DirectivePatchSchema.safeParse(read.body);
   if (!parsed.success) return invalid('edit', issuesOf(parsed.error));
@@ -81,6 +82,8 @@ async function edit(request: Request, key: string, caller: Caller): Promise<Resp
 Deno.serve(withCors(async (request) => {
   const rid = newRequestId(request);
   try {
+    const refused = configRefusal();
+    if (refused) return refused;
     const claims = await verifiedClaims(request);
     if (!claims) return errorResponse(401, 'UNAUTHORIZED', 'a valid JWT is required');
     const caller = callerFromClaims(claims);
@@ -89,7 +92,7 @@ Deno.serve(withCors(async (request) => {
     const path = url.pathname.replace(/^\/functions\/v1/, '').replace(/^\/directives/, '').replace(/\/$/, '');
     if (path === '') {
       if (request.method === 'GET') return await list(url, caller);
-      if (request.method === 'POST') return await create(request, caller);
+      if (request.method === 'POST') return await create(request, caller, rid);
       return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use GET or POST', null, { allow: 'GET, POST' });
     }
     if (path === '/workflow') {
@@ -105,7 +108,7 @@ Deno.serve(withCors(async (request) => {
       return errorResponse(400, 'INVALID_INPUT', 'the directive key is not a valid URL path segment');
     }
     if (request.method === 'GET') return json(await rpcAs(caller, (tx) => tx`select public.fn_directive_history(${key}) as r`));
-    if (request.method === 'PATCH') return await edit(request, key, caller);
+    if (request.method === 'PATCH') return await edit(request, key, caller, rid);
     return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use GET or PATCH', null, { allow: 'GET, PATCH' });
   } catch (err) {
     return fail(err, rid);

@@ -10,7 +10,8 @@ import { issuesOf, ModeChangeRequestSchema } from '../../../shared/directives-sc
 import { asCaller, callerFromClaims } from '../_shared/caller.ts';
 import { withCors } from '../_shared/cors.ts';
 import { db } from '../_shared/db.ts';
-import { errorResponse, json, log, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
+import { configRefusal } from '../_shared/config.ts';
+import { errorResponse, json, log, readBody, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
 
 function fail(err: unknown, rid: string): Response {
   const m = mapDbError(err);
@@ -22,6 +23,8 @@ function fail(err: unknown, rid: string): Response {
 Deno.serve(withCors(async (request) => {
   const rid = newRequestId(request);
   try {
+    const refused = configRefusal();
+    if (refused) return refused;
     const claims = await verifiedClaims(request);
     if (!claims) return errorResponse(401, 'UNAUTHORIZED', 'a valid JWT is required');
     const caller = callerFromClaims(claims);
@@ -43,9 +46,11 @@ Deno.serve(withCors(async (request) => {
       if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {
         return errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request body as application/json');
       }
+      const read = await readBody(request, undefined, rid);
+      if (!read.ok) return read.response;
       let body: unknown;
       try {
-        body = JSON.parse(await request.text());
+        body = JSON.parse(read.text);
       } catch {
         return errorResponse(400, 'INVALID_INPUT', 'the body is not valid JSON');
       }
