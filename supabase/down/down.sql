@@ -63,6 +63,11 @@ drop table if exists
   cascade;
 
 drop function if exists
+  public.fn_create_directive(jsonb),
+  public.fn_directive_history(text),
+  public.fn_list_directives(jsonb,int),
+  public.fn_update_directive(text,jsonb),
+  public.fn_workflow(),
   public.breaker_lock(text),
   public.breaker_reason(text),
   public.fn_atomic_exec_to_plan_transition(text,text,text,text),
