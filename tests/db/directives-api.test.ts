@@ -15,7 +15,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const create = (s: postgres.Sql, body: unknown) => s`select public.fn_create_directive(${s.json(body as never)}) as r`.then((rows) => rows[0]!.r as Record<string, any>);
+const create = (s: postgres.Sql, body: unknown) => s`select public.fn_create_directive(${s.json(body as never)}) as r`.then((rows) => rows[0]!.r as { directive: Record<string, unknown>; stories: Record<string, unknown>[] });
 const sqlstate = (p: Promise<unknown>) => p.then(() => 'no error', (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`);
 
 describe('fn_create_directive', () => {

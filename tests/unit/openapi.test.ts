@@ -21,13 +21,13 @@ describe('docs/openapi.json', () => {
     const result = await validate(JSON.parse(committed));
     expect(result.valid ? 'valid' : compileErrors(result)).toBe('valid');
     expect(JSON.parse(committed).openapi).toBe('3.1.0');
-  });
+  }, 30_000); // the validator resolves every $ref: seconds on a loaded machine
 
   it('a broken document is refused by the same validator (the check can fail)', async () => {
     const broken = JSON.parse(committed);
     broken.paths['/health'].get.responses = 'none';
     expect((await validate(broken)).valid).toBe(false);
-  });
+  }, 30_000);
 
   it('documents every endpoint, the handoff and webhook headers, and both security schemes', () => {
     const doc = buildOpenApi({ version }) as Doc;
