@@ -159,7 +159,15 @@ function chownTree(dir: string, owner: { uid: number; gid: number }) {
   execFileSync('chown', ['-R', `${owner.uid}:${owner.gid}`, dir]);
 }
 
-export async function startEmbeddedPostgres(opts: { dataDir: string; port: number; durable?: boolean }): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string;
+  port: number;
+  durable?: boolean;
+  /** Another PostgreSQL's bin folder (initdb, postgres), e.g. Debian's /usr/lib/postgresql/15/bin; default the embedded one. */
+  binDir?: string;
+  /** More server settings, `name=value` (e.g. shared_preload_libraries=pg_cron). */
+  settings?: string[];
+}): Promise<EmbeddedPostgres> {
   const owner = osUser();
   const pgdata = path.join(opts.dataDir, 'pgdata');
   const socketDir = path.join(opts.dataDir, 'run');
@@ -167,7 +175,9 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
   const cold = !fs.existsSync(path.join(pgdata, 'PG_VERSION'));
   if (owner) chownTree(opts.dataDir, owner);
   const spawnAs = owner ? { uid: owner.uid, gid: owner.gid } : {};
-  const { initdb, postgres: postgresExe } = binaries(owner);
+  const { initdb, postgres: postgresExe } = opts.binDir
+    ? { initdb: path.join(opts.binDir, 'initdb'), postgres: path.join(opts.binDir, 'postgres') }
+    : binaries(owner);
   if (owner && spawnSync('test', ['-w', opts.dataDir], { ...spawnAs }).status !== 0) {
     throw new Error(`the postgres user cannot reach ${opts.dataDir}: set STAGEGATE_DATA_DIR to a folder it can reach (for example /tmp/stagegate), or run as a normal user`);
   }
@@ -185,6 +195,7 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
     }
   }
   const settings = ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir}`, '-c', 'max_connections=200', '-c', 'shared_buffers=128MB'];
+  for (const setting of opts.settings ?? []) settings.push('-c', setting);
   if (!opts.durable) settings.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
   // The server's log goes to a file in the data folder (it outlives us, and shows how each run ended).
   const logFile = path.join(opts.dataDir, 'postgres.log');

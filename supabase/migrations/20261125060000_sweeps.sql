@@ -245,18 +245,9 @@ $$;
 comment on function public.fn_schedule_sweeps() is
   'Schedule (or reschedule) every enabled sweep with pg_cron as job stagegate_<name>, unschedule disabled ones. Returns {pg_cron: false} where pg_cron is not installed (the local stack schedules them itself).';
 
-do $$
-begin
-  -- Hosted Supabase ships pg_cron; enable it when it is available but not yet created.
-  if not exists (select 1 from pg_catalog.pg_extension where extname = 'pg_cron')
-     and exists (select 1 from pg_catalog.pg_available_extensions where name = 'pg_cron') then
-    execute 'create extension if not exists pg_cron';
-  end if;
-  if exists (select 1 from pg_catalog.pg_extension where extname = 'pg_cron') then
-    perform public.fn_schedule_sweeps();
-  end if;
-end;
-$$;
+-- Creating pg_cron and scheduling the sweeps with it happen in 20261201070000_pg_cron_scheduling.sql,
+-- only where pg_cron is usable (preloaded, 1.5 or newer). Doing it here failed the migrations on a
+-- server with pg_cron installed but not preloaded, or older than 1.5 (issue 12).
 
 -- ============================================================================================
 -- Grants: service_role only (the scheduler and operators); the sweeps change data anon must not.

@@ -296,9 +296,7 @@ begin
      and exists (select 1 from pg_catalog.pg_available_extensions where name = 'pg_net') then
     execute 'create extension if not exists pg_net';
   end if;
-  if exists (select 1 from pg_catalog.pg_extension where extname = 'pg_cron') then
-    perform public.fn_schedule_sweeps();
-  end if;
+  -- (the sweeps are scheduled with pg_cron, where usable, by 20261201070000_pg_cron_scheduling.sql)
 end;
 $$;
 

@@ -1,5 +1,6 @@
 // GET /functions/v1/health — database reachability, the latest applied migration and the RPC
-// pre-flight probe. 200 only when all three are good; 503 names what is missing.
+// pre-flight probe. 200 only when all three are good; 503 names what is missing. Also says who runs
+// the sweeps (`sweeps.scheduler`: pg_cron, or the stack's scheduler, and why not pg_cron).
 import { missingRpcs, REQUIRED_RPCS } from '../../../shared/rpc-contract.ts';
 import { db } from '../_shared/db.ts';
 import { errorResponse, json, log, requestId } from '../_shared/http.ts';
@@ -10,13 +11,17 @@ Deno.serve(async (request) => {
   const started = performance.now();
   try {
     const sql = db();
-    const [probe, migrations] = await Promise.all([
+    const [probe, migrations, sweeps] = await Promise.all([
       sql<{ name: string; args: string }[]>`
         select p.proname as name, pg_catalog.pg_get_function_identity_arguments(p.oid) as args
         from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
         where n.nspname = 'public' and p.proname = any(${REQUIRED_RPCS.map((r) => r.name)})`,
       sql<{ version: string; name: string | null }[]>`
         select version, name from supabase_migrations.schema_migrations order by version desc limit 1`.catch(() => []),
+      // Who runs the sweeps: pg_cron where usable (1.5+, scheduled), else the stack's scheduler.
+      sql<{ s: Record<string, unknown> | null }[]>`
+        select case when to_regprocedure('public.fn_sweep_scheduler()') is not null then public.fn_sweep_scheduler() end as s`
+        .then((r) => r[0]?.s ?? null).catch(() => null),
     ]);
     const missing = missingRpcs(probe);
     const latest = migrations[0] ?? null;
@@ -25,6 +30,7 @@ Deno.serve(async (request) => {
       database: { reachable: true, latency_ms: Math.round(performance.now() - started) },
       migration: latest ? { version: latest.version, name: latest.name } : null,
       preflight: { ok: missing.length === 0, checked: REQUIRED_RPCS.length, missing },
+      sweeps,
       request_id: rid,
     };
     if (body.status !== 'ok') log('warn', 'health check failed', { request_id: rid, missing, migration: body.migration });
