@@ -4,11 +4,10 @@
 # pg_cron installed, both not preloaded and preloaded. Nothing is started here: the test runs its
 # own server on a free loopback port in a temporary folder.
 #
-# Usage: bash scripts/install-postgres-cron.sh [--install]
+# Usage: bash scripts/install-postgres-cron.sh [--install] [--soft]
 #   --install  install the packages with apt-get when they are missing (needs root). Without the
 #              flag they are installed only as root with CI=true, as .ci/run does.
-# Exit 0 when the packages are there afterwards; otherwise a message and exit 0 with
-# --soft (the test then skips with a visible message), exit 1 without.
+#   --soft     when they cannot be installed, say so and exit 0 (the test then skips, saying so)
 set -euo pipefail
 
 install=false
