@@ -16,7 +16,7 @@ for arg in "$@"; do
   case "$arg" in
     --install) install=true ;;
     --soft) soft=true ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "install-postgres-cron: unknown argument $arg (try --help)" >&2; exit 2 ;;
   esac
 done
