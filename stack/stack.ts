@@ -1,5 +1,6 @@
 // `npm start` as a library: the database (embedded or DATABASE_URL), the Supabase bootstrap,
 // migrations through the Supabase CLI, the functions server, and readiness from `health`.
+import postgres from 'postgres';
 import { signJwt } from '../shared/jwt.ts';
 import { generateWebhookSecret } from './agent-server.ts';
 import { startConsumer, type Consumer } from './consumer.ts';
@@ -41,6 +42,15 @@ export function localKeys(secret: string): Promise<[string, string]> {
 }
 
 export class NotReadyError extends Error {}
+
+async function checkpointNow(dbUrl: string): Promise<void> {
+  const sql = postgres(dbUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  try {
+    await sql`checkpoint`;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
 
 /** Thrown by startStack when its signal was aborted (SIGTERM during start-up); nothing is left running. */
 export class StartAbortedError extends Error {
@@ -107,6 +117,10 @@ export async function startStack(config: StackConfig, opts: StartOptions = {}): 
     await bootstrap(dbUrl);
     status('Applying migrations…');
     await migrate(dbUrl, opts.signal);
+    // A checkpoint now writes and fsyncs what the migrations changed (a cold start touches some
+    // 250 files), so the shutdown checkpoint at stop has next to nothing left: a stop stays fast
+    // on a busy disk instead of waiting on hundreds of fsyncs.
+    if (pg) await checkpointNow(dbUrl);
     mark('migrations');
     checkpoint();
     const apiUrl = `http://127.0.0.1:${config.apiPort}`;
