@@ -117,7 +117,7 @@ describe('npm start stops cleanly from every state', () => {
     expect(await run.exited).toBe(0);
     await expectAllStopped(run);
     expectCleanShutdown();
-    expect(spawnSync('pgrep', ['-f', 'supabase migration up']).stdout.toString().trim()).toBe('');
+    expect(spawnSync('pgrep', ['-f', `migration up --db-url [^ ]*@127\\.0\\.0\\.1:${run.ports[1]}/`]).stdout.toString().trim()).toBe('');
     expectNoStackTrace(run.output());
     expect(run.output()).not.toContain('Starting the functions server');
   }, 120000);
