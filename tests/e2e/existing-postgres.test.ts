@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { HealthResponseSchema } from '../../shared/openapi.ts';
 import { projectRoot } from '../../stack/db.ts';
 import { freePort } from '../../stack/ports.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../stack/postgres.ts';
@@ -33,7 +35,7 @@ async function debianPostgres(settings: string[]): Promise<EmbeddedPostgres> {
 }
 
 /** `npm start` with DATABASE_URL: serves, answers health, stops on SIGTERM. Returns health's body and the output. */
-async function startAgainst(databaseUrl: string): Promise<{ health: Record<string, any>; out: string }> {
+async function startAgainst(databaseUrl: string): Promise<{ health: z.infer<typeof HealthResponseSchema>; out: string }> {
   const apiPort = await freePort();
   const env = { ...process.env, DATABASE_URL: databaseUrl, STAGEGATE_API_PORT: String(apiPort), STAGEGATE_DEMO: 'off' };
   const child = spawn(process.execPath, ['--import', 'tsx', 'stack/cli.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -48,7 +50,7 @@ async function startAgainst(databaseUrl: string): Promise<{ health: Record<strin
     const key = /service_role key: (\S+)/.exec(out)![1]!;
     const response = await fetch(`http://127.0.0.1:${apiPort}/functions/v1/health`, { headers: { authorization: `Bearer ${key}` } });
     expect(response.status).toBe(200);
-    return { health: await response.json() as Record<string, any>, out };
+    return { health: HealthResponseSchema.parse(await response.json()), out };
   } finally {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
@@ -87,8 +89,8 @@ describe.skipIf(!installed)("an existing PostgreSQL 15 with Debian's pg_cron", (
       scheduler: 'stack', pg_cron_jobs: 0,
       pg_cron: { installed: true, preloaded: true, usable: false },
     });
-    expect(health.sweeps.pg_cron.version).toMatch(/^1\.4/);
-    expect(health.sweeps.reason).toMatch(/^pg_cron 1\.4\S* is older than 1\.5 and cannot schedule in seconds$/);
+    expect(health.sweeps?.pg_cron.version).toMatch(/^1\.4/);
+    expect(health.sweeps?.reason).toMatch(/^pg_cron 1\.4\S* is older than 1\.5 and cannot schedule in seconds$/);
     const sql = postgres(pg.url(), { max: 1, onnotice: () => {} });
     try {
       expect(await sql`select jobname from cron.job where jobname like 'stagegate\\_%'`).toEqual([]);
