@@ -132,7 +132,9 @@ begin
 end;
 $$;
 
-revoke execute on function public.fn_pg_cron_status(), public.fn_pg_cron_schedule_jobs(), public.fn_schedule_sweeps(), public.fn_sweep_scheduler()
+revoke execute on function public.fn_pg_cron_status(), public.fn_schedule_sweeps(), public.fn_sweep_scheduler()
   from public, anon, authenticated;
-grant execute on function public.fn_pg_cron_status(), public.fn_pg_cron_schedule_jobs(), public.fn_schedule_sweeps(), public.fn_sweep_scheduler()
+grant execute on function public.fn_pg_cron_status(), public.fn_schedule_sweeps(), public.fn_sweep_scheduler()
   to service_role;
+-- internal: only fn_schedule_sweeps (the owner's rights) calls it, after checking pg_cron
+revoke execute on function public.fn_pg_cron_schedule_jobs() from public, anon, authenticated, service_role;
