@@ -1,5 +1,7 @@
--- ============================================================================================
--- Sweeps: pg_cron where it is usable and new enough, the stack's scheduler everywhere else.
+-- Hand-written: sweeps under pg_cron where it is usable and new enough, under the stack's
+-- scheduler everywhere else (issue 12). The functions are those of supabase/schemas/12_sweeps.sql
+-- (copied as they are there; the schema-drift test compares); the DO block at the end, which creates
+-- the extension and schedules the jobs, is what a schema diff cannot express.
 --
 -- On an existing PostgreSQL with Debian's postgresql-15-cron installed but not preloaded,
 -- `create extension pg_cron` fails ("unrecognized configuration parameter cron.database_name");
