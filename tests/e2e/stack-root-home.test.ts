@@ -85,7 +85,7 @@ describe.skipIf(!asRoot)('npm start as root in a checkout the postgres user cann
     expect(await reset.exited).toBe(0);
     expect(await reset.matched).toContain(`removed ${dataDir}`);
     expect(fs.existsSync(dataDir)).toBe(false);
-  }, 180000);
+  }, 240000);
 
   it('STAGEGATE_DATA_DIR still decides where the data goes', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stagegate-explicit-'));
