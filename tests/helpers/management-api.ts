@@ -79,7 +79,7 @@ export async function startManagementApi(ref = 'stagegatedeploycheck'): Promise<
         const form = await new Request('http://127.0.0.1/', {
           method: 'POST',
           headers: { 'content-type': req.headers['content-type'] ?? '' },
-          body,
+          body: new Uint8Array(body),
         }).formData();
         const files = new Map<string, string>();
         for (const [name, value] of form.entries()) {
