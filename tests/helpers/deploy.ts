@@ -5,6 +5,7 @@
 // registry the way the hosted bundler does (DENO_DIR is a cache under node_modules/.cache, so
 // only the first run downloads).
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -63,27 +64,44 @@ export interface Rebuilt {
   entry: string;
   /** How Deno is told about the uploaded import map: a deno.json is a config, anything else an import map. */
   mapArgs: string[];
-  remove: () => void;
 }
 
-/** Writes a deployment's uploaded files, and nothing else, into an empty temporary folder. */
+/**
+ * Writes a deployment's uploaded files, and nothing else, into an empty folder of their own under
+ * the system's temp folder (outside any project: no deno.json, package.json or node_modules above
+ * it). The folder is named by a hash of what was uploaded, so a re-run with the same upload reuses
+ * it and Deno's type-check cache (keyed by the files' URLs) answers in milliseconds; a changed
+ * upload gets a new folder. Built under a temporary name and renamed, so parallel runs cannot see
+ * a half-written folder.
+ */
 export function rebuild(deployment: Deployment): Rebuilt {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `stagegate-deployed-${deployment.slug}-`));
-  for (const [file, content] of deployment.files) {
-    const target = path.resolve(dir, file);
-    if (!target.startsWith(dir + path.sep)) throw new Error(`uploaded path escapes the folder: ${file}`);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.writeFileSync(target, content);
+  const hash = createHash('sha256').update(JSON.stringify([deployment.slug, deployment.metadata, [...deployment.files]])).digest('hex').slice(0, 16);
+  const root = path.join(os.tmpdir(), 'stagegate-deployed');
+  const dir = path.join(root, `${deployment.slug}-${hash}`);
+  if (!fs.existsSync(dir)) {
+    fs.mkdirSync(root, { recursive: true });
+    const building = fs.mkdtempSync(`${dir}.building-`);
+    for (const [file, content] of deployment.files) {
+      const target = path.resolve(building, file);
+      if (!target.startsWith(building + path.sep)) throw new Error(`uploaded path escapes the folder: ${file}`);
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.writeFileSync(target, content);
+    }
+    try {
+      fs.renameSync(building, dir);
+    } catch {
+      fs.rmSync(building, { recursive: true, force: true }); // another run built the same folder first
+    }
   }
   const map = deployment.metadata.import_map_path;
   if (map && !deployment.files.has(map)) throw new Error(`${deployment.slug}: import map ${map} is named in the metadata but was not uploaded`);
   const mapArgs = !map ? ['--no-config'] : /(^|\/)deno\.jsonc?$/.test(map) ? ['--config', map] : ['--no-config', '--import-map', map];
-  return { dir, entry: deployment.metadata.entrypoint_path, mapArgs, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  return { dir, entry: deployment.metadata.entrypoint_path, mapArgs };
 }
 
 /** `deno check` of the rebuilt function's entrypoint. */
 export function denoCheck(fn: Rebuilt): Promise<Result> {
-  return exec(denoBinary(), ['check', '--quiet', ...fn.mapArgs, fn.entry], { cwd: fn.dir, env: denoEnv() });
+  return exec(denoBinary(), ['check', '--quiet', '--no-lock', ...fn.mapArgs, fn.entry], { cwd: fn.dir, env: denoEnv() });
 }
 
 export interface Started { url: string; stop: () => Promise<void>; tail: () => string }
@@ -95,7 +113,7 @@ export interface Started { url: string; stop: () => Promise<void>; tail: () => s
 export async function startRebuilt(fn: Rebuilt, env: Record<string, string>): Promise<Started> {
   const port = await freePort();
   const proc = startManaged('deployed', denoBinary(), [
-    'run', '--no-prompt', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', '--allow-write=/tmp', ...fn.mapArgs, fn.entry,
+    'run', '--no-prompt', '--no-lock', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', '--allow-write=/tmp', ...fn.mapArgs, fn.entry,
   ], { cwd: fn.dir, env: denoEnv({ ...env, DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}` }) });
   try {
     await waitForPort(port, 60000, proc.alive);
