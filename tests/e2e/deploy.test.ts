@@ -86,8 +86,11 @@ describe('README "Deploying to hosted Supabase", run as written', () => {
     expect(api.bulkUpdates).toHaveLength(1);
   });
 
-  it('set the three secrets', () => {
-    expect(Object.fromEntries(api.secrets)).toEqual({ STAGEGATE_JWT_SECRET: JWT_SECRET, SUBAGENT_SIGNING_SECRET: SIGNING, OPS_WEBHOOK_SECRETS: OPS });
+  it('set the secrets', () => {
+    expect(Object.fromEntries(api.secrets)).toEqual({
+      STAGEGATE_JWT_SECRET: JWT_SECRET, STAGEGATE_JWT_ISSUER: `https://${api.ref}.supabase.co/auth/v1,supabase`,
+      SUBAGENT_SIGNING_SECRET: SIGNING, OPS_WEBHOOK_SECRETS: OPS,
+    });
   });
 
   // What each function answers: health reports the pushed database, metrics scrapes it with the
