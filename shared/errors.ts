@@ -100,6 +100,10 @@ export const SQLSTATE_CODES: Readonly<Record<string, ErrorCode>> = {
   '40P01': 'SD_BUSY', // deadlock_detected: safe to retry
   '22P02': 'INVALID_INPUT', // invalid_text_representation, e.g. a malformed uuid
   '22023': 'INVALID_INPUT', // invalid_parameter_value
+  '22021': 'INVALID_INPUT', // character_not_in_repertoire: a NUL or invalid UTF-8 in a text parameter
+  '22P05': 'INVALID_INPUT', // untranslatable_character: \u0000 in a jsonb parameter
+  '22003': 'INVALID_INPUT', // numeric_value_out_of_range: e.g. 3000000000 for an int parameter
+  '22001': 'INVALID_INPUT', // string_data_right_truncation
   '23514': 'INVALID_INPUT', // check_violation on caller-supplied data
   '42501': 'FORBIDDEN', // insufficient_privilege
   '53300': 'DB_UNAVAILABLE', // too_many_connections

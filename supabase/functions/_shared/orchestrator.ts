@@ -33,7 +33,7 @@ export interface OrchestratorOptions {
  * success changes nothing. Anything else (open, half-open, a failure, a retry) goes to the RPCs,
  * which decide under a row lock.
  */
-export function dbBreakerStore(sql: postgres.Sql, troubledCodes: readonly string[], leaseMs: number): BreakerStore {
+export function dbBreakerStore(sql: postgres.Sql, troubledCodes: readonly string[], leaseMs: number, attemptId: string | null = null, dryRun = false): BreakerStore {
   const troubled = new Set(troubledCodes);
   const acquired = new Set<string>();
   return {
@@ -46,8 +46,10 @@ export function dbBreakerStore(sql: postgres.Sql, troubledCodes: readonly string
     },
     record: async (code, success, error) => {
       if (success && !troubled.has(code)) return;
+      // A dry run's failures are the caller's experiment, not evidence against a shared agent.
+      if (dryRun && !success) return;
       troubled.add(code);
-      await rpc.breakerRecord(sql, code, success, error ?? null);
+      await rpc.breakerRecord(sql, code, success, error ?? null, attemptId);
     },
   };
 }
@@ -94,6 +96,7 @@ function respond(req: HandoffRequest, begin: BeginAnswer, done: CompleteAnswer, 
     dry_run: dryRun,
     // A replay: the request id had already finished (begin), or a concurrent twin finished it first (complete).
     replay: (begin.replay && begin.result !== null) || done.replay === true,
+    replay_reason: begin.replay && begin.result !== null ? begin.replay_reason : done.replay === true ? 'concurrent' : null,
     request_id: begin.request_id,
     attempt_id: begin.attempt_id,
     audit_id: dryRun ? null : done.audit_id,
@@ -102,10 +105,6 @@ function respond(req: HandoffRequest, begin: BeginAnswer, done: CompleteAnswer, 
     wall_ms: Math.round(timing.wallMs),
     critical_path_ms: Math.round(timing.criticalPathMs),
   } as HandoffResponse;
-}
-
-class DryRunRollback extends Error {
-  constructor(readonly answer: CompleteAnswer) { super('dry run'); }
 }
 
 export async function runHandoff(o: OrchestratorOptions): Promise<HandoffResponse> {
@@ -117,6 +116,7 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
     sessionId: request.session_id,
     requestId: o.requestId,
     expectedVersion: request.expected_version,
+    dryRun: request.dry_run,
   });
   const modeRead = o.readMode?.(begin.sd_type).catch(() => undefined);
   // The same request id already finished: its first answer, without running anything again.
@@ -140,7 +140,7 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
 
   const now = Date.now();
   const codes = begin.gates.map((g) => g.code);
-  const breaker = dbBreakerStore(sql, begin.troubled_breakers, request.timeout_ms ?? 60_000);
+  const breaker = dbBreakerStore(sql, begin.troubled_breakers, request.timeout_ms ?? 60_000, begin.attempt_id, request.dry_run);
   const [existing, keyList] = await Promise.all([
     // Only a resumed attempt (the same request after a crash) can have results already.
     begin.replay ? recordedOutcomes(sql, begin.attempt_id) : new Map<string, GateOutcome>(),
@@ -175,15 +175,11 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
   const gatesDoneAt = performance.now();
   let done: CompleteAnswer;
   if (request.dry_run) {
-    // The verdict comes from the same SQL as a real completion, inside a transaction that is
-    // rolled back: no transition, no audit row, no handoff record.
-    try {
-      await sql.begin(async (tx) => { throw new DryRunRollback(await rpc.complete(tx, begin.attempt_id, request.expected_version)); });
-      throw new Error('unreachable');
-    } catch (err) {
-      if (!(err instanceof DryRunRollback)) throw err;
-      done = err.answer;
-    }
+    // The verdict comes from the same SQL as a real completion, rolled back inside
+    // fn_finish_dry_run, which also deletes the attempt: no claim, no open attempt, no audit row.
+    const answer = await rpc.finishDryRun(sql, begin.attempt_id, request.expected_version);
+    if (answer.error) throw Object.assign(new Error(answer.error.message), { code: answer.error.sqlstate });
+    done = answer;
   } else {
     done = await rpc.complete(sql, begin.attempt_id, request.expected_version);
   }
