@@ -73,6 +73,7 @@ drop function if exists
   public.fn_backfill_stage_batch(text,integer,text),
   public.fn_begin_handoff(text,text,text,text,integer,boolean),
   public.fn_finish_dry_run(uuid,integer),
+  public.fn_attempt_live_for(jsonb),
   public.fn_handoff_inputs_hash(strategic_directives_v2,text),
   public.fn_check_text(text,text,boolean),
   public.fn_breaker_acquire(text,integer),

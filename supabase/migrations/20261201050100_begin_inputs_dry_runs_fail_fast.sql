@@ -10,10 +10,9 @@
 --    registry and the skip rules, the SD type's threshold and validation mode). A retry of a
 --    finished request id replays only while that still holds:
 --      accepted            -> always replays (the transition happened; replay_reason 'accepted')
---      rejected            -> replays while the inputs hash is unchanged ('unchanged_inputs');
+--      rejected, failed    -> replays while the inputs hash is unchanged ('unchanged_inputs');
 --                             otherwise the old attempt is superseded and the handoff runs anew
---      failed, abandoned   -> never judged the inputs (a transition error, a stuck attempt):
---                             superseded, runs anew
+--      abandoned           -> never answered (the stuck-attempt sweep closed it): runs anew
 --      in progress         -> the same attempt, resumed ('in_progress')
 --    A superseded attempt keeps its rows and audit; handoff_attempts.superseded_at says when, and
 --    the request id stays unique among the attempts that are not superseded.
@@ -26,7 +25,8 @@
 --    attempt and its results: no claim, no open attempt, no audit row — one 'dry_run' event row
 --    (the metric). A dry attempt cannot be completed for real (trigger _100_dry_run_guard); one
 --    left behind by a crash is deleted by the stuck-attempt sweep, never turned into an audit row.
--- 4. Fail fast: concurrent begins of one SD used to queue on the sd_claims row lock (64 at once:
+-- 4. Fail fast: a second attempt of an SD while one is live is refused at begin with SG006
+--    SD_BUSY (it could only run its gates to lose at complete). Concurrent begins of one SD used to queue on the sd_claims row lock (64 at once:
 --    the last waited ~0.4 s just to be refused). Begin now takes a transaction-scoped try-lock
 --    of its own (two-key advisory lock space, so it never collides with fn_complete_handoff's
 --    pg_try_advisory_xact_lock on the SD) and answers SG006 SD_BUSY at once when another begin
@@ -75,6 +75,18 @@ comment on function public.fn_handoff_inputs_hash(public.strategic_directives_v2
   'sha256 (hex) of the inputs a verdict depends on: the context snapshot (SD, PRD, stories), the gate plan (registry and skip rules), the threshold and the validation mode of the SD type. jsonb prints keys in a fixed order, so equal inputs give equal hashes.';
 revoke all on function public.fn_handoff_inputs_hash(public.strategic_directives_v2, text) from public, anon, authenticated, service_role;
 
+-- ------------------------------------------------------------------ fn_attempt_live_for
+create function public.fn_attempt_live_for(p_gates jsonb) returns interval
+language sql immutable set search_path = '' as $$
+  select make_interval(secs => 10 + coalesce(sum(
+           coalesce((g->>'timeout_ms')::numeric, 60000) * (1 + greatest(coalesce((g->>'max_retries')::numeric, 0), 0))), 0) / 1000.0)
+  from jsonb_array_elements(case when jsonb_typeof(p_gates) = 'array' then p_gates else '[]'::jsonb end) g
+  where not coalesce((g->>'skip')::boolean, false)
+$$;
+comment on function public.fn_attempt_live_for(jsonb) is
+  'How long an attempt with this gate plan may still be running its gates: every gate''s timeout times its tries, one after another, plus 10 s. fn_begin_handoff refuses a second attempt of the SD (SD_BUSY) while one is this young.';
+revoke all on function public.fn_attempt_live_for(jsonb) from public, anon, authenticated, service_role;
+
 -- ------------------------------------------------------------------ fn_begin_handoff
 drop function public.fn_begin_handoff(text, text, text, text, int);
 
@@ -88,6 +100,7 @@ declare
   v_sd public.strategic_directives_v2;
   v_attempt public.handoff_attempts;
   v_holder public.sd_claims;
+  v_open public.handoff_attempts;
   v_hash text;
   v_reason text;
 begin
@@ -120,7 +133,7 @@ begin
       return public.fn_attempt_answer(v_attempt, true) || '{"replay_reason": "in_progress"}';
     end if;
     v_reason := case v_attempt.status when 'completed' then 'accepted' end;
-    if v_attempt.status = 'rejected' then
+    if v_attempt.status in ('rejected', 'failed') then
       select * into v_sd from public.strategic_directives_v2 s where s.uuid = v_attempt.sd_uuid;
       if not found or public.fn_handoff_inputs_hash(v_sd, v_attempt.handoff_type) = v_attempt.inputs_hash then
         v_reason := 'unchanged_inputs';
@@ -149,6 +162,21 @@ begin
   if not p_dry_run and not pg_try_advisory_xact_lock(1397178949, hashtext(v_sd.uuid::text)) then
     raise exception using errcode = 'SG006',
       message = format('SD_BUSY: another request is beginning a handoff of strategic directive %L; retry shortly', v_sd.id);
+  end if;
+  -- sqlfix: one live attempt per SD. A second one could only run its gates to lose at complete
+  -- (SD_BUSY or ALREADY_TRANSITIONED); refusing it here answers in milliseconds. An attempt
+  -- counts as live for as long as its gates could still be running (fn_attempt_live_for); after
+  -- that a crashed one no longer blocks (the same request id resumes it at any time).
+  if not p_dry_run then
+    select * into v_open from public.handoff_attempts a
+    where a.sd_uuid = v_sd.uuid and a.status = 'in_progress' and not a.dry_run
+      and a.started_at > now() - public.fn_attempt_live_for(a.gates)
+    order by a.started_at limit 1;
+    if found then
+      raise exception using errcode = 'SG006',
+        message = format('SD_BUSY: strategic directive %L has a handoff in progress (attempt %s, %s, request id %L, session %L, since %s); retry when it has finished, or retry that request id to resume it',
+                         v_sd.id, v_open.id, v_open.handoff_type, v_open.request_id, v_open.session_id, v_open.started_at);
+    end if;
   end if;
   if p_expected_version is not null and p_expected_version <> v_sd.transition_version then
     raise exception using errcode = 'SG007',
@@ -193,7 +221,7 @@ begin
 end;
 $$;
 comment on function public.fn_begin_handoff(text, text, text, text, int, boolean) is
-  'Begin a handoff: resolve the SD (key or uuid), refuse at once while another begin of the SD runs (SG006 SD_BUSY), check phase (SG004 WRONG_PHASE), version (SG007) and claim (SG005, claims it for the session if free; a dry run only checks it), freeze the gate plan (after skip rules), a context snapshot and the inputs hash. Same p_request_id: the same attempt while it runs (replay_reason in_progress), its answer when it was accepted (accepted) or rejected on the same inputs (unchanged_inputs); otherwise the old attempt is superseded and a new one begins. p_dry_run: no claim; finish it with fn_finish_dry_run. Returns {attempt_id, request_id, status, replay, replay_reason, result, sd_id, sd_uuid, sd_type, handoff_type, from_phase, to_phase, transition_version, threshold, validation_mode, context, gates}.';
+  'Begin a handoff: resolve the SD (key or uuid), refuse at once while another begin of the SD runs or another attempt of it is live (SG006 SD_BUSY; live = younger than fn_attempt_live_for of its plan), check phase (SG004 WRONG_PHASE), version (SG007) and claim (SG005, claims it for the session if free; a dry run only checks it), freeze the gate plan (after skip rules), a context snapshot and the inputs hash. Same p_request_id: the same attempt while it runs (replay_reason in_progress), its answer when it was accepted (accepted) or rejected or failed on the same inputs (unchanged_inputs); otherwise (inputs changed, or abandoned) the old attempt is superseded and a new one begins. p_dry_run: no claim; finish it with fn_finish_dry_run. Returns {attempt_id, request_id, status, replay, replay_reason, result, sd_id, sd_uuid, sd_type, handoff_type, from_phase, to_phase, transition_version, threshold, validation_mode, context, gates}.';
 revoke all on function public.fn_begin_handoff(text, text, text, text, int, boolean) from public, anon, authenticated;
 grant execute on function public.fn_begin_handoff(text, text, text, text, int, boolean) to service_role;
 

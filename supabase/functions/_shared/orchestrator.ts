@@ -107,6 +107,15 @@ function respond(req: HandoffRequest, begin: BeginAnswer, done: CompleteAnswer, 
   } as HandoffResponse;
 }
 
+/**
+ * Attempts this function instance is running now. A retry of the same request id that arrives
+ * while its first request is still running here (begin answers the open attempt) waits for that
+ * run instead of running every gate a second time, and answers its outcome as a replay: under a
+ * burst of identical requests the gates run once. After a crash the map is empty, so a retry
+ * resumes the attempt as before; another instance's retry resumes it too (recording is idempotent).
+ */
+const running = new Map<string, Promise<HandoffResponse>>();
+
 export async function runHandoff(o: OrchestratorOptions): Promise<HandoffResponse> {
   const started = performance.now();
   const { sql, request } = o;
@@ -118,13 +127,31 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
     expectedVersion: request.expected_version,
     dryRun: request.dry_run,
   });
-  const modeRead = o.readMode?.(begin.sd_type).catch(() => undefined);
   // The same request id already finished: its first answer, without running anything again.
   if (begin.result) {
+    const modeRead = o.readMode?.(begin.sd_type).catch(() => undefined);
     const replayed = respond(request, begin, begin.result, [], { wallMs: performance.now() - started, criticalPathMs: 0 }, false);
     replayed.mode_read = await modeRead;
     return replayed;
   }
+  const inFlight = running.get(begin.attempt_id);
+  if (inFlight) {
+    o.onBegun?.(begin);
+    const first = await inFlight;
+    return { ...first, replay: true, replay_reason: 'in_progress', wall_ms: Math.round(performance.now() - started) };
+  }
+  const run = runBegun(o, begin, started);
+  running.set(begin.attempt_id, run);
+  try {
+    return await run;
+  } finally {
+    running.delete(begin.attempt_id);
+  }
+}
+
+async function runBegun(o: OrchestratorOptions, begin: BeginAnswer & { troubled_breakers: string[] }, started: number): Promise<HandoffResponse> {
+  const { sql, request } = o;
+  const modeRead = o.readMode?.(begin.sd_type).catch(() => undefined);
   o.onBegun?.(begin);
   const logFields = { request_id: o.logId ?? o.requestId, attempt_id: begin.attempt_id, sd_id: begin.sd_id, handoff_type: begin.handoff_type };
   log('info', 'handoff begun', { ...logFields, gates: begin.gates.length, replay: begin.replay, validation_mode: begin.validation_mode });
