@@ -171,6 +171,9 @@ export function mapDbError(err: unknown): MappedError {
     const text = sqlstate.startsWith('SG') && own ? own : GENERIC[bySqlstate] ?? message;
     return mapped(bySqlstate, text, sqlstate.startsWith('SG') ? details : undefined);
   }
+  // Class 22 (data exception) is a value the caller sent that PostgreSQL could not take: a NUL,
+  // a number past its type, a malformed date or interval. Bad input, never a 500.
+  if (/^22[0-9A-Z]{3}$/.test(sqlstate)) return mapped('INVALID_INPUT', GENERIC.INVALID_INPUT!);
   if (sqlstate.startsWith('08') || CONNECTION_ERRNOS.has(sqlstate) || isConnectionFailure(e)) {
     return mapped('DB_UNAVAILABLE', GENERIC.DB_UNAVAILABLE!);
   }

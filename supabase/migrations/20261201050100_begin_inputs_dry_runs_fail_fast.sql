@@ -111,7 +111,8 @@ begin
   if p_session_id is null or btrim(p_session_id) = '' or length(p_session_id) > 200 then
     raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_session_id is required (1-200 chars)';
   end if;
-  perform public.fn_check_text('p_request_id', p_request_id), public.fn_check_text('p_session_id', p_session_id);
+  perform public.fn_check_text('p_sd_id', p_sd_id), public.fn_check_text('p_handoff_type', p_handoff_type),
+          public.fn_check_text('p_request_id', p_request_id), public.fn_check_text('p_session_id', p_session_id);
   if p_expected_version is not null and p_expected_version < 0 then
     raise exception using errcode = 'SG001',
       message = format('INVALID_INPUT: p_expected_version must be a transition_version (0 or more), got %s', p_expected_version);
