@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- JSON answers from SQL are inspected loosely here
 // A request id replays its answer only while the answer still holds (issue #12, "A fixed directive
 // still gets its old rejection"): an accepted handoff always replays; a rejection replays while
 // nothing it depended on changed (SD, PRD, stories, gate plan, threshold, mode) and runs anew once
