@@ -1,5 +1,6 @@
--- stagegate SQL core, part 3: what a handoff leaves behind. None of these tables has a foreign
--- key to the SD: they are history, and the seed runbook deletes a test SD and still reads its audit.
+-- What a handoff leaves behind: attempts, recorded gate results, the handoff log, the transition
+-- audit and the NOTIFY outbox. None of these tables has a foreign key to the SD: they are history,
+-- and the seed runbook deletes a test SD and still reads its audit.
 
 -- One row per handoff request (idempotent by request_id). gates and context are frozen at begin,
 -- so every later step of the attempt judges the same plan and the same snapshot.
@@ -90,7 +91,9 @@ create table public.sd_transition_audit (
   attempt_id uuid unique,
   pre_state jsonb,
   post_state jsonb,
-  status text not null default 'in_progress' check (status in ('in_progress', 'completed', 'rejected', 'failed')),
+  -- abandoned: closed by fn_sweep_stuck_attempts (12_sweeps.sql); failed: a state change was
+  -- attempted and rolled back.
+  status text not null default 'in_progress' check (status in ('in_progress', 'completed', 'rejected', 'failed', 'abandoned')),
   error_details jsonb,
   error_message text,
   validation_mode text,
@@ -105,3 +108,20 @@ create table public.sd_transition_audit (
 );
 create index sd_transition_audit_sd_id_idx on public.sd_transition_audit (sd_id, created_at desc);
 create index sd_transition_audit_created_idx on public.sd_transition_audit (created_at desc);
+
+create trigger tg_sub_agent_execution_results__updated_at before update on public.sub_agent_execution_results
+  for each row execute function public.tg__set_updated_at();
+
+create trigger tg_sd_transition_audit__updated_at before update on public.sd_transition_audit
+  for each row execute function public.tg__set_updated_at();
+
+create table public.transition_notifications (
+  id bigint generated always as identity primary key,
+  payload jsonb not null check (jsonb_typeof(payload) = 'object'),
+  created_at timestamptz not null default now()
+);
+comment on table public.transition_notifications is
+  'Outbox of NOTIFY stagegate_transition payloads, one per accepted transition, written by fn_complete_handoff and sent and deleted by fn_sweep_transition_notifications.';
+alter table public.transition_notifications enable row level security;
+revoke all on table public.transition_notifications from public, anon, authenticated;
+grant select on table public.transition_notifications to service_role;

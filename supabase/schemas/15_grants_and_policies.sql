@@ -1,7 +1,15 @@
--- Who may do what, in one place. Tables: RLS on, no policies, nothing for anon/authenticated
--- (hosted Supabase's default privileges would otherwise grant them), everything for
--- service_role. Functions: execute revoked from public, anon and authenticated; the RPCs and the
--- pure sql gates granted to service_role; helpers stay private to the definer-rights RPCs.
+-- Who may do what, for the core tables and functions and for validation modes, in one place
+-- (grants of the later domains sit at the end of their own files). Applied last: it names
+-- objects from every other file.
+--
+-- Core: tables RLS on, no policies, nothing for anon/authenticated (hosted Supabase's default
+-- privileges would otherwise grant them), everything for service_role. Functions: execute revoked
+-- from public, anon and authenticated; the RPCs and the pure sql gates granted to service_role;
+-- helpers stay private to the definer-rights RPCs.
+--
+-- Validation modes, the promotion gate and the ops webhook: validation_modes is written only by
+-- fn_set_validation_mode (and fn_demote_validation_mode): service_role's direct write privileges
+-- are revoked, so the promotion gate cannot be gone around.
 
 do $$
 declare
@@ -70,4 +78,43 @@ grant execute on function
   public.fn_filled(jsonb),
   -- the guard triggers call it with the rights of whoever runs the UPDATE
   public.fn_in_transition()
+to service_role;
+
+revoke insert, update, delete, truncate on table public.validation_modes from service_role;
+
+do $$
+declare
+  v_table text;
+begin
+  foreach v_table in array array['validation_mode_settings', 'validation_mode_changes', 'unknown_inputs', 'ops_webhook_ids']
+  loop
+    execute format('alter table public.%I enable row level security', v_table);
+    -- service_role too: default privileges would give it writes, and the audit must not be editable.
+    execute format('revoke all on table public.%I from public, anon, authenticated, service_role', v_table);
+    execute format('grant select on table public.%I to service_role', v_table);
+  end loop;
+end;
+$$;
+
+-- Tuning the gate is an operator's job, not an RPC's.
+grant update on table public.validation_mode_settings to service_role;
+
+revoke all on function
+  public.tg_validation_modes__audit(),
+  public.fn_check_mode_scope(text),
+  public.fn_promotion_gate(text),
+  public.fn_set_validation_mode(text, text, text, boolean),
+  public.fn_demote_validation_mode(text, text),
+  public.fn_record_unknown_input(text, text, text, text),
+  public.fn_claim_webhook_id(text, timestamptz),
+  public.fn_purge_webhook_ids()
+from public, anon, authenticated, service_role;
+
+grant execute on function
+  public.fn_promotion_gate(text),
+  public.fn_set_validation_mode(text, text, text, boolean),
+  public.fn_demote_validation_mode(text, text),
+  public.fn_record_unknown_input(text, text, text, text),
+  public.fn_claim_webhook_id(text, timestamptz),
+  public.fn_purge_webhook_ids()
 to service_role;
