@@ -154,7 +154,7 @@ describe('unknown inputs', () => {
     const { sql } = env.db;
     await sql`delete from public.unknown_inputs`;
     await seedDirective(sql, { id: 'SD-E2E-UNK', phase: 'LEAD' });
-    const user = await signJwt({ role: 'authenticated', sub: 'flooder', exp: Math.floor(Date.now() / 1000) + 600 }, TEST_JWT_SECRET);
+    const user = await signJwt({ role: 'authenticated', sub: 'flooder', aud: 'authenticated', exp: Math.floor(Date.now() / 1000) + 600 }, TEST_JWT_SECRET);
     for (let i = 0; i < 20; i++) {
       const r = await post({ sd_id: i % 2 ? 'SD-E2E-UNK' : 'SD-DOES-NOT-EXIST', handoff_type: `RT-BOGUS-${i}`, session_id: 's' }, user);
       expect(r.status).toBe(400);
