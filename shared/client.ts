@@ -114,9 +114,9 @@ export function stagegateClient(functions: FunctionsInvoker) {
      * POST /handoff with Accept: text/event-stream: `onEvent` sees each gate start and finish as it
      * happens; resolves with the verdict, or throws the ApiError of an error event or a refusal.
      */
-    async streamHandoff(body: HandoffRequestInput, onEvent: (e: HandoffEvent) => void): Promise<HandoffResponse> {
+    async streamHandoff(body: HandoffRequestInput, onEvent: (e: HandoffEvent) => void, opts: { signal?: AbortSignal } = {}): Promise<HandoffResponse> {
       const { data, error, response } = await functions.invoke<Response>('handoff', {
-        method: 'POST', body, headers: { Accept: 'text/event-stream' },
+        method: 'POST', body, headers: { Accept: 'text/event-stream' }, signal: opts.signal,
       });
       if (error) throw await toApiError(error, response);
       const stream = data instanceof Response ? data.body : null;

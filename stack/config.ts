@@ -50,7 +50,9 @@ export type StackConfig = {
   apiPort: number;
   dbPort: number;
   consolePort: number;
+  /** <checkout>/.stagegate unless STAGEGATE_DATA_DIR is set; see localDataDir in postgres.ts for root. */
   dataDir: string;
+  dataDirExplicit: boolean;
   databaseUrl: string | undefined;
   jwtSecret: string;
   opsWebhookSecrets: string | undefined;
@@ -87,6 +89,7 @@ export function loadConfig(env: Record<string, string | undefined>, projectRoot:
     dbPort: e.STAGEGATE_DB_PORT,
     consolePort: e.STAGEGATE_CONSOLE_PORT,
     dataDir: path.resolve(projectRoot, e.STAGEGATE_DATA_DIR),
+    dataDirExplicit: cleaned.STAGEGATE_DATA_DIR !== undefined,
     databaseUrl: e.DATABASE_URL,
     jwtSecret: e.STAGEGATE_JWT_SECRET,
     opsWebhookSecrets: e.OPS_WEBHOOK_SECRETS,

@@ -64,7 +64,7 @@ export function demoClient(functionsUrl: string, key: string): StagegateClient {
 }
 
 /** Runs one handoff through the `handoff` function, streaming gate events to `print`. */
-export async function streamHandoff(functionsUrl: string, key: string, handoffType: string, print: (line: string) => void): Promise<Record<string, unknown>> {
+export async function streamHandoff(functionsUrl: string, key: string, handoffType: string, print: (line: string) => void, signal?: AbortSignal): Promise<Record<string, unknown>> {
   try {
     const verdict = await demoClient(functionsUrl, key).streamHandoff(
       { sd_id: DEMO_SD, handoff_type: handoffType, session_id: SESSION, skip_idempotency: true },
@@ -77,27 +77,31 @@ export async function streamHandoff(functionsUrl: string, key: string, handoffTy
           print(`    ${mark} ${String(o.code)} ${why}`);
         }
       },
+      { signal },
     );
     return verdict as unknown as Record<string, unknown>;
   } catch (err) {
-    if (!(err instanceof ApiError)) throw err;
+    if (!(err instanceof ApiError) || signal?.aborted) throw err;
     print(`  ${handoffType}: HTTP ${err.status} ${err.code}: ${err.message}`);
     return { error: { code: err.code, message: err.message, details: err.details } };
   }
 }
 
-export async function runDemo(opts: { dbUrl: string; functionsUrl: string; serviceRoleKey: string; agentUrl: string; print: (line: string) => void }): Promise<boolean> {
-  const { print } = opts;
+/** Walks the demo SD through the four handoffs; aborting `signal` (a stop) cuts it short with an AbortError. */
+export async function runDemo(opts: { dbUrl: string; functionsUrl: string; serviceRoleKey: string; agentUrl: string; print: (line: string) => void; signal?: AbortSignal }): Promise<boolean> {
+  const { print, signal } = opts;
+  signal?.throwIfAborted();
   await seedDemo(opts.dbUrl, opts.agentUrl);
   print(`Demo: walking ${DEMO_SD} (feature, threshold 85) through all four handoffs via POST /functions/v1/handoff`);
   let allAccepted = true;
   for (const type of ['LEAD-TO-PLAN', 'PLAN-TO-EXEC', 'EXEC-TO-PLAN', 'PLAN-TO-LEAD']) {
+    signal?.throwIfAborted();
     if (type === 'EXEC-TO-PLAN') {
       await markStoriesDone(opts.dbUrl);
       print('  (EXEC finished the stories: US-1..US-3 marked done)');
     }
     print(`  ${type}`);
-    const v = await streamHandoff(opts.functionsUrl, opts.serviceRoleKey, type, print);
+    const v = await streamHandoff(opts.functionsUrl, opts.serviceRoleKey, type, print, signal);
     if (v.error) {
       allAccepted = false;
       print(`    ⇒ error ${JSON.stringify(v.error)}`);

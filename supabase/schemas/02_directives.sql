@@ -184,6 +184,7 @@ declare
   v_claim public.sd_claims;
   v_prior public.sd_claims;
 begin
+  perform public.fn_check_text('p_sd_id', p_sd_id), public.fn_check_text('p_session_id', p_session_id);  -- sqlfix: no control characters (fn_check_text)
   if p_session_id is null or btrim(p_session_id) = '' or length(p_session_id) > 200 then
     raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_session_id is required (1-200 chars)';
   end if;
@@ -227,6 +228,7 @@ declare
   v_sd public.strategic_directives_v2 := public.fn_resolve_sd(p_sd_id);
   v_held_by text;
 begin
+  perform public.fn_check_text('p_sd_id', p_sd_id), public.fn_check_text('p_session_id', p_session_id);  -- sqlfix: no control characters (fn_check_text)
   delete from public.sd_claims c where c.sd_id = v_sd.id and c.session_id = p_session_id;
   if found then
     return jsonb_build_object('sd_id', v_sd.id, 'released', true, 'held_by', null);
