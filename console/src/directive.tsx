@@ -255,7 +255,7 @@ function AttemptItem({ a, threshold }: { a: AttemptRecord; threshold: number | n
           <div class="row"><span class="small">score {round(a.score)} / threshold {round(a.threshold ?? threshold)}</span></div>
           <ScoreBar score={a.score} threshold={a.threshold ?? threshold} label={`${a.handoff_type} score`} />
         </>
-      ) : <div class="row"><span class="small muted">{a.dry_run ? 'dry run: gates recorded, no verdict stored' : 'no verdict yet'}</span></div>}
+      ) : <div class="row"><span class="small muted">{a.dry_run ? 'dry run: no verdict stored' : 'no verdict yet'}</span></div>}
       {a.gates.length > 0 && (
         <details>
           <summary>{a.gates.length} gates{a.failed_gate ? ` · failed at ${a.failed_gate}` : ''}</summary>
