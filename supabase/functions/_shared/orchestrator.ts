@@ -7,7 +7,7 @@ import { subAgentIdempotencyKey } from '../../../shared/idempotency.ts';
 import type { HandoffRequest, HandoffResponse } from '../../../shared/handoff-schema.ts';
 import type { ModeRead } from '../../../shared/mode-cache.ts';
 import type { BreakerStore } from '../../../shared/resilience.ts';
-import { rpc, type BeginAnswer, type CompleteAnswer } from '../../../shared/rpc.ts';
+import { callerRpc, rpc, setCaller, type BeginAnswer, type Caller, type CompleteAnswer } from '../../../shared/rpc.ts';
 import { executeGate, type ExecutorConfig } from './executors.ts';
 import { log } from './http.ts';
 
@@ -22,6 +22,12 @@ export interface OrchestratorOptions {
   onEvent?: (e: RunEvent) => void;
   /** Called once the attempt exists, before any gate runs (async mode answers 202 here). */
   onBegun?: (begin: BeginAnswer) => void;
+  /**
+   * Whose handoff this is: begin, every recorded result and complete run under this identity
+   * (role and JWT claims set per transaction, as PostgREST does), so SQL decides who may request
+   * it and records who did. Null: the connection's own identity (tools and tests).
+   */
+  caller?: Caller | null;
   /** The function's cached view of the SD type's mode, reported as mode_read (the verdict is SQL's). */
   readMode?: (sdType: string) => Promise<ModeRead>;
 }
@@ -111,7 +117,8 @@ class DryRunRollback extends Error {
 export async function runHandoff(o: OrchestratorOptions): Promise<HandoffResponse> {
   const started = performance.now();
   const { sql, request } = o;
-  const begin = await rpc.beginWithBreakers(sql, {
+  const calls = callerRpc(sql, o.caller ?? null);
+  const begin = await calls.beginWithBreakers({
     sdId: request.sd_id,
     handoffType: request.handoff_type,
     sessionId: request.session_id,
@@ -160,7 +167,7 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
     lookupExisting: (gate) => Promise.resolve(existing.get(gate.code) ?? null),
     recordResult: async (gate, outcome) => {
       if (outcome.reused) return;
-      const answer = await rpc.recordGateResult(sql, {
+      const answer = await calls.recordGateResult({
         attemptId: begin.attempt_id,
         code: gate.code,
         result: storedResult(outcome),
@@ -178,14 +185,17 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
     // The verdict comes from the same SQL as a real completion, inside a transaction that is
     // rolled back: no transition, no audit row, no handoff record.
     try {
-      await sql.begin(async (tx) => { throw new DryRunRollback(await rpc.complete(tx, begin.attempt_id, request.expected_version)); });
+      await sql.begin(async (tx) => {
+        if (o.caller) await setCaller(tx, o.caller);
+        throw new DryRunRollback(await rpc.complete(tx, begin.attempt_id, request.expected_version));
+      });
       throw new Error('unreachable');
     } catch (err) {
       if (!(err instanceof DryRunRollback)) throw err;
       done = err.answer;
     }
   } else {
-    done = await rpc.complete(sql, begin.attempt_id, request.expected_version);
+    done = await calls.complete(begin.attempt_id, request.expected_version);
   }
   const end = performance.now();
   const response = respond(request, begin, done, run.outcomes, { wallMs: end - started, criticalPathMs: run.criticalPathMs }, request.dry_run);
