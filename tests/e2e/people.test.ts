@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- JSON answers from HTTP are inspected loosely here
 // People end to end: the same rule (decided in SQL at begin) for every way in — a JWT over HTTP,
 // a handoff_requests row run by the consumer as whoever inserted it — and the attempt status
 // endpoint answering 404 to whoever may not read the attempt. Tokens are minted with the test
