@@ -568,6 +568,47 @@ comment on function public.fn_dispatch_handoff_request(uuid) is
 
 
 -- ============================================================================================
+-- The seed's entry points (fn_atomic_*_transition): the attempt's owner first (the rest is the
+-- body of 20261125011300)
+-- ============================================================================================
+create or replace function public.fn_complete_by_request(
+  p_handoff_type text, p_sd_id text, p_prd_id text, p_session_id text, p_request_id text
+) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  v_attempt public.handoff_attempts;
+  v_prd_id text;
+begin
+  select * into v_attempt from public.handoff_attempts a where a.request_id = p_request_id;
+  if not found then
+    raise exception using errcode = 'SG009',
+      message = format('ATTEMPT_NOT_FOUND: no handoff attempt with request id %L; begin one with fn_begin_handoff or use fn_execute_handoff', p_request_id);
+  end if;
+  perform stagegate_private.fn_authorize_attempt(v_attempt.id);  -- people: before the checks below name its session
+  if v_attempt.handoff_type <> p_handoff_type then
+    raise exception using errcode = 'SG001',
+      message = format('INVALID_INPUT: request id %L is a %s attempt, not %s', p_request_id, v_attempt.handoff_type, p_handoff_type);
+  end if;
+  if p_sd_id is distinct from v_attempt.sd_id and p_sd_id is distinct from v_attempt.sd_uuid::text then
+    raise exception using errcode = 'SG001',
+      message = format('INVALID_INPUT: request id %L belongs to strategic directive %L, not %L', p_request_id, v_attempt.sd_id, p_sd_id);
+  end if;
+  if p_session_id is distinct from v_attempt.session_id then
+    raise exception using errcode = 'SG001',
+      message = format('INVALID_INPUT: request id %L was begun by session %L, not %L', p_request_id, v_attempt.session_id, p_session_id);
+  end if;
+  if p_prd_id is not null then
+    select p.id into v_prd_id from public.product_requirements_v2 p where p.sd_id = v_attempt.sd_id;
+    if v_prd_id is distinct from p_prd_id then
+      raise exception using errcode = 'SG001',
+        message = format('INVALID_INPUT: PRD %L is not the PRD of strategic directive %L (%s)', p_prd_id, v_attempt.sd_id, coalesce(v_prd_id, 'none'));
+    end if;
+  end if;
+  return public.fn_complete_handoff(v_attempt.id);
+end;
+$$;
+
+-- ============================================================================================
 -- Grants: the handoff RPCs are callable by signed-in users (the rules above decide); the
 -- helpers stay private to the definer-rights RPCs.
 -- ============================================================================================

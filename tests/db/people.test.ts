@@ -168,6 +168,10 @@ describe('people: who may request a handoff', () => {
       expect(await refusal(complete(c, attempt.attempt_id))).toMatchObject({ state: 'SG009', code: 'ATTEMPT_NOT_FOUND' });
     }
     expect(await refusal(begin(as('plan'), sd, 'LEAD-TO-PLAN', 'own-1', 's-own'))).toMatchObject({ state: 'SG001' });
+    // the seed's entry point neither completes it for someone else nor names its session to them
+    const seed = await refusal(as('plan')`select fn_atomic_lead_to_plan_transition(${sd}, null, 'guess', 'own-1')`);
+    expect(seed).toMatchObject({ state: 'SG009', code: 'ATTEMPT_NOT_FOUND' });
+    expect(seed.message).not.toContain('s-own');
     // the owner and the service role may
     expect((await record(lead, attempt.attempt_id, code, gate(code))).idempotent_hit).toBe(false);
     expect((await begin(lead, sd, 'LEAD-TO-PLAN', 'own-1', 's-own')).replay).toBe(true);
