@@ -126,22 +126,13 @@ begin
 end;
 $$;
 
--- BEFORE INSERT on the handoff history: the team of the directive it is about, kept on the row so
--- the history stays readable by the team (and only by it) after the directive is deleted.
-create function stagegate_private.tg__stamp_team() returns trigger
+-- BEFORE INSERT on handoff_attempts: the team of the directive at begin, kept on the attempt so
+-- its history (gate results, handoff record, audit row, all tied to it by attempt_id) stays
+-- readable by that team, and only by it, after the directive is deleted or moves team.
+create function stagegate_private.tg_handoff_attempts__stamp_team() returns trigger
 language plpgsql set search_path = '' as $$
 begin
-  if tg_table_name = 'handoff_attempts' then
-    new.team_id := (select s.team_id from public.strategic_directives_v2 s where s.uuid = new.sd_uuid);
-  else
-    if new.attempt_id is not null then
-      new.team_id := (select a.team_id from public.handoff_attempts a where a.id = new.attempt_id);
-    end if;
-    if new.team_id is null and tg_table_name <> 'sub_agent_execution_results' then
-      new.team_id := (select s.team_id from public.strategic_directives_v2 s where s.uuid = new.sd_uuid);
-    end if;
-  end if;
-  new.team_id := coalesce(new.team_id, (select s.team_id from public.strategic_directives_v2 s where s.id = new.sd_id));
+  new.team_id := (select s.team_id from public.strategic_directives_v2 s where s.uuid = new.sd_uuid);
   return new;
 end;
 $$;
@@ -167,23 +158,17 @@ begin
     execute format('create trigger _050_stamp_actor before insert%s on public.%I for each row execute function stagegate_private.tg__stamp_actor()',
                    case when v_table = 'sd_claims' then ' or update of session_id, expires_at' else '' end, v_table);
   end loop;
-
-  foreach v_table in array array['handoff_attempts', 'sub_agent_execution_results', 'sd_phase_handoffs', 'sd_transition_audit']
-  loop
-    execute format('alter table public.%I add column team_id uuid', v_table);
-    execute format('create index %I on public.%I (team_id)', v_table || '_team_id_idx', v_table);
-    execute format('create trigger _040_stamp_team before insert on public.%I for each row execute function stagegate_private.tg__stamp_team()', v_table);
-  end loop;
 end;
 $$;
 
--- Existing history: the team of its directive (the default team, as every directive now).
+alter table public.handoff_attempts add column team_id uuid;
+comment on column public.handoff_attempts.team_id is
+  'The team of the directive when the attempt began: its members read the attempt and everything tied to it by attempt_id (gate results, handoff record, audit row).';
+create index handoff_attempts_team_id_idx on public.handoff_attempts (team_id);
+create trigger _040_stamp_team before insert on public.handoff_attempts
+  for each row execute function stagegate_private.tg_handoff_attempts__stamp_team();
+-- Existing attempts: the team of their directive (the default team, as every directive now).
 update public.handoff_attempts a set team_id = s.team_id from public.strategic_directives_v2 s where s.uuid = a.sd_uuid;
-update public.sub_agent_execution_results r set team_id = a.team_id from public.handoff_attempts a where a.id = r.attempt_id;
-update public.sd_phase_handoffs h set team_id = a.team_id from public.handoff_attempts a where a.id = h.attempt_id;
-update public.sd_transition_audit t set team_id = coalesce(
-  (select a.team_id from public.handoff_attempts a where a.id = t.attempt_id),
-  (select s.team_id from public.strategic_directives_v2 s where s.id = t.sd_id));
 
 -- ============================================================================================
 -- handoff_permissions is audited
@@ -238,7 +223,7 @@ $$;
 revoke all on function
   stagegate_private.current_actor(),
   stagegate_private.tg__stamp_actor(),
-  stagegate_private.tg__stamp_team(),
+  stagegate_private.tg_handoff_attempts__stamp_team(),
   stagegate_private.tg_handoff_permissions__audit(),
   stagegate_private.my_team_ids(text[]),
   stagegate_private.my_sd_ids(text[])
@@ -247,7 +232,7 @@ from public, anon, authenticated, service_role;
 grant execute on function
   stagegate_private.current_actor(),
   stagegate_private.tg__stamp_actor(),
-  stagegate_private.tg__stamp_team(),
+  stagegate_private.tg_handoff_attempts__stamp_team(),
   stagegate_private.my_team_ids(text[]),
   stagegate_private.my_sd_ids(text[])
 to authenticated, service_role;

@@ -11,8 +11,8 @@
 -- One policy per action and role, named for what it allows; membership through the
 -- security-definer helpers in stagegate_private (evaluated once per statement: `in (select …)`);
 -- auth.uid() through `(select auth.uid())`; an index on every column a policy filters by
--- (team_id on the directives and the history, sd_id on PRDs and stories, user_id on members,
--- actor_id on handoff requests).
+-- (team_id on the directives and attempts, attempt_id on the rest of the history, sd_id on PRDs
+-- and stories, user_id on members, actor_id on handoff requests).
 
 -- ============================================================================================
 -- Grants (the policies then choose the rows)
@@ -80,12 +80,14 @@ create policy "leads and planners edit their team's stories" on public.user_stor
 
 create policy "members read their team's handoff attempts" on public.handoff_attempts
   for select to authenticated using (team_id in (select stagegate_private.my_team_ids()));
+-- The rest of a handoff's history belongs to its attempt: readable by whoever may read the
+-- attempt (the subquery runs under the attempts' policy above; attempt_id is indexed everywhere).
 create policy "members read their team's gate results" on public.sub_agent_execution_results
-  for select to authenticated using (team_id in (select stagegate_private.my_team_ids()));
+  for select to authenticated using (exists (select 1 from public.handoff_attempts a where a.id = attempt_id));
 create policy "members read their team's handoff records" on public.sd_phase_handoffs
-  for select to authenticated using (team_id in (select stagegate_private.my_team_ids()));
+  for select to authenticated using (exists (select 1 from public.handoff_attempts a where a.id = attempt_id));
 create policy "members read their team's audit" on public.sd_transition_audit
-  for select to authenticated using (team_id in (select stagegate_private.my_team_ids()));
+  for select to authenticated using (exists (select 1 from public.handoff_attempts a where a.id = attempt_id));
 
 create policy "users read their own handoff requests" on public.handoff_requests
   for select to authenticated using (actor_id = (select auth.uid()));

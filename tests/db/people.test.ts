@@ -97,15 +97,16 @@ describe('people: who may request a handoff', () => {
     const sd = await newSd();
     const answer = await execute(as('lead'), sd, 'LEAD-TO-PLAN', 'who-1', [], 's-who');
     const who = { actor_id: USERS.lead, actor_role: 'authenticated', actor_via: 'sql' };
-    const pick = (rows: any[]) => rows.map((r) => ({ actor_id: r.actor_id, actor_role: r.actor_role, actor_via: r.actor_via, team_id: r.team_id }));
-    const withTeam = { ...who, team_id: TEAM_ALPHA };
-    expect(pick(await db.sql`select * from handoff_attempts where id = ${answer.attempt_id}`)).toEqual([withTeam]);
+    const pick = (rows: any[]) => rows.map((r) => ({ actor_id: r.actor_id, actor_role: r.actor_role, actor_via: r.actor_via }));
+    const [attempt] = await db.sql`select team_id from handoff_attempts where id = ${answer.attempt_id}`;
+    expect(attempt!.team_id).toBe(TEAM_ALPHA);
+    expect(pick(await db.sql`select * from handoff_attempts where id = ${answer.attempt_id}`)).toEqual([who]);
     const results = pick(await db.sql`select * from sub_agent_execution_results where attempt_id = ${answer.attempt_id}`);
     expect(results.length).toBeGreaterThan(0);
-    for (const r of results) expect(r).toEqual(withTeam);
-    expect(pick(await db.sql`select * from sd_phase_handoffs where attempt_id = ${answer.attempt_id}`)).toEqual([withTeam]);
-    expect(pick(await db.sql`select * from sd_transition_audit where attempt_id = ${answer.attempt_id}`)).toEqual([withTeam]);
-    expect(pick(await db.sql`select *, null as team_id from sd_claims where sd_id = ${sd}`)).toEqual([{ ...who, team_id: null }]);
+    for (const r of results) expect(r).toEqual(who);
+    expect(pick(await db.sql`select * from sd_phase_handoffs where attempt_id = ${answer.attempt_id}`)).toEqual([who]);
+    expect(pick(await db.sql`select * from sd_transition_audit where attempt_id = ${answer.attempt_id}`)).toEqual([who]);
+    expect(pick(await db.sql`select * from sd_claims where sd_id = ${sd}`)).toEqual([who]);
 
     // a direct database connection (the runbook's psql) is recorded as its role
     const other = await newSd();

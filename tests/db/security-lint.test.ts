@@ -62,14 +62,14 @@ describe('security lint (splinter\'s checks) on tables, functions and policies',
       seen.add(key);
     }
     const helpers = await db.sql`select p.proname, p.prosecdef from pg_proc p
-      where p.pronamespace = 'stagegate_private'::regnamespace and p.proname in ('my_team_ids', 'my_sd_ids')`;
-    expect(helpers).toEqual(expect.arrayContaining([{ proname: 'my_team_ids', prosecdef: true }, { proname: 'my_sd_ids', prosecdef: true }]));
+      where p.pronamespace = 'stagegate_private'::regnamespace and p.proname in ('my_team_ids', 'my_sd_ids') order by 1`;
+    expect(helpers).toEqual([{ proname: 'my_sd_ids', prosecdef: true }, { proname: 'my_team_ids', prosecdef: true }]);
   });
 
   it('has an index leading with every column a policy filters by', async () => {
     const filtered: [string, string][] = [
-      ['strategic_directives_v2', 'team_id'], ['handoff_attempts', 'team_id'], ['sub_agent_execution_results', 'team_id'],
-      ['sd_phase_handoffs', 'team_id'], ['sd_transition_audit', 'team_id'], ['product_requirements_v2', 'sd_id'],
+      ['strategic_directives_v2', 'team_id'], ['handoff_attempts', 'team_id'], ['sub_agent_execution_results', 'attempt_id'],
+      ['sd_phase_handoffs', 'attempt_id'], ['sd_transition_audit', 'attempt_id'], ['product_requirements_v2', 'sd_id'],
       ['user_stories', 'sd_id'], ['team_members', 'user_id'], ['team_members', 'team_id'], ['teams', 'id'],
       ['handoff_requests', 'actor_id'],
     ];
