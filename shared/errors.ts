@@ -81,7 +81,7 @@ export class StagegateError extends Error {
  * this table is the fallback for a raise that carries only the SQLSTATE.
  */
 export const SQLSTATE_CODES: Readonly<Record<string, ErrorCode>> = {
-  // Kept in step with the table at the top of supabase/migrations/*_core_config.sql.
+  // Kept in step with the table at the top of supabase/schemas/01_workflow.sql.
   SG001: 'INVALID_INPUT',
   SG002: 'SD_NOT_FOUND',
   SG003: 'UNKNOWN_HANDOFF_TYPE',

@@ -1,7 +1,7 @@
 // The RPCs the edge functions call, with the identity signatures they expect. The health
 // function's pre-flight probe compares this list with pg_proc, so a missing or changed migration
 // is reported by name before any request depends on it (stage-normalization memo: "pre-flight DB
-// probe"). Keep in step with supabase/migrations.
+// probe"). Keep in step with supabase/schemas/.
 export interface RpcSignature { name: string; args: string }
 
 export const REQUIRED_RPCS: readonly RpcSignature[] = [

@@ -8,7 +8,7 @@
 -- go unrecorded even when an operator updates the table by hand. The RPCs pass the reason to the
 -- trigger through the transaction-local setting stagegate.breaker_reason.
 --
--- Errors: SG001 INVALID_INPUT, SG011 UNKNOWN_GATE (table in 20261125010000_core_config.sql).
+-- Errors: SG001 INVALID_INPUT, SG011 UNKNOWN_GATE (table in 01_workflow.sql).
 
 create table public.sub_agent_breakers (
   sub_agent_code text primary key
@@ -31,6 +31,12 @@ create table public.sub_agent_breakers (
 );
 comment on table public.sub_agent_breakers is
   'One circuit breaker per sub-agent (row created on first use). Tune failure_threshold, success_threshold and reset_ms per row; change state only through fn_breaker_* RPCs.';
+-- ============================================================================================
+-- Grants: service_role only. Supabase's default privileges give anon everything, so revoke.
+-- ============================================================================================
+alter table public.sub_agent_breakers enable row level security;
+-- insert/update let an operator tune thresholds; a direct state change is still recorded.
+grant select, insert, update on table public.sub_agent_breakers to service_role;
 
 -- No foreign key: the history of a breaker outlives a deleted sub-agent.
 create table public.sub_agent_breaker_events (
@@ -46,11 +52,12 @@ create table public.sub_agent_breaker_events (
   actor_uid uuid
 );
 create index sub_agent_breaker_events_code_at on public.sub_agent_breaker_events (sub_agent_code, at desc);
+alter table public.sub_agent_breaker_events enable row level security;
 
 -- ============================================================================================
 -- Trigger: record every state change
 -- ============================================================================================
-create function public.tg_sub_agent_breakers__record_transition() returns trigger
+create or replace function public.tg_sub_agent_breakers__record_transition() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
   v_sub text := auth.jwt() ->> 'sub';
@@ -71,13 +78,14 @@ begin
   return new;
 end;
 $$;
+
 create trigger _500_record_transition before update on public.sub_agent_breakers
   for each row execute function public.tg_sub_agent_breakers__record_transition();
 
 -- ============================================================================================
 -- Internal: validate the code and return its breaker row locked (created closed on first use)
 -- ============================================================================================
-create function public.breaker_lock(p_code text) returns public.sub_agent_breakers
+create or replace function public.breaker_lock(p_code text) returns public.sub_agent_breakers
 language plpgsql security definer set search_path = '' as $$
 declare
   v_row public.sub_agent_breakers;
@@ -98,7 +106,7 @@ $$;
 comment on function public.breaker_lock(text) is
   'Internal to the fn_breaker_* RPCs: validates the code and returns its breaker row locked FOR UPDATE, creating it closed on first use.';
 
-create function public.breaker_reason(p_reason text) returns void
+create or replace function public.breaker_reason(p_reason text) returns void
 language sql security definer set search_path = '' as $$
   select set_config('stagegate.breaker_reason', coalesce(p_reason, ''), true);
 $$;
@@ -108,7 +116,7 @@ comment on function public.breaker_reason(text) is
 -- ============================================================================================
 -- fn_breaker_acquire: may this caller call the sub-agent now?
 -- ============================================================================================
-create function public.fn_breaker_acquire(p_code text, p_probe_lease_ms int default 60000)
+create or replace function public.fn_breaker_acquire(p_code text, p_probe_lease_ms int default 60000)
 returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -163,7 +171,7 @@ comment on function public.fn_breaker_acquire(text, int) is
 -- ============================================================================================
 -- fn_breaker_record: the outcome of a call admitted by fn_breaker_acquire
 -- ============================================================================================
-create function public.fn_breaker_record(p_code text, p_success boolean, p_error text default null)
+create or replace function public.fn_breaker_record(p_code text, p_success boolean, p_error text default null)
 returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -238,7 +246,7 @@ comment on function public.fn_breaker_record(text, boolean, text) is
 -- ============================================================================================
 -- fn_breaker_reset (operators) and fn_breaker_sweep (scheduler)
 -- ============================================================================================
-create function public.fn_breaker_reset(p_code text, p_reason text default null) returns jsonb
+create or replace function public.fn_breaker_reset(p_code text, p_reason text default null) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_row public.sub_agent_breakers := public.breaker_lock(p_code);
@@ -255,7 +263,7 @@ $$;
 comment on function public.fn_breaker_reset(text, text) is
   'Manual override: close the breaker of p_code and clear its counters. The transition is recorded with p_reason and the caller (role, JWT sub). Returns {state, previous_state, changed}.';
 
-create function public.fn_breaker_sweep() returns int
+create or replace function public.fn_breaker_sweep() returns int
 language plpgsql security definer set search_path = '' as $$
 declare
   v_count int;
@@ -279,7 +287,7 @@ comment on function public.fn_breaker_sweep() is
 -- ============================================================================================
 -- Operator view: every registered sub-agent, breaker or not yet
 -- ============================================================================================
-create view public.sub_agent_breaker_status with (security_invoker = true) as
+create or replace view public.sub_agent_breaker_status with (security_invoker = true) as
 select
   a.code as sub_agent_code,
   a.kind,
@@ -303,15 +311,9 @@ left join public.sub_agent_breakers b on b.sub_agent_code = a.code;
 comment on view public.sub_agent_breaker_status is
   'Circuit breaker of every registered sub-agent (closed when never used), with when an open one may probe again and its transitions in the last 24 h.';
 
--- ============================================================================================
--- Grants: service_role only. Supabase's default privileges give anon everything, so revoke.
--- ============================================================================================
-alter table public.sub_agent_breakers enable row level security;
-alter table public.sub_agent_breaker_events enable row level security;
 revoke all on table public.sub_agent_breakers, public.sub_agent_breaker_events, public.sub_agent_breaker_status
   from public, anon, authenticated;
--- insert/update let an operator tune thresholds; a direct state change is still recorded.
-grant select, insert, update on table public.sub_agent_breakers to service_role;
+
 grant select on table public.sub_agent_breaker_events, public.sub_agent_breaker_status to service_role;
 
 revoke execute on function
@@ -323,9 +325,31 @@ revoke execute on function
   public.fn_breaker_reset(text, text),
   public.fn_breaker_sweep()
 from public, anon, authenticated, service_role;
+
 grant execute on function
   public.fn_breaker_acquire(text, int),
   public.fn_breaker_record(text, boolean, text),
   public.fn_breaker_reset(text, text),
   public.fn_breaker_sweep()
 to service_role;
+
+-- Which breakers a handoff must go through fn_breaker_acquire / fn_breaker_record for, decided
+-- here beside those two functions instead of in the functions' TypeScript. A breaker that is
+-- closed with no failures counted needs neither call: acquire admits without a write, and a
+-- success records nothing. Any other state (open, half-open, or closed with failures that a
+-- success must reset) needs both. Codes without a breaker row need neither (acquire treats them as closed).
+create or replace function public.fn_troubled_breakers(p_codes text[]) returns text[]
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return coalesce((
+    select array_agg(b.sub_agent_code order by b.sub_agent_code)
+    from public.sub_agent_breakers b
+    where b.sub_agent_code = any (p_codes)
+      and (b.state <> 'closed' or b.consecutive_failures > 0)), '{}');
+end;
+$$;
+comment on function public.fn_troubled_breakers(text[]) is
+  'Of p_codes, the sub-agents whose breaker is open, half-open, or closed with failures counted: callers must use fn_breaker_acquire before running them and fn_breaker_record after. The others (closed with no failures, or no breaker yet) are admitted without a call, and a success needs no record.';
+revoke execute on function public.fn_troubled_breakers(text[]) from public, anon, authenticated, service_role;
+-- read in begin's round trip by the functions, which run begin as the caller
+grant execute on function public.fn_troubled_breakers(text[]) to authenticated, service_role;

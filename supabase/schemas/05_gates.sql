@@ -2,7 +2,7 @@
 -- ({sd, prd, stories}) and returns a raw gate result with a partial score (3 of 4 -> 75).
 
 -- Share of checks that hold, as a gate result; the issue text of each failing check is listed.
-create function public.fn_gate_score(p_checks jsonb, p_empty_passes boolean, p_empty_message text) returns jsonb
+create or replace function public.fn_gate_score(p_checks jsonb, p_empty_passes boolean, p_empty_message text) returns jsonb
 language sql immutable set search_path = '' as $$
   select case
     when jsonb_array_length(p_checks) = 0 then jsonb_build_object(
@@ -20,7 +20,7 @@ language sql immutable set search_path = '' as $$
   end
 $$;
 
-create function public.fn_filled(p_value jsonb) returns boolean
+create or replace function public.fn_filled(p_value jsonb) returns boolean
 language sql immutable set search_path = '' as $$
   select case jsonb_typeof(p_value)
     when 'string' then btrim(p_value #>> '{}') <> ''
@@ -30,7 +30,7 @@ language sql immutable set search_path = '' as $$
 $$;
 
 -- LEAD-TO-PLAN: the directive says what, how far and how we know it worked.
-create function public.fn_gate_sd_defined(p_context jsonb) returns jsonb
+create or replace function public.fn_gate_sd_defined(p_context jsonb) returns jsonb
 language sql immutable set search_path = '' as $$
   select public.fn_gate_score(coalesce(jsonb_agg(jsonb_build_object(
            'ok', public.fn_filled(p_context->'sd'->f), 'issue', format('SD field %s is empty', f))), '[]'), false, 'no SD')
@@ -38,7 +38,7 @@ language sql immutable set search_path = '' as $$
 $$;
 
 -- PLAN-TO-EXEC: a PRD exists and its required sections are filled.
-create function public.fn_gate_prd_complete(p_context jsonb) returns jsonb
+create or replace function public.fn_gate_prd_complete(p_context jsonb) returns jsonb
 language sql immutable set search_path = '' as $$
   select case when jsonb_typeof(p_context->'prd') is distinct from 'object'
     then jsonb_build_object('passed', false, 'score', 0, 'maxScore', 100, 'issues', jsonb_build_array('SD has no PRD'), 'warnings', '[]'::jsonb)
@@ -49,7 +49,7 @@ language sql immutable set search_path = '' as $$
 $$;
 
 -- PLAN-TO-EXEC: every story has acceptance criteria; no stories at all fails.
-create function public.fn_gate_stories_have_acceptance_criteria(p_context jsonb) returns jsonb
+create or replace function public.fn_gate_stories_have_acceptance_criteria(p_context jsonb) returns jsonb
 language sql immutable set search_path = '' as $$
   select public.fn_gate_score(coalesce(jsonb_agg(jsonb_build_object(
            'ok', public.fn_filled(s->'acceptance_criteria'),
@@ -59,7 +59,7 @@ $$;
 
 -- EXEC-TO-PLAN: every story is done. No stories passes with a warning: their absence was
 -- PLAN-TO-EXEC's business (STORIES_HAVE_ACCEPTANCE_CRITERIA).
-create function public.fn_gate_stories_done(p_context jsonb) returns jsonb
+create or replace function public.fn_gate_stories_done(p_context jsonb) returns jsonb
 language sql immutable set search_path = '' as $$
   select public.fn_gate_score(coalesce(jsonb_agg(jsonb_build_object(
            'ok', s->>'status' in ('done', 'validated', 'completed'),
@@ -68,7 +68,7 @@ language sql immutable set search_path = '' as $$
 $$;
 
 -- PLAN-TO-LEAD: verification validated every story.
-create function public.fn_gate_stories_validated(p_context jsonb) returns jsonb
+create or replace function public.fn_gate_stories_validated(p_context jsonb) returns jsonb
 language sql immutable set search_path = '' as $$
   select public.fn_gate_score(coalesce(jsonb_agg(jsonb_build_object(
            'ok', s->>'status' in ('validated', 'completed'),
@@ -76,7 +76,7 @@ language sql immutable set search_path = '' as $$
   from jsonb_array_elements(coalesce(p_context->'stories', '[]')) s
 $$;
 
-create function public.fn_evaluate_sql_gate(p_attempt_id uuid, p_gate_code text) returns jsonb
+create or replace function public.fn_evaluate_sql_gate(p_attempt_id uuid, p_gate_code text) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_context jsonb;

@@ -10,9 +10,13 @@
 -- Outcomes are returned, not raised: they are normal answers of the protocol, and raising would
 -- roll back the hit counter. Only bad arguments raise (SG001 INVALID_INPUT, as in the core).
 
+-- The length bounds are written as two comparisons, not `between 1 and 255`: PostgreSQL keeps
+-- `x between a and b and y` as a nested AND, which the CLI's diff prints with parentheses that
+-- parse back flat, so a generated migration would never match this definition (the drift test
+-- saw it as a changed CHECK on every diff). Flat comparisons round-trip.
 create table public.http_idempotency_keys (
-  scope text not null check (length(scope) between 1 and 255 and scope ~ '^[ -~]+$'),
-  key text not null check (length(key) between 1 and 255 and key ~ '^[ -~]+$'),
+  scope text not null check (length(scope) >= 1 and length(scope) <= 255 and scope ~ '^[ -~]+$'),
+  key text not null check (length(key) >= 1 and length(key) <= 255 and key ~ '^[ -~]+$'),
   fingerprint text not null check (fingerprint ~ '^[0-9a-f]{64}$'),
   status text not null default 'in_flight' check (status in ('in_flight', 'completed')),
   response_status int check (response_status between 100 and 599),
@@ -30,11 +34,17 @@ comment on table public.http_idempotency_keys is
   'Idempotency-Key records per (scope, key); scope = function name + caller, so two callers never share a key. Kept 24 h (fn_idempotency_purge).';
 -- For the retention sweep.
 create index http_idempotency_keys_created_at on public.http_idempotency_keys (created_at);
+-- ============================================================================================
+-- Grants: service_role only. Supabase's default privileges give anon everything, so revoke.
+-- ============================================================================================
+alter table public.http_idempotency_keys enable row level security;
+revoke all on table public.http_idempotency_keys from public, anon, authenticated;
+grant select on table public.http_idempotency_keys to service_role;
 
 -- ============================================================================================
 -- Internal: argument checks shared by the RPCs
 -- ============================================================================================
-create function public.idempotency_check_key(p_scope text, p_key text) returns void
+create or replace function public.idempotency_check_key(p_scope text, p_key text) returns void
 language plpgsql immutable security definer set search_path = '' as $$
 begin
   if p_scope is null or length(p_scope) not between 1 and 255 or p_scope !~ '^[ -~]+$' then
@@ -50,7 +60,7 @@ $$;
 comment on function public.idempotency_check_key(text, text) is
   'Internal: raises SG001 INVALID_INPUT unless scope and key are 1..255 printable ASCII characters.';
 
-create function public.idempotency_check_fingerprint(p_fingerprint text) returns void
+create or replace function public.idempotency_check_fingerprint(p_fingerprint text) returns void
 language plpgsql immutable security definer set search_path = '' as $$
 begin
   if p_fingerprint is null or p_fingerprint !~ '^[0-9a-f]{64}$' then
@@ -65,7 +75,7 @@ comment on function public.idempotency_check_fingerprint(text) is
 -- ============================================================================================
 -- fn_idempotency_begin: claim a key or learn what became of it
 -- ============================================================================================
-create function public.fn_idempotency_begin(p_scope text, p_key text, p_fingerprint text, p_lease_ms int default 120000)
+create or replace function public.fn_idempotency_begin(p_scope text, p_key text, p_fingerprint text, p_lease_ms int default 120000)
 returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -128,7 +138,7 @@ comment on function public.fn_idempotency_begin(text, text, text, int) is
 -- ============================================================================================
 -- fn_idempotency_complete / fn_idempotency_abandon: end of the owning request
 -- ============================================================================================
-create function public.fn_idempotency_complete(p_scope text, p_key text, p_fingerprint text, p_status int, p_body jsonb)
+create or replace function public.fn_idempotency_complete(p_scope text, p_key text, p_fingerprint text, p_status int, p_body jsonb)
 returns void
 language plpgsql security definer set search_path = '' as $$
 begin
@@ -148,7 +158,7 @@ $$;
 comment on function public.fn_idempotency_complete(text, text, text, int, jsonb) is
   'Store the response of the request that owns (scope, key): only an in-flight record with the same fingerprint is updated, otherwise nothing changes.';
 
-create function public.fn_idempotency_abandon(p_scope text, p_key text) returns boolean
+create or replace function public.fn_idempotency_abandon(p_scope text, p_key text) returns boolean
 language plpgsql security definer set search_path = '' as $$
 begin
   perform public.idempotency_check_key(p_scope, p_key);
@@ -163,7 +173,7 @@ comment on function public.fn_idempotency_abandon(text, text) is
 -- ============================================================================================
 -- fn_idempotency_purge: retention (Stripe keeps keys 24 h)
 -- ============================================================================================
-create function public.fn_idempotency_purge(p_older_than interval default '24 hours') returns int
+create or replace function public.fn_idempotency_purge(p_older_than interval default '24 hours') returns int
 language plpgsql security definer set search_path = '' as $$
 declare
   v_count int;
@@ -183,13 +193,6 @@ $$;
 comment on function public.fn_idempotency_purge(interval) is
   'Delete idempotency records created more than p_older_than ago (default 24 hours), except in-flight ones with a live lease. Returns how many were deleted. For the scheduled sweep.';
 
--- ============================================================================================
--- Grants: service_role only. Supabase's default privileges give anon everything, so revoke.
--- ============================================================================================
-alter table public.http_idempotency_keys enable row level security;
-revoke all on table public.http_idempotency_keys from public, anon, authenticated;
-grant select on table public.http_idempotency_keys to service_role;
-
 revoke execute on function
   public.idempotency_check_key(text, text),
   public.idempotency_check_fingerprint(text),
@@ -198,6 +201,7 @@ revoke execute on function
   public.fn_idempotency_abandon(text, text),
   public.fn_idempotency_purge(interval)
 from public, anon, authenticated, service_role;
+
 grant execute on function
   public.fn_idempotency_begin(text, text, text, int),
   public.fn_idempotency_complete(text, text, text, int, jsonb),

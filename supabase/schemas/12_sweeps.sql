@@ -2,12 +2,14 @@
 -- public.sweep_schedule is the single source of the intervals: pg_cron reads it on hosted Supabase
 -- (fn_schedule_sweeps), the local stack's scheduler (stack/scheduler.ts) reads it everywhere else.
 -- Both run a sweep through fn_run_sweep(name), so either way the row records when it last ran.
+-- The rows of sweep_schedule are data (20261125000100_seed_data.sql); enabling pg_cron / pg_net
+-- and scheduling the jobs is the hand-written migration 20261125000200_sweeps_schedule.sql.
 
 -- ============================================================================================
 -- fn_sweep_expired_claims: a lapsed session claim is already free (fn_claim_sd takes it over);
 -- deleting it keeps "who holds what" (select * from sd_claims) true at a glance.
 -- ============================================================================================
-create function public.fn_sweep_expired_claims() returns jsonb
+create or replace function public.fn_sweep_expired_claims() returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_count int;
@@ -29,11 +31,7 @@ comment on function public.fn_sweep_expired_claims() is
 -- SKIP LOCKED: an attempt fn_complete_handoff holds right now is finishing, not stuck; and an
 -- attempt this sweep locks first makes that complete return the abandoned result as a replay.
 -- ============================================================================================
-alter table public.sd_transition_audit drop constraint sd_transition_audit_status_check;
-alter table public.sd_transition_audit add constraint sd_transition_audit_status_check
-  check (status in ('in_progress', 'completed', 'rejected', 'failed', 'abandoned'));
-
-create function public.fn_sweep_stuck_attempts(p_older_than interval default '15 minutes') returns jsonb
+create or replace function public.fn_sweep_stuck_attempts(p_older_than interval default '15 minutes') returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_count int;
@@ -98,7 +96,7 @@ comment on function public.fn_sweep_stuck_attempts(interval) is
 -- where the ops webhook is installed, delivered webhook ids past their replay window. Sub-agent
 -- results need no retention: their identity is (attempt, gate), they are the audit history.
 -- ============================================================================================
-create function public.fn_sweep_idempotency(p_http_older_than interval default '24 hours') returns jsonb
+create or replace function public.fn_sweep_idempotency(p_http_older_than interval default '24 hours') returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_http int;
@@ -119,7 +117,7 @@ comment on function public.fn_sweep_idempotency(interval) is
 -- fn_sweep_breakers: open breakers whose reset time elapsed go half-open, so the status view and
 -- the metrics show the truth even when no handoff has touched that sub-agent since.
 -- ============================================================================================
-create function public.fn_sweep_breakers() returns jsonb
+create or replace function public.fn_sweep_breakers() returns jsonb
 language sql security definer set search_path = '' as $$
   select jsonb_build_object('breakers_half_opened', public.fn_breaker_sweep())
 $$;
@@ -130,7 +128,7 @@ comment on function public.fn_sweep_breakers() is
 -- The schedule. pg_cron understands '1-59 seconds' and cron expressions, so an interval must be
 -- whole seconds under a minute, whole minutes under an hour, whole hours under a day, or a day.
 -- ============================================================================================
-create function public.fn_sweep_cron_schedule(p_every interval) returns text
+create or replace function public.fn_sweep_cron_schedule(p_every interval) returns text
 language plpgsql immutable set search_path = '' as $$
 declare
   v_epoch numeric;
@@ -170,16 +168,16 @@ create table public.sweep_schedule (
 );
 comment on table public.sweep_schedule is
   'The single source of the sweeps'' intervals, for pg_cron (hosted) and stack/scheduler.ts (local). After changing a row on hosted Supabase run select public.fn_schedule_sweeps().';
-
-insert into public.sweep_schedule (name, sql_function, interval, description) values
-  ('expired_claims', 'public.fn_sweep_expired_claims', '1 minute', 'delete session claims whose lease expired'),
-  ('stuck_attempts', 'public.fn_sweep_stuck_attempts', '5 minutes', 'abandon attempts in progress for more than 15 minutes, with an abandoned audit row'),
-  ('idempotency', 'public.fn_sweep_idempotency', '1 hour', 'purge Idempotency-Key records older than 24 h and expired webhook ids'),
-  ('breakers', 'public.fn_sweep_breakers', '30 seconds', 'move open breakers past their reset timeout to half-open');
+-- ============================================================================================
+-- Grants: service_role only (the scheduler and operators); the sweeps change data anon must not.
+-- ============================================================================================
+alter table public.sweep_schedule enable row level security;
+revoke all on table public.sweep_schedule from public, anon, authenticated;
+grant select, update on table public.sweep_schedule to service_role;
 
 -- Run one sweep by name and record the outcome on its row. An error is recorded, not raised, so
 -- pg_cron's history and the scheduler's log both show it and the next run still happens.
-create function public.fn_run_sweep(p_name text) returns jsonb
+create or replace function public.fn_run_sweep(p_name text) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_sweep public.sweep_schedule;
@@ -208,7 +206,7 @@ $$;
 comment on function public.fn_run_sweep(text) is
   'Run the sweep p_name from sweep_schedule and record last_run_at, last_duration_ms, last_result and last_error on its row. Errors are caught and returned as {ok: false, error}. Returns {name, ok, result, error}.';
 
-create function public.fn_run_sweeps() returns jsonb
+create or replace function public.fn_run_sweeps() returns jsonb
 language sql security definer set search_path = '' as $$
   select coalesce(jsonb_object_agg(s.name, public.fn_run_sweep(s.name) - 'name'), '{}')
   from (select name from public.sweep_schedule where enabled order by name) s
@@ -220,7 +218,7 @@ comment on function public.fn_run_sweeps() is
 -- pg_cron: jobs named stagegate_<sweep>, one per enabled row; disabled rows are unscheduled.
 -- Dynamic SQL, so this parses and runs where the cron schema does not exist.
 -- ============================================================================================
-create function public.fn_schedule_sweeps() returns jsonb
+create or replace function public.fn_schedule_sweeps() returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_sweep public.sweep_schedule;
@@ -245,26 +243,6 @@ $$;
 comment on function public.fn_schedule_sweeps() is
   'Schedule (or reschedule) every enabled sweep with pg_cron as job stagegate_<name>, unschedule disabled ones. Returns {pg_cron: false} where pg_cron is not installed (the local stack schedules them itself).';
 
-do $$
-begin
-  -- Hosted Supabase ships pg_cron; enable it when it is available but not yet created.
-  if not exists (select 1 from pg_catalog.pg_extension where extname = 'pg_cron')
-     and exists (select 1 from pg_catalog.pg_available_extensions where name = 'pg_cron') then
-    execute 'create extension if not exists pg_cron';
-  end if;
-  if exists (select 1 from pg_catalog.pg_extension where extname = 'pg_cron') then
-    perform public.fn_schedule_sweeps();
-  end if;
-end;
-$$;
-
--- ============================================================================================
--- Grants: service_role only (the scheduler and operators); the sweeps change data anon must not.
--- ============================================================================================
-alter table public.sweep_schedule enable row level security;
-revoke all on table public.sweep_schedule from public, anon, authenticated;
-grant select, update on table public.sweep_schedule to service_role;
-
 revoke execute on function
   public.fn_sweep_expired_claims(),
   public.fn_sweep_stuck_attempts(interval),
@@ -275,6 +253,7 @@ revoke execute on function
   public.fn_run_sweeps(),
   public.fn_schedule_sweeps()
 from public, anon, authenticated;
+
 grant execute on function
   public.fn_sweep_expired_claims(),
   public.fn_sweep_stuck_attempts(interval),
@@ -285,3 +264,38 @@ grant execute on function
   public.fn_run_sweeps(),
   public.fn_schedule_sweeps()
 to service_role;
+
+-- Sends and deletes the oldest pending notifications in one transaction. One relay at a time (a
+-- transaction advisory lock; a second caller, say pg_cron beside a local scheduler, returns 0), so
+-- per SD the order is kept: the next transition of an SD begins after the previous one committed,
+-- so its row has a larger id and is never visible without the earlier one.
+create or replace function public.fn_sweep_transition_notifications(p_limit int default 5000) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_count int := 0;
+  v_payload jsonb;
+begin
+  if p_limit is null or p_limit < 1 then
+    raise exception using errcode = 'SG001', message = format('INVALID_INPUT: p_limit must be a positive number, got %s', coalesce(p_limit::text, 'null'));
+  end if;
+  if not pg_try_advisory_xact_lock(hashtext('stagegate.transition_notifications')::bigint) then
+    return jsonb_build_object('transition_notifications', 0, 'busy', true);
+  end if;
+  for v_payload in
+    with batch as (
+      delete from public.transition_notifications n
+      where n.id in (select o.id from public.transition_notifications o order by o.id limit p_limit)
+      returning n.id, n.payload
+    )
+    select b.payload from batch b order by b.id
+  loop
+    perform pg_notify('stagegate_transition', v_payload::text);
+    v_count := v_count + 1;
+  end loop;
+  return jsonb_build_object('transition_notifications', v_count);
+end;
+$$;
+comment on function public.fn_sweep_transition_notifications(int) is
+  'Send NOTIFY stagegate_transition for up to p_limit pending rows of transition_notifications, oldest first, and delete them, in one transaction. Returns {transition_notifications: count sent}. Scheduled by sweep_schedule ''transition_notifications'' (every second).';
+revoke execute on function public.fn_sweep_transition_notifications(int) from public, anon, authenticated;
+grant execute on function public.fn_sweep_transition_notifications(int) to service_role;

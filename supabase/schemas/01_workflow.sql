@@ -1,4 +1,6 @@
--- stagegate SQL core, part 1: the workflow and its rules as data.
+-- The workflow and its rules as data: phases, handoff types, thresholds per SD type (with their
+-- audit trail), SD type classes, skip rules and the sub-agent registry (kept a DAG by trigger).
+-- The shared updated_at trigger function lives here because these are the first tables to use it.
 --
 -- Errors raised by the core use SQLSTATE class 'SG' and start their message with a stable code,
 -- so psql users can read them and the edge functions can map them (see supabase/ERRORS.md):
@@ -16,6 +18,11 @@
 --   SG012 DIRECT_UPDATE_REFUSED     phase/status changed outside a handoff RPC
 --   SG013 UNKNOWN_DEPENDENCY        a sub-agent depends on a code that is not registered
 --   SG014 DEPENDENCY_CYCLE          sub-agent dependencies form a cycle
+--   SG015 PROMOTION_BLOCKED         a move to ENFORCE refused by the canary gate (10_modes_and_promotion.sql)
+--
+-- The rows (default workflow, thresholds, skip rules, sql gates) are data, not schema: they are
+-- inserted by the hand-written migration 20261125000100_seed_data.sql. Change them with ordinary
+-- DML (threshold changes are audited by trigger).
 
 -- Phases an SD can be in. EXEC_IMPLEMENTATION exists because the seed runbook's smoke test inserts
 -- an SD in it and runs EXEC-TO-PLAN; VERIFICATION is the seed's PLAN verification step.
@@ -56,16 +63,6 @@ create table public.handoff_types (
   prd_status text,
   story_status text,
   description text not null default ''
-);
-
--- One global mode (scope '*') and optional per-SD-type overrides.
--- ENFORCE: below threshold blocks. WARN: passes, verdict says would_reject. OFF: no threshold check.
-create table public.validation_modes (
-  scope text primary key check (scope = '*' or scope ~ '^[a-z][a-z0-9_-]{0,39}$'),
-  mode text not null check (mode in ('OFF', 'WARN', 'ENFORCE')),
-  note text not null default '',
-  updated_by text not null default current_user,
-  updated_at timestamptz not null default now()
 );
 
 -- Named groups of SD types, so one skip rule covers a class ("lightweight", "doc_only").
@@ -109,3 +106,76 @@ create table public.leo_sub_agents (
 );
 comment on column public.leo_sub_agents.handoff_types is 'Handoff types this gate runs for; empty = all.';
 comment on column public.leo_sub_agents.sd_types is 'SD types this gate runs for; empty = all.';
+
+-- Timestamps, and (below) the audit trail of threshold changes (who, when, old, new).
+create or replace function public.tg__set_updated_at() returns trigger
+language plpgsql set search_path = '' as $$
+begin
+  new.updated_at := now();
+  return new;
+end;
+$$;
+
+create trigger tg_threshold_profiles__updated_at before update on public.threshold_profiles
+  for each row execute function public.tg__set_updated_at();
+
+create trigger tg_leo_sub_agents__updated_at before update on public.leo_sub_agents
+  for each row execute function public.tg__set_updated_at();
+
+-- current_user is the role that made the change (service_role, postgres, ...), which is why this is
+-- not security definer; auth.uid() names the end user when the change came with a JWT.
+create or replace function public.tg_threshold_profiles__audit() returns trigger
+language plpgsql set search_path = '' as $$
+begin
+  insert into public.threshold_profile_audit (sd_type, operation, old_row, new_row, changed_by, changed_by_uid)
+  values (
+    coalesce(new.sd_type, old.sd_type), tg_op,
+    case when tg_op <> 'INSERT' then to_jsonb(old) end,
+    case when tg_op <> 'DELETE' then to_jsonb(new) end,
+    current_user,
+    auth.uid()
+  );
+  return null;
+end;
+$$;
+
+create trigger tg_threshold_profiles__audit after insert or update or delete on public.threshold_profiles
+  for each row execute function public.tg_threshold_profiles__audit();
+
+-- The registry must stay a DAG of known codes, or the orchestrator's critical-path runner would
+-- wait forever. Checked once per statement, so a batch insert may list gates in any order.
+create or replace function public.tg_leo_sub_agents__check_dag() returns trigger
+language plpgsql set search_path = '' as $$
+declare
+  v_code text;
+  v_dep text;
+begin
+  select a.code, d.dep into v_code, v_dep
+  from public.leo_sub_agents a
+  cross join lateral unnest(a.depends_on) as d(dep)
+  where not exists (select 1 from public.leo_sub_agents b where b.code = d.dep)
+  limit 1;
+  if found then
+    raise exception using errcode = 'SG013',
+      message = format('UNKNOWN_DEPENDENCY: sub-agent %L depends on %L, which is not registered', v_code, v_dep);
+  end if;
+
+  with recursive reach (start, node) as (
+    select a.code, d.dep from public.leo_sub_agents a cross join lateral unnest(a.depends_on) as d(dep)
+    union
+    select r.start, d.dep
+    from reach r
+    join public.leo_sub_agents a on a.code = r.node
+    cross join lateral unnest(a.depends_on) as d(dep)
+  )
+  select start into v_code from reach where start = node order by start limit 1;
+  if found then
+    raise exception using errcode = 'SG014',
+      message = format('DEPENDENCY_CYCLE: sub-agent %L depends on itself through depends_on', v_code);
+  end if;
+  return null;
+end;
+$$;
+
+create trigger tg_leo_sub_agents__check_dag after insert or update of depends_on, code or delete
+  on public.leo_sub_agents for each statement execute function public.tg_leo_sub_agents__check_dag();

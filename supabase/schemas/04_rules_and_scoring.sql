@@ -1,3 +1,76 @@
+-- The rules a handoff is judged by, each readable on its own: skip decisions, threshold lookup,
+-- validation-mode lookup, handoff-type normalisation, and the verdict rule (fn_judge_attempt).
+-- Pure reads of the rule tables (the validation modes themselves are in 10_modes_and_promotion.sql).
+--
+-- The helpers a handoff calls on its hot path are PL/pgSQL, not LANGUAGE sql: a LANGUAGE sql
+-- function that cannot be inlined (here: every one of them, because of `set search_path`) is
+-- parsed, analysed and planned again on every call from PL/pgSQL in PostgreSQL 17 — its plans
+-- live only as long as the calling expression's state, which PL/pgSQL keeps per transaction. A
+-- PL/pgSQL function keeps its plans for the session. With fn_sd_state, fn_sd_threshold,
+-- fn_get_validation_mode, fn_normalise_handoff_type, fn_sd_lock_key and fn_in_transition as SQL
+-- functions, re-planning was the largest single cost of a complete (bench/REPORT.md).
+
+-- Seed pattern 8 as one set-based call: one row per validator asked about, in the order given.
+-- Validator names compare upper-cased (the seed upper-cases them). NON_APPLICABLE_SD_TYPE wins
+-- over LIGHTWEIGHT_SD_TYPE when both match, as the seed checks non-applicability first.
+create or replace function public.fn_check_skip_conditions(p_sd_type text, p_validators text[])
+returns table (validator text, should_skip boolean, reason_code text)
+language sql stable security definer set search_path = '' as $$
+  select v.name, r.reason_code is not null, r.reason_code
+  from unnest(p_validators) with ordinality as v(name, ord)
+  left join lateral (
+    select g.reason_code
+    from public.gate_skip_rules g
+    where g.validator_code = upper(v.name)
+      and (g.applies_to = p_sd_type
+           or g.applies_to in (select c.class_name from public.sd_type_classes c where c.sd_type = p_sd_type))
+    order by g.reason_code = 'NON_APPLICABLE_SD_TYPE' desc, g.id
+    limit 1
+  ) r on true
+  order by v.ord
+$$;
+comment on function public.fn_check_skip_conditions(text, text[]) is
+  'Skip decisions for a list of validators and an SD type, from public.gate_skip_rules (the single source of truth). One row per validator: should_skip and reason_code (NON_APPLICABLE_SD_TYPE or LIGHTWEIGHT_SD_TYPE).';
+
+create or replace function public.fn_sd_threshold(p_sd_type text) returns numeric
+language plpgsql stable set search_path = '' as $$
+begin
+  return coalesce(
+    (select t.gate_threshold from public.threshold_profiles t where t.sd_type = p_sd_type),
+    (select t.gate_threshold from public.threshold_profiles t where t.sd_type = 'default'),
+    85);
+end;
+$$;
+
+-- One normaliser for handoff types: the core's entry points (fn_begin_handoff, fn_execute_handoff,
+-- the fn_atomic_* functions) understand every variant the HTTP API does (ExecToPlan,
+-- exec_to_plan, "exec → plan", synonyms) because both use public.normalize_handoff_type, which the
+-- parity test proves equal to shared/stages.ts. An input it cannot place is returned as typed
+-- (upper-cased), so the caller's lookup still fails with UNKNOWN_HANDOFF_TYPE naming it.
+-- Minimal on purpose: the TypeScript side owns the forgiving normaliser; SQL users get
+-- 'exec_to_plan' / 'exec to plan' -> 'EXEC-TO-PLAN' and nothing cleverer.
+create or replace function public.fn_normalise_handoff_type(p_handoff_type text) returns text
+language plpgsql stable set search_path = '' as $$
+begin
+  return coalesce(public.normalize_handoff_type(p_handoff_type) ->> 'normalized', upper(btrim(p_handoff_type)));
+end;
+$$;
+
+-- The validation mode in force for an SD type. The modes themselves (table validation_modes, its
+-- audit, the promotion gate) are in 10_modes_and_promotion.sql; this lookup is here, beside the
+-- verdict rule that reads it, so the SQL functions of 06_begin_record_complete.sql find it.
+create or replace function public.fn_get_validation_mode(p_sd_type text default null) returns text
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return coalesce(
+    (select m.mode from public.validation_modes m where m.scope = p_sd_type),
+    (select m.mode from public.validation_modes m where m.scope = '*'),
+    'ENFORCE');
+end;
+$$;
+comment on function public.fn_get_validation_mode(text) is
+  'Validation mode (OFF, WARN, ENFORCE) for an SD type: its override if any, else the global mode (scope *), else ENFORCE.';
+
 -- The verdict rule, in one place: weighted score from the attempt's recorded results, required
 -- gates, SD-type threshold, validation mode. Reads only; fn_complete_handoff acts on the answer.
 --
@@ -8,7 +81,7 @@
 -- recorded, or recorded as skipped) -> its code; a required gate that failed -> its code; score
 -- under the SD type's threshold -> SD_TYPE_THRESHOLD, unless the mode is WARN (passes with
 -- would_reject) or OFF (not checked).
-create function public.fn_judge_attempt(p_attempt public.handoff_attempts) returns jsonb
+create or replace function public.fn_judge_attempt(p_attempt public.handoff_attempts) returns jsonb
 language plpgsql stable set search_path = '' as $$
 declare
   v_score numeric;

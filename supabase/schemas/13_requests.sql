@@ -11,6 +11,10 @@
 -- or a lost answer replays the stored verdict instead of running the handoff again: exactly one
 -- transition per row. Which HTTP answers are final and which are retried is decided in one place,
 -- fn_finish_handoff_request.
+--
+-- max_attempts holds on both paths: the local consumer's fn_claim_handoff_request and the pg_net
+-- path's fn_sweep_handoff_responses both call fn_exhaust_handoff_requests first, so a running
+-- request out of tries becomes ATTEMPTS_EXHAUSTED instead of being re-posted for ever.
 
 create table public.handoff_requests (
   id uuid primary key default gen_random_uuid(),
@@ -32,16 +36,30 @@ create table public.handoff_requests (
   locked_by text,
   net_request_id bigint,
   requested_by text not null default current_user,
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger')),
   check ((status in ('done', 'error')) = (finished_at is not null)),
   check (status <> 'done' or verdict is not null),
   check (status <> 'error' or error is not null),
   check ((status = 'running') = (locked_until is not null))
 );
+comment on column public.handoff_requests.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.handoff_requests.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.handoff_requests.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+-- the request runs as whoever inserted it (the handoff function reads these columns)
+create trigger _050_stamp_actor before insert on public.handoff_requests
+  for each row execute function stagegate_private.tg__stamp_actor();
 comment on table public.handoff_requests is
   'Insert {sd_id, handoff_type, session_id} to run a handoff; read status (pending|running|done|error), verdict and error back. Executed exactly once (Idempotency-Key handoff-request:<id>).';
 create index handoff_requests_pending_idx on public.handoff_requests (run_after) where status = 'pending';
 create index handoff_requests_running_idx on public.handoff_requests (locked_until) where status = 'running';
 create index handoff_requests_net_idx on public.handoff_requests (net_request_id) where net_request_id is not null;
+-- ============================================================================================
+-- Grants: service_role only. Inserting a request runs a handoff, as calling the function does.
+-- ============================================================================================
+alter table public.handoff_requests enable row level security;
+grant select, insert on table public.handoff_requests to service_role;
 
 -- Hosted dispatch settings (one row). Absent row or enabled = false: LISTEN/NOTIFY only.
 create table public.handoff_request_dispatch (
@@ -55,25 +73,29 @@ create table public.handoff_request_dispatch (
 );
 comment on table public.handoff_request_dispatch is
   'pg_net dispatch of handoff_requests on hosted Supabase: the functions URL and the Vault secret name of the service-role key. See docs/runbook.md, "Deploy".';
+alter table public.handoff_request_dispatch enable row level security;
+grant select, insert, update, delete on table public.handoff_request_dispatch to service_role;
 
 -- The identity of a request is what its Idempotency-Key stands for: it must not change.
-create function public.tg_handoff_requests__freeze() returns trigger
+create or replace function public.tg_handoff_requests__freeze() returns trigger
 language plpgsql set search_path = '' as $$
 begin
-  if (new.id, new.sd_id, new.handoff_type, new.session_id) is distinct from (old.id, old.sd_id, old.handoff_type, old.session_id) then
+  if (new.id, new.sd_id, new.handoff_type, new.session_id, new.actor_id, new.actor_role, new.actor_via)
+     is distinct from (old.id, old.sd_id, old.handoff_type, old.session_id, old.actor_id, old.actor_role, old.actor_via) then
     raise exception using errcode = 'SG001',
-      message = format('INVALID_INPUT: handoff request %s: id, sd_id, handoff_type and session_id cannot change; insert a new request', old.id);
+      message = format('INVALID_INPUT: handoff request %s: id, sd_id, handoff_type, session_id and who requested it cannot change; insert a new request', old.id);
   end if;
   return new;
 end;
 $$;
+
 create trigger _100_freeze before update on public.handoff_requests
   for each row execute function public.tg_handoff_requests__freeze();
 
 -- ============================================================================================
 -- Hosted: post one request with pg_net (dynamic SQL: parses without the net and vault schemas)
 -- ============================================================================================
-create function public.fn_dispatch_handoff_request(p_id uuid) returns bigint
+create or replace function public.fn_dispatch_handoff_request(p_id uuid) returns bigint
 language plpgsql security definer set search_path = '' as $$
 declare
   v_cfg public.handoff_request_dispatch;
@@ -99,7 +121,9 @@ begin
     using v_cfg.functions_url || '/handoff',
           jsonb_build_object('sd_id', v_req.sd_id, 'handoff_type', v_req.handoff_type, 'session_id', v_req.session_id),
           jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || v_key,
-                             'Idempotency-Key', 'handoff-request:' || v_req.id),
+                             'Idempotency-Key', 'handoff-request:' || v_req.id,
+                             -- people: the function runs the row as whoever inserted it
+                             'X-Stagegate-Handoff-Request', v_req.id::text),
           v_cfg.timeout_ms;
   update public.handoff_requests r
      set status = 'running', attempts = r.attempts + 1, started_at = coalesce(r.started_at, clock_timestamp()),
@@ -113,7 +137,7 @@ $$;
 comment on function public.fn_dispatch_handoff_request(uuid) is
   'Hosted: POST the request to <functions_url>/handoff with pg_net (Idempotency-Key handoff-request:<id>, service-role key from Vault) and mark it running. Returns the pg_net request id, or null when dispatch is not configured or pg_net is absent. Raises SG016 DISPATCH_NOT_CONFIGURED when the Vault secret is missing.';
 
-create function public.tg_handoff_requests__dispatch() returns trigger
+create or replace function public.tg_handoff_requests__dispatch() returns trigger
 language plpgsql security definer set search_path = '' as $$
 begin
   if public.fn_dispatch_handoff_request(new.id) is null then
@@ -122,13 +146,14 @@ begin
   return null;
 end;
 $$;
+
 create trigger _900_dispatch after insert on public.handoff_requests
   for each row execute function public.tg_handoff_requests__dispatch();
 
 -- ============================================================================================
 -- Local consumer: claim, then finish
 -- ============================================================================================
-create function public.fn_claim_handoff_request(p_worker text, p_lease interval default '2 minutes', p_limit int default 1)
+create or replace function public.fn_claim_handoff_request(p_worker text, p_lease interval default '2 minutes', p_limit int default 1)
 returns setof public.handoff_requests
 language plpgsql security definer set search_path = '' as $$
 begin
@@ -139,13 +164,7 @@ begin
     raise exception using errcode = 'SG001',
       message = format('INVALID_INPUT: p_lease must be >= 1 second and p_limit between 1 and 100 (got %s, %s)', p_lease, p_limit);
   end if;
-  -- A row whose every try died mid-flight stops here instead of crashing workers for ever.
-  update public.handoff_requests r
-     set status = 'error', finished_at = clock_timestamp(), locked_until = null,
-         error = jsonb_build_object('code', 'ATTEMPTS_EXHAUSTED', 'http_status', null, 'last_error', r.error,
-           'message', format('no answer after %s tries (each worker died or lost its lease)', r.attempts),
-           'recovery_action', format('The handoff may have run: check public.handoff_attempts. select public.fn_retry_handoff_request(%L) tries again under the same Idempotency-Key, so it replays a finished run instead of repeating it.', r.id))
-   where r.status = 'running' and r.locked_until <= now() and r.attempts >= r.max_attempts;
+  perform public.fn_exhaust_handoff_requests();
 
   return query
   with picked as (
@@ -172,7 +191,7 @@ comment on function public.fn_claim_handoff_request(text, interval, int) is
 --   IDEMPOTENCY_IN_FLIGHT, DB_UNAVAILABLE          pending again after a backoff (error = last answer),
 --                                                  or error ATTEMPTS_EXHAUSTED when out of tries
 --   any other status                               error = {http_status, code, message, details}
-create function public.fn_finish_handoff_request(p_id uuid, p_http_status int, p_body jsonb) returns jsonb
+create or replace function public.fn_finish_handoff_request(p_id uuid, p_http_status int, p_body jsonb) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_req public.handoff_requests;
@@ -219,7 +238,7 @@ $$;
 comment on function public.fn_finish_handoff_request(uuid, int, jsonb) is
   'Write the handoff function''s answer (HTTP status, JSON body; status null = no answer) back to the request: 200 -> done with verdict; 429/5xx/SD_BUSY/IDEMPOTENCY_IN_FLIGHT/DB_UNAVAILABLE/no answer -> pending again after a backoff (1, 2, 4 ... 60 s) until max_attempts, then error ATTEMPTS_EXHAUSTED; anything else -> error. A request already done or error is left as it is. Returns {id, status, changed, attempts, run_after}.';
 
-create function public.fn_retry_handoff_request(p_id uuid) returns jsonb
+create or replace function public.fn_retry_handoff_request(p_id uuid) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_req public.handoff_requests;
@@ -243,7 +262,7 @@ comment on function public.fn_retry_handoff_request(uuid) is
 -- ============================================================================================
 -- Hosted: read pg_net's answers back, re-post what is due (a sweep, scheduled like the others)
 -- ============================================================================================
-create function public.fn_sweep_handoff_responses() returns jsonb
+create or replace function public.fn_sweep_handoff_responses() returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_answer record;
@@ -271,6 +290,7 @@ begin
     perform public.fn_finish_handoff_request(v_answer.id, case when v_answer.timed_out then null else v_answer.status_code end, v_body);
     v_finished := v_finished + 1;
   end loop;
+  perform public.fn_exhaust_handoff_requests();
   -- due retries, and requests whose answer never came (pg_net keeps answers for 6 hours)
   for v_id in
     select r.id from public.handoff_requests r
@@ -286,30 +306,7 @@ $$;
 comment on function public.fn_sweep_handoff_responses() is
   'Hosted (pg_net): write pg_net''s answers for running requests back through fn_finish_handoff_request, then re-post due retries and requests whose answer was lost. Returns {pg_net: false} where pg_net is absent. Returns {pg_net, answers_read, dispatched}.';
 
-insert into public.sweep_schedule (name, sql_function, interval, description) values
-  ('handoff_responses', 'public.fn_sweep_handoff_responses', '10 seconds',
-   'hosted: read pg_net answers into handoff_requests and re-post due retries (nothing to do without pg_net)');
-
-do $$
-begin
-  if not exists (select 1 from pg_catalog.pg_extension where extname = 'pg_net')
-     and exists (select 1 from pg_catalog.pg_available_extensions where name = 'pg_net') then
-    execute 'create extension if not exists pg_net';
-  end if;
-  if exists (select 1 from pg_catalog.pg_extension where extname = 'pg_cron') then
-    perform public.fn_schedule_sweeps();
-  end if;
-end;
-$$;
-
--- ============================================================================================
--- Grants: service_role only. Inserting a request runs a handoff, as calling the function does.
--- ============================================================================================
-alter table public.handoff_requests enable row level security;
-alter table public.handoff_request_dispatch enable row level security;
 revoke all on table public.handoff_requests, public.handoff_request_dispatch from public, anon, authenticated;
-grant select, insert on table public.handoff_requests to service_role;
-grant select, insert, update, delete on table public.handoff_request_dispatch to service_role;
 
 revoke execute on function
   public.tg_handoff_requests__freeze(),
@@ -320,9 +317,40 @@ revoke execute on function
   public.fn_retry_handoff_request(uuid),
   public.fn_sweep_handoff_responses()
 from public, anon, authenticated, service_role;
+
 grant execute on function
   public.fn_claim_handoff_request(text, interval, int),
   public.fn_finish_handoff_request(uuid, int, jsonb),
   public.fn_retry_handoff_request(uuid),
   public.fn_sweep_handoff_responses()
 to service_role;
+
+create or replace function public.fn_exhaust_handoff_requests() returns int
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_count int;
+begin
+  update public.handoff_requests r
+     set status = 'error', finished_at = clock_timestamp(), locked_until = null,
+         error = jsonb_build_object('code', 'ATTEMPTS_EXHAUSTED', 'http_status', null, 'last_error', r.error,
+           'message', format('no answer after %s tries (each worker died or lost its lease)', r.attempts),
+           'recovery_action', format('The handoff may have run: check public.handoff_attempts. select public.fn_retry_handoff_request(%L) tries again under the same Idempotency-Key, so it replays a finished run instead of repeating it.', r.id))
+   where r.status = 'running' and r.locked_until <= now() and r.attempts >= r.max_attempts;
+  get diagnostics v_count = row_count;
+  return v_count;
+end;
+$$;
+comment on function public.fn_exhaust_handoff_requests() is
+  'Running handoff requests with an expired lease and no tries left become status error, code ATTEMPTS_EXHAUSTED. Returns how many. Called by fn_claim_handoff_request (local consumer) and fn_sweep_handoff_responses (pg_net) before they pick rows to run again.';
+revoke execute on function public.fn_exhaust_handoff_requests() from public, anon, authenticated;
+grant execute on function public.fn_exhaust_handoff_requests() to service_role;
+
+-- People: a signed-in user inserts requests (run as that user) and reads their own.
+grant select on table public.handoff_requests to authenticated;
+grant insert (sd_id, handoff_type, session_id) on table public.handoff_requests to authenticated;
+create index handoff_requests_actor_id_idx on public.handoff_requests (actor_id) where actor_id is not null;
+create policy "users read their own handoff requests" on public.handoff_requests
+  for select to authenticated using (actor_id = (select auth.uid()));
+-- actor_id is stamped by the _050_stamp_actor trigger before this check runs
+create policy "users request handoffs as themselves" on public.handoff_requests
+  for insert to authenticated with check (actor_id = (select auth.uid()));
