@@ -5,6 +5,9 @@ export const ERROR_CODES = {
   INVALID_INPUT: { status: 400, retryable: false },
   UNAUTHORIZED: { status: 401, retryable: false },
   FORBIDDEN: { status: 403, retryable: false },
+  // People: who may request a handoff is decided in SQL (stagegate_private.fn_authorize_handoff).
+  NOT_A_MEMBER: { status: 403, retryable: false },
+  ROLE_NOT_ALLOWED: { status: 403, retryable: false },
   SD_NOT_FOUND: { status: 404, retryable: false },
   ATTEMPT_NOT_FOUND: { status: 404, retryable: false },
   UNKNOWN_HANDOFF_TYPE: { status: 400, retryable: false },
@@ -97,6 +100,8 @@ export const SQLSTATE_CODES: Readonly<Record<string, ErrorCode>> = {
   SG013: 'INVALID_INPUT', // UNKNOWN_DEPENDENCY when writing the sub-agent registry
   SG014: 'INVALID_INPUT', // DEPENDENCY_CYCLE when writing the sub-agent registry
   SG015: 'PROMOTION_BLOCKED',
+  SG020: 'NOT_A_MEMBER',
+  SG021: 'ROLE_NOT_ALLOWED',
   SG030: 'DIRECTIVE_EXISTS',
   // Postgres' own codes that have a stable meaning for a caller.
   '55P03': 'SD_BUSY', // lock_not_available (NOWAIT / lock_timeout)

@@ -50,6 +50,39 @@ export interface CompleteAnswer {
   [key: string]: unknown;
 }
 
+/**
+ * Whose request a transaction runs: the way PostgREST runs one, the role and the JWT claims are
+ * set for the transaction (`set_config(…, true)`), so auth.uid() / auth.role(), the permission
+ * rules in SQL and the RLS policies see the caller, not the functions' own connection. `via` is
+ * the way in recorded on every row the transaction writes (stagegate.via).
+ */
+export interface Caller {
+  role: 'authenticated' | 'service_role';
+  claims: Record<string, unknown>;
+  via: 'http' | 'sql' | 'trigger';
+}
+
+/** The caller of a verified JWT's claims, or null when the role may not run handoffs. */
+export function callerFromClaims(claims: Record<string, unknown>, via: Caller['via']): Caller | null {
+  const role = claims.role;
+  if (role !== 'authenticated' && role !== 'service_role') return null;
+  return { role, claims, via };
+}
+
+/** Makes the rest of the transaction `tx` run as the caller. */
+export async function setCaller(tx: postgres.TransactionSql, caller: Caller): Promise<void> {
+  await tx`select set_config('role', ${caller.role}, true), set_config('request.jwt.claims', ${JSON.stringify(caller.claims)}, true),
+                  set_config('stagegate.via', ${caller.via}, true)`;
+}
+
+/** Runs `work` in one transaction under the caller's identity (nothing else shares it). */
+export async function asCaller<T>(sql: postgres.Sql, caller: Caller, work: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
+  return await sql.begin(async (tx) => {
+    await setCaller(tx, caller);
+    return await work(tx);
+  }) as T;
+}
+
 export interface RecordAnswer { result_id: string; idempotent_hit: boolean; result: Record<string, unknown> }
 
 async function one<T>(query: () => Promise<{ r: T }[]>): Promise<T> {
@@ -71,6 +104,30 @@ async function idempotent<T>(query: () => Promise<{ r: T }[]>): Promise<T> {
     await sleep(50);
     return await one(query);
   }
+}
+
+/**
+ * The handoff RPCs under a caller's identity (each call its own transaction), or on the
+ * connection's own identity when caller is null (tests, tools, the bench's baselines).
+ */
+export function callerRpc(sql: postgres.Sql, caller: Caller | null) {
+  // begin, record and complete are idempotent: after a database restart one retry on a fresh
+  // connection (a new transaction) turns a dead pooled connection into a normal answer
+  const on = async <T>(call: (s: Sql) => Promise<T>): Promise<T> => {
+    if (!caller) return await call(sql);
+    try {
+      return await asCaller(sql, caller, call);
+    } catch (err) {
+      if (mapDbError(err).code !== 'DB_UNAVAILABLE') throw err;
+      await sleep(50);
+      return await asCaller(sql, caller, call);
+    }
+  };
+  return {
+    beginWithBreakers: (a: Parameters<typeof rpc.beginWithBreakers>[1]) => on((s) => rpc.beginWithBreakers(s, a)),
+    recordGateResult: (a: Parameters<typeof rpc.recordGateResult>[1]) => on((s) => rpc.recordGateResult(s, a)),
+    complete: (attemptId: string, expectedVersion?: number | null) => on((s) => rpc.complete(s, attemptId, expectedVersion)),
+  };
 }
 
 export const rpc = {

@@ -31,6 +31,8 @@ drop view if exists
 drop table if exists
   public.gate_skip_rules,
   public.handoff_attempts,
+  public.handoff_permission_changes,
+  public.handoff_permissions,
   public.handoff_request_events,
   public.handoff_request_dispatch,
   public.handoff_requests,
@@ -54,6 +56,8 @@ drop table if exists
   public.sub_agent_breakers,
   public.sub_agent_execution_results,
   public.sweep_schedule,
+  public.team_members,
+  public.teams,
   public.threshold_profile_audit,
   public.threshold_profiles,
   public.unknown_inputs,
@@ -170,3 +174,7 @@ drop function if exists
   public.tg_validation_modes__audit(),
   public.tg_validation_modes__stamp()
   cascade;
+
+-- People (20261201060000..): the private helpers' schema goes whole. auth.users is the bootstrap's
+-- (or Supabase Auth's) and stays.
+drop schema if exists stagegate_private cascade;

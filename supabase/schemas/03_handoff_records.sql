@@ -23,6 +23,10 @@ create table public.handoff_attempts (
   audit_id uuid,
   started_at timestamptz not null default clock_timestamp(),
   finished_at timestamptz,
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger')),
+  team_id uuid,
   -- sqlfix (#12): what the verdict depended on, dry runs, and a request id passed to a newer attempt
   inputs_hash text check (inputs_hash ~ '^[0-9a-f]{64}$'),
   dry_run boolean not null default false,
@@ -30,6 +34,16 @@ create table public.handoff_attempts (
   check ((status = 'in_progress') = (finished_at is null)),
   constraint handoff_attempts_superseded_finished check (superseded_at is null or status <> 'in_progress')
 );
+comment on column public.handoff_attempts.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.handoff_attempts.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.handoff_attempts.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+comment on column public.handoff_attempts.team_id is
+  'The team of the directive when the attempt began: its members read the attempt and everything tied to it by attempt_id (gate results, handoff record, audit row).';
+create index handoff_attempts_team_id_idx on public.handoff_attempts (team_id);
+create trigger _040_stamp_team before insert on public.handoff_attempts
+  for each row execute function stagegate_private.tg_handoff_attempts__stamp_team();
+create trigger _050_stamp_actor before insert on public.handoff_attempts
+  for each row execute function stagegate_private.tg__stamp_actor();
 -- The request id is unique among the attempts not superseded (fn_begin_handoff).
 create unique index handoff_attempts_request_id_key on public.handoff_attempts (request_id) where superseded_at is null;
 comment on column public.handoff_attempts.inputs_hash is
@@ -68,9 +82,17 @@ create table public.sub_agent_execution_results (
   metadata jsonb not null default '{}',
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger')),
   unique (attempt_id, sub_agent_code),
   check (score <= max_score)
 );
+comment on column public.sub_agent_execution_results.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.sub_agent_execution_results.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.sub_agent_execution_results.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+create trigger _050_stamp_actor before insert on public.sub_agent_execution_results
+  for each row execute function stagegate_private.tg__stamp_actor();
 create index sub_agent_execution_results_key_idx on public.sub_agent_execution_results (idempotency_key)
   where idempotency_key is not null;
 
@@ -89,8 +111,16 @@ create table public.sd_phase_handoffs (
   failed_gate text,
   session_id text,
   execution_time_ms int,
-  created_at timestamptz not null default now()
+  created_at timestamptz not null default now(),
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger'))
 );
+comment on column public.sd_phase_handoffs.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.sd_phase_handoffs.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.sd_phase_handoffs.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+create trigger _050_stamp_actor before insert on public.sd_phase_handoffs
+  for each row execute function stagegate_private.tg__stamp_actor();
 create index sd_phase_handoffs_sd_id_idx on public.sd_phase_handoffs (sd_id);
 
 -- Exactly one terminal row per attempt (unique attempt_id).
@@ -117,8 +147,16 @@ create table public.sd_transition_audit (
   started_at timestamptz not null default now(),
   completed_at timestamptz,
   created_at timestamptz not null default now(),
-  updated_at timestamptz not null default now()
+  updated_at timestamptz not null default now(),
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger'))
 );
+comment on column public.sd_transition_audit.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.sd_transition_audit.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.sd_transition_audit.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+create trigger _050_stamp_actor before insert on public.sd_transition_audit
+  for each row execute function stagegate_private.tg__stamp_actor();
 create index sd_transition_audit_sd_id_idx on public.sd_transition_audit (sd_id, created_at desc);
 create index sd_transition_audit_created_idx on public.sd_transition_audit (created_at desc);
 

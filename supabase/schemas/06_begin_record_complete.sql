@@ -117,6 +117,7 @@ begin
       raise exception using errcode = 'SG001',
         message = format('INVALID_INPUT: request id %L was already used for %s of %s', p_request_id, v_attempt.handoff_type, v_attempt.sd_id);
     end if;
+    perform stagegate_private.fn_authorize_attempt(v_attempt.id, true);  -- people: a replay is the attempt owner's (or the service role's)
     if v_attempt.status = 'in_progress' then
       return public.fn_attempt_answer(v_attempt, true) || '{"replay_reason": "in_progress"}';
     end if;
@@ -144,6 +145,7 @@ begin
                        (select string_agg(t.code, ', ' order by t.code) from public.handoff_types t));
   end if;
   v_sd := public.fn_resolve_sd(p_sd_id);
+  perform stagegate_private.fn_authorize_handoff(v_sd.team_id, v_type.code, v_sd.id);  -- people: member with a permitted role, or the service role
   -- sqlfix: fail fast. Another begin of this SD holds it for a few ms; refusing at once instead of
   -- queueing on the claim row keeps a burst's refusals as fast as one handoff. The two-key lock
   -- space cannot collide with fn_complete_handoff's one-key lock on the SD.
@@ -178,12 +180,14 @@ begin
   end if;
   if p_dry_run then
     -- sqlfix: a dry run takes no claim, but is refused where the real run would be.
+    -- people: a claim is (session, user); the holder's session is named only to who may see it
     select * into v_holder from public.sd_claims c
-    where c.sd_id = v_sd.id and c.expires_at > now() and c.session_id <> p_session_id;
+    where c.sd_id = v_sd.id and c.expires_at > now()
+      and (c.session_id, c.actor_id) is distinct from (p_session_id, (select a.user_id from stagegate_private.current_actor() a));
     if found then
       raise exception using errcode = 'SG005',
-        message = format('CLAIMED_BY_OTHER_SESSION: strategic directive %L is held by session %L until %s',
-                         v_sd.id, v_holder.session_id, v_holder.expires_at);
+        message = format('CLAIMED_BY_OTHER_SESSION: strategic directive %L is held by %s until %s',
+                         v_sd.id, stagegate_private.fn_claim_holder(v_holder.session_id, v_holder.actor_id), v_holder.expires_at);
     end if;
   else
     perform public.fn_claim_sd(v_sd.id, p_session_id);
@@ -209,7 +213,7 @@ begin
 end;
 $$;
 comment on function public.fn_begin_handoff(text, text, text, text, int, boolean) is
-  'Begin a handoff: resolve the SD (key or uuid), refuse at once while another begin of the SD runs or another attempt of it is live (SG006 SD_BUSY; live = younger than fn_attempt_live_for of its plan), check phase (SG004 WRONG_PHASE), version (SG007) and claim (SG005, claims it for the session if free; a dry run only checks it), freeze the gate plan (after skip rules), a context snapshot and the inputs hash. Same p_request_id: the same attempt while it runs (replay_reason in_progress), its answer when it was accepted (accepted) or rejected or failed on the same inputs (unchanged_inputs); otherwise (inputs changed, or abandoned) the old attempt is superseded and a new one begins. p_dry_run: no claim; finish it with fn_finish_dry_run. Returns {attempt_id, request_id, status, replay, replay_reason, result, sd_id, sd_uuid, sd_type, handoff_type, from_phase, to_phase, transition_version, threshold, validation_mode, context, gates}.';
+  'Begin a handoff: resolve the SD (key or uuid), check who asks (SG020 NOT_A_MEMBER, SG021 ROLE_NOT_ALLOWED: a member of the SD''s team whose role handoff_permissions allows, or the service role), refuse at once while another begin of the SD runs or another attempt of it is live (SG006 SD_BUSY; live = younger than fn_attempt_live_for of its plan), check phase (SG004 WRONG_PHASE), version (SG007) and claim (SG005, claims it for the session if free; a dry run only checks it), freeze the gate plan (after skip rules), a context snapshot and the inputs hash. Same p_request_id: the same attempt while it runs (replay_reason in_progress), its answer when it was accepted (accepted) or rejected or failed on the same inputs (unchanged_inputs); otherwise (inputs changed, or abandoned) the old attempt is superseded and a new one begins. p_dry_run: no claim; finish it with fn_finish_dry_run. Returns {attempt_id, request_id, status, replay, replay_reason, result, sd_id, sd_uuid, sd_type, handoff_type, from_phase, to_phase, transition_version, threshold, validation_mode, context, gates}.';
 -- Step 2, gate results: normalise (seed pattern 7, for SQL callers), check (the contract every
 -- stored result meets), store (idempotent per attempt and gate).
 --
@@ -392,9 +396,12 @@ create or replace function public.fn_record_gate_result(
   p_attempt_id uuid, p_gate_code text, p_result jsonb, p_idempotency_key text default null,
   p_duration_ms int default null, p_attempts int default 1
 ) returns jsonb
-language sql security definer set search_path = '' as $$
-  select public.fn_check_text('p_gate_code', p_gate_code), public.fn_check_text('p_idempotency_key', p_idempotency_key);  -- sqlfix: no control characters (fn_check_text)
-  select public.fn_store_gate_result(p_attempt_id, p_gate_code, p_result, p_idempotency_key, p_duration_ms, p_attempts, true)
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform stagegate_private.fn_authorize_attempt(p_attempt_id);  -- people: the attempt's owner or the service role
+  perform public.fn_check_text('p_gate_code', p_gate_code), public.fn_check_text('p_idempotency_key', p_idempotency_key);  -- sqlfix: no control characters (fn_check_text)
+  return public.fn_store_gate_result(p_attempt_id, p_gate_code, p_result, p_idempotency_key, p_duration_ms, p_attempts, true);
+end;
 $$;
 comment on function public.fn_record_gate_result(uuid, text, jsonb, text, int, int) is
   'Record one normalised gate result ({passed, score, maxScore, issues, warnings, fixes?, skipped?, skip_reason?, error?}; checked, SG010 INVALID_GATE_RESULT) for an attempt. Idempotent per (attempt, gate): a repeat returns the stored result with idempotent_hit=true and counts the hit. Returns {result_id, idempotent_hit, result}.';
@@ -488,6 +495,7 @@ begin
   if not found then
     raise exception using errcode = 'SG009', message = format('ATTEMPT_NOT_FOUND: no handoff attempt %s', p_attempt_id);
   end if;
+  perform stagegate_private.fn_authorize_attempt(p_attempt_id);  -- people: the attempt's owner or the service role
   if v_attempt.status <> 'in_progress' then
     return v_attempt.result || '{"replay": true}';
   end if;
@@ -519,12 +527,14 @@ begin
                        v_sd.id, v_sd.current_phase, v_sd.transition_version, v_attempt.id, v_attempt.sd_version);
   end if;
   -- by uuid, not by the key read above: a rename committed since then has moved the claim with it
-  select c.session_id into v_holder
+  -- people: a claim is (session, user); the holder's session is named only to who may see it
+  select stagegate_private.fn_claim_holder(c.session_id, c.actor_id) into v_holder
   from public.sd_claims c join public.strategic_directives_v2 s on s.id = c.sd_id
-  where s.uuid = v_sd.uuid and c.expires_at > now() and c.session_id <> v_attempt.session_id;
+  where s.uuid = v_sd.uuid and c.expires_at > now()
+    and (c.session_id, c.actor_id) is distinct from (v_attempt.session_id, v_attempt.actor_id);
   if found then
     raise exception using errcode = 'SG005',
-      message = format('CLAIMED_BY_OTHER_SESSION: strategic directive %L is now held by session %L', v_sd.id, v_holder);
+      message = format('CLAIMED_BY_OTHER_SESSION: strategic directive %L is now held by %s', v_sd.id, v_holder);
   end if;
   select * into v_type from public.handoff_types t where t.code = v_attempt.handoff_type;
 
@@ -732,6 +742,7 @@ begin
     raise exception using errcode = 'SG009',
       message = format('ATTEMPT_NOT_FOUND: no handoff attempt with request id %L; begin one with fn_begin_handoff or use fn_execute_handoff', p_request_id);
   end if;
+  perform stagegate_private.fn_authorize_attempt(v_attempt.id);  -- people: before the checks below name its session
   if v_attempt.handoff_type <> p_handoff_type then
     raise exception using errcode = 'SG001',
       message = format('INVALID_INPUT: request id %L is a %s attempt, not %s', p_request_id, v_attempt.handoff_type, p_handoff_type);

@@ -364,4 +364,5 @@ $$;
 comment on function public.fn_troubled_breakers(text[]) is
   'Of p_codes, the sub-agents whose breaker is open, half-open, or closed with failures counted: callers must use fn_breaker_acquire before running them and fn_breaker_record after. The others (closed with no failures, or no breaker yet) are admitted without a call, and a success needs no record.';
 revoke execute on function public.fn_troubled_breakers(text[]) from public, anon, authenticated, service_role;
-grant execute on function public.fn_troubled_breakers(text[]) to service_role;
+-- read in begin's round trip by the functions, which run begin as the caller
+grant execute on function public.fn_troubled_breakers(text[]) to authenticated, service_role;

@@ -91,8 +91,16 @@ create table public.validation_mode_changes (
   forced boolean not null default false,
   via text not null,
   gate jsonb,
-  at timestamptz not null default clock_timestamp()
+  at timestamptz not null default clock_timestamp(),
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger'))
 );
+comment on column public.validation_mode_changes.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.validation_mode_changes.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.validation_mode_changes.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+create trigger _050_stamp_actor before insert on public.validation_mode_changes
+  for each row execute function stagegate_private.tg__stamp_actor();
 comment on table public.validation_mode_changes is
   'Every change of public.validation_modes: old and new effective mode, actor (role and auth.uid()), reason, forced, via (fn_set_validation_mode, ops-webhook, direct write) and the promotion-gate numbers at that moment.';
 create index validation_mode_changes_scope_at on public.validation_mode_changes (scope, at desc);

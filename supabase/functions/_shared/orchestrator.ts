@@ -7,7 +7,7 @@ import { subAgentIdempotencyKey } from '../../../shared/idempotency.ts';
 import type { HandoffRequest, HandoffResponse } from '../../../shared/handoff-schema.ts';
 import type { ModeRead } from '../../../shared/mode-cache.ts';
 import type { BreakerStore } from '../../../shared/resilience.ts';
-import { rpc, type BeginAnswer, type CompleteAnswer } from '../../../shared/rpc.ts';
+import { callerRpc, rpc, type BeginAnswer, type Caller, type CompleteAnswer } from '../../../shared/rpc.ts';
 import { executeGate, type ExecutorConfig } from './executors.ts';
 import { log } from './http.ts';
 
@@ -22,6 +22,12 @@ export interface OrchestratorOptions {
   onEvent?: (e: RunEvent) => void;
   /** Called once the attempt exists, before any gate runs (async mode answers 202 here). */
   onBegun?: (begin: BeginAnswer) => void;
+  /**
+   * Whose handoff this is: begin, every recorded result and complete run under this identity
+   * (role and JWT claims set per transaction, as PostgREST does), so SQL decides who may request
+   * it and records who did. Null: the connection's own identity (tools and tests).
+   */
+  caller?: Caller | null;
   /** The function's cached view of the SD type's mode, reported as mode_read (the verdict is SQL's). */
   readMode?: (sdType: string) => Promise<ModeRead>;
 }
@@ -148,7 +154,8 @@ const running = new Map<string, Promise<HandoffResponse>>();
 export async function runHandoff(o: OrchestratorOptions): Promise<HandoffResponse> {
   const started = performance.now();
   const { sql, request } = o;
-  const begin = await rpc.beginWithBreakers(sql, {
+  const calls = callerRpc(sql, o.caller ?? null);
+  const begin = await calls.beginWithBreakers({
     sdId: request.sd_id,
     handoffType: request.handoff_type,
     sessionId: request.session_id,
@@ -180,6 +187,8 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
 
 async function runBegun(o: OrchestratorOptions, begin: BeginAnswer & { troubled_breakers: string[] }, started: number): Promise<HandoffResponse> {
   const { sql, request } = o;
+  // people: record and complete under the caller's identity, as begin was
+  const calls = callerRpc(sql, o.caller ?? null);
   const modeRead = o.readMode?.(begin.sd_type).catch(() => undefined);
   o.onBegun?.(begin);
   const logFields = { request_id: o.logId ?? o.requestId, attempt_id: begin.attempt_id, sd_id: begin.sd_id, handoff_type: begin.handoff_type };
@@ -217,7 +226,7 @@ async function runBegun(o: OrchestratorOptions, begin: BeginAnswer & { troubled_
     lookupExisting: (gate) => Promise.resolve(existing.get(gate.code) ?? null),
     recordResult: async (gate, outcome) => {
       if (outcome.reused) return;
-      const answer = await rpc.recordGateResult(sql, {
+      const answer = await calls.recordGateResult({
         attemptId: begin.attempt_id,
         code: gate.code,
         result: storedResult(outcome),
@@ -234,11 +243,13 @@ async function runBegun(o: OrchestratorOptions, begin: BeginAnswer & { troubled_
   if (request.dry_run) {
     // The verdict comes from the same SQL as a real completion, rolled back inside
     // fn_finish_dry_run, which also deletes the attempt: no claim, no open attempt, no audit row.
+    // (on the functions' own connection: fn_finish_dry_run is the service role's; the attempt was
+    // begun, and its gates recorded, under the caller's identity)
     const answer = await rpc.finishDryRun(sql, begin.attempt_id, request.expected_version);
     if (answer.error) throw Object.assign(new Error(answer.error.message), { code: answer.error.sqlstate });
     done = answer;
   } else {
-    done = await rpc.complete(sql, begin.attempt_id, request.expected_version);
+    done = await calls.complete(begin.attempt_id, request.expected_version);
   }
   const end = performance.now();
   const response = respond(request, begin, done, run.outcomes, { wallMs: end - started, criticalPathMs: run.criticalPathMs }, request.dry_run);
