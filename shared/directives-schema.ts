@@ -206,6 +206,11 @@ export const WorkflowSchema = z
     phases: z.array(z.object({ phase: z.string(), ordinal: z.number().int(), description: z.string() })),
     handoff_types: z.array(z.object({ code: z.string(), from_phases: z.array(z.string()), to_phase: z.string(), description: z.string() })),
     thresholds: z.record(z.string(), z.number()),
+    me: z.object({
+      user_id: z.string().nullable(),
+      role: z.string().describe('authenticated, service_role, or a database role'),
+      teams: z.array(z.object({ team_id: z.string(), team: z.string(), role: z.string() })),
+    }).describe('Who is asking: the signed-in user\'s teams and roles'),
   })
   .meta({ id: 'Workflow' });
 export type Workflow = z.infer<typeof WorkflowSchema>;

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { demoUserTokens } from './demo.ts';
 
 /** The well-known local secret of `supabase start` (stack/config.ts's default). */
 export const LOCAL_JWT_SECRET = 'super-secret-jwt-token-with-at-least-32-characters-long';
@@ -19,11 +20,15 @@ export interface ConsoleConfig {
  * What /config.json tells the console: this stack's API URL and anon key and, only while the
  * stack signs with the well-known local secret, the demo identities to sign in as.
  */
-export function consoleConfigFor(o: { apiUrl: string; anonKey: string; serviceRoleKey: string; jwtSecret: string }): ConsoleConfig {
-  const demoUsers = o.jwtSecret === LOCAL_JWT_SECRET
-    ? [{ label: 'service role', role: 'service_role', token: o.serviceRoleKey }, { label: 'anon', role: 'anon', token: o.anonKey }]
-    : undefined;
-  return { apiUrl: o.apiUrl, anonKey: o.anonKey, ...(demoUsers ? { demoUsers } : {}) };
+export async function consoleConfigFor(o: { apiUrl: string; anonKey: string; serviceRoleKey: string; jwtSecret: string }): Promise<ConsoleConfig> {
+  if (o.jwtSecret !== LOCAL_JWT_SECRET) return { apiUrl: o.apiUrl, anonKey: o.anonKey };
+  return { apiUrl: o.apiUrl, anonKey: o.anonKey, demoUsers: await demoIdentities(o.jwtSecret, o.serviceRoleKey, o.anonKey) };
+}
+
+/** The demo people (stack/demo.ts: a LEAD, a PLAN, an EXEC, a VIEWER, another team's LEAD), the service role and anon. */
+export async function demoIdentities(secret: string, serviceRoleKey: string, anonKey: string): Promise<NonNullable<ConsoleConfig['demoUsers']>> {
+  const people = (await demoUserTokens(secret)).map(({ user, token }) => ({ label: user.email, role: `${user.role} of demo-${user.team}`, token }));
+  return [...people, { label: 'service role', role: 'service_role', token: serviceRoleKey }, { label: 'anon', role: 'anon', token: anonKey }];
 }
 
 const TYPES: Record<string, string> = {

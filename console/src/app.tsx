@@ -51,7 +51,8 @@ export function App({ config }: { config: ConsoleConfig }) {
   else if (route.startsWith('/d/')) page = <DirectivePage api={api} sd={decodeURIComponent(route.slice(3))} />;
   else page = <Board api={api} workflow={workflow} />;
 
-  const role = session ? String(claimsOf(session.token).role ?? '') : '';
+  const teams = workflow?.me.teams ?? [];
+  const role = teams.length > 0 ? teams.map((t) => `${t.role} of ${t.team}`).join(', ') : session ? String(claimsOf(session.token).role ?? '') : '';
   return (
     <>
       <a class="skip" href="#main">Skip to content</a>
@@ -62,7 +63,7 @@ export function App({ config }: { config: ConsoleConfig }) {
           <a href="#/ops" aria-current={route === '/ops' ? 'page' : undefined}>Operations</a>
         </nav>
         <span class="who">
-          {session ? (<><span data-testid="who">{session.label}</span> <span class="muted">{role}</span> <button type="button" onClick={signOut}>Sign out</button></>) : <a href="#/signin">Sign in</a>}
+          {session ? (<><span data-testid="who">{session.label}</span> <span class="muted" data-testid="role">{role}</span> <button type="button" onClick={signOut}>Sign out</button></>) : <a href="#/signin">Sign in</a>}
         </span>
       </header>
       <main id="main" tabIndex={-1}>{page}</main>

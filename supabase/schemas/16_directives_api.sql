@@ -29,10 +29,15 @@ language sql stable security definer set search_path = '' as $$
     'handoff_types', (select coalesce(jsonb_agg(jsonb_build_object('code', t.code, 'from_phases', to_jsonb(t.from_phases),
                                                                    'to_phase', t.to_phase, 'description', t.description)
                                                order by t.code), '[]') from public.handoff_types t),
-    'thresholds', (select coalesce(jsonb_object_agg(t.sd_type, t.gate_threshold), '{}') from public.threshold_profiles t));
+    'thresholds', (select coalesce(jsonb_object_agg(t.sd_type, t.gate_threshold), '{}') from public.threshold_profiles t),
+    -- who is asking: the signed-in user's teams and roles (none for the service role)
+    'me', (select jsonb_build_object('user_id', a.user_id, 'role', a.role,
+             'teams', (select coalesce(jsonb_agg(jsonb_build_object('team_id', m.team_id, 'team', t.name, 'role', m.role) order by t.name), '[]')
+                       from public.team_members m join public.teams t on t.id = m.team_id where m.user_id = a.user_id))
+           from stagegate_private.current_actor() a));
 $$;
 comment on function public.fn_workflow() is
-  'The workflow as the console draws it: {phases: [{phase, ordinal, description}], handoff_types: [{code, from_phases, to_phase, description}], thresholds: {sd_type: threshold}}. Configuration, not secret: readable by every signed-in caller.';
+  'The workflow as the console draws it: {phases: [{phase, ordinal, description}], handoff_types: [{code, from_phases, to_phase, description}], thresholds: {sd_type: threshold}, me: {user_id, role, teams: [{team_id, team, role}]}}. Configuration, not secret: readable by every signed-in caller.';
 
 -- ============================================================================================
 -- List: filters, keyset pagination, counts per phase.
@@ -91,7 +96,7 @@ begin
     select s.* from public.strategic_directives_v2 s
     where (v_phase is null or s.current_phase = v_phase)
       and (v_sd_type is null or s.sd_type = v_sd_type)
-      and (v_team is null or to_jsonb(s) ->> 'team_id' = v_team)
+      and (v_team is null or s.team_id = v_team::uuid)
       and (v_text is null or s.id ilike v_pattern or s.title ilike v_pattern or coalesce(s.description, '') ilike v_pattern)
       and (v_after_at is null or (s.created_at, s.id) < (v_after_at, v_after_id))
     order by s.created_at desc, s.id desc
@@ -106,7 +111,7 @@ begin
   from (
     select s.current_phase, count(*) as n from public.strategic_directives_v2 s
     where (v_sd_type is null or s.sd_type = v_sd_type)
-      and (v_team is null or to_jsonb(s) ->> 'team_id' = v_team)
+      and (v_team is null or s.team_id = v_team::uuid)
       and (v_text is null or s.id ilike v_pattern or s.title ilike v_pattern or coalesce(s.description, '') ilike v_pattern)
     group by s.current_phase
   ) c;
@@ -212,6 +217,8 @@ declare
   v_id text;
   v_prd_id text;
   v_unknown text[];
+  v_team uuid;
+  v_teams uuid[];
 begin
   -- ------------------------------------------------------------------ validation
   if v_in is null or jsonb_typeof(v_in) <> 'object' then
@@ -238,20 +245,34 @@ begin
   if v_in ? 'stories' and jsonb_typeof(v_in -> 'stories') <> 'array' then
     raise exception using errcode = 'SG001', message = 'INVALID_INPUT: stories must be an array';
   end if;
-  if v_in ? 'team_id' then
-    -- teams arrive with the people domain; until then only the default (no) team exists
-    raise exception using errcode = 'SG001', message = 'INVALID_INPUT: team_id is not supported by this database';
+  -- The team: as given; else, for a signed-in user, the one team where they are LEAD or PLAN;
+  -- else (the service role, a SQL user) the default team. Whether the caller may create in that
+  -- team is the insert policy's decision below, not this function's.
+  v_team := nullif(v_in ->> 'team_id', '')::uuid;
+  if v_team is null and (select a.user_id from stagegate_private.current_actor() a) is not null then
+    select array_agg(t) into v_teams from stagegate_private.my_team_ids('{LEAD,PLAN}') t;
+    if cardinality(v_teams) > 1 then
+      raise exception using errcode = 'SG001', message = format(
+        'INVALID_INPUT: team_id is required: you are LEAD or PLAN in %s teams', cardinality(v_teams));
+    end if;
+    v_team := v_teams[1];
   end if;
   v_id := coalesce(v_in ->> 'id', 'SD-' || upper(substr(replace(gen_random_uuid()::text, '-', ''), 1, 10)));
 
   -- ------------------------------------------------------------------ the directive
   begin
-    insert into public.strategic_directives_v2 (id, title, description, scope, success_criteria, sd_type, priority, metadata)
+    insert into public.strategic_directives_v2 (id, title, description, scope, success_criteria, sd_type, priority, metadata, team_id)
     values (v_id, btrim(v_in ->> 'title'), v_in ->> 'description', v_in ->> 'scope',
             coalesce(v_in -> 'success_criteria', '[]'), coalesce(v_in ->> 'sd_type', 'feature'),
-            coalesce(v_in ->> 'priority', 'medium'), coalesce(v_in -> 'metadata', '{}'));
-  exception when unique_violation then
-    raise exception using errcode = 'SG030', message = format('DIRECTIVE_EXISTS: strategic directive %L already exists', v_id);
+            coalesce(v_in ->> 'priority', 'medium'), coalesce(v_in -> 'metadata', '{}'),
+            coalesce(v_team, '00000000-0000-4000-8000-000000000001'));
+  exception
+    when unique_violation then
+      raise exception using errcode = 'SG030', message = format('DIRECTIVE_EXISTS: strategic directive %L already exists', v_id);
+    when insufficient_privilege then
+      -- the insert policy: only LEAD and PLAN members create directives, in their own teams
+      raise exception using errcode = '42501', message = format(
+        'FORBIDDEN: only a LEAD or PLAN member of team %s may create a directive in it', coalesce(v_team, '00000000-0000-4000-8000-000000000001'));
   end;
 
   -- ------------------------------------------------------------------ PRD and stories
@@ -376,8 +397,8 @@ comment on function public.fn_update_directive(text, jsonb) is
   'Edits the content of a directive, its PRD and its stories in one transaction: {directive?: {title, description, scope, success_criteria, priority, metadata}, prd?: {title, executive_summary, functional_requirements, acceptance_criteria, test_scenarios}, stories?: [{story_key, title?, acceptance_criteria?}]}. Phase, status, version, type and team are refused. Returns fn_directive_history.';
 
 -- ============================================================================================
--- Grants: the service role (and, with the people domain, signed-in users) call these; the
--- tables' grants and policies decide the rest.
+-- Grants: signed-in users and the service role call these; the tables' grants and policies
+-- decide the rest.
 -- ============================================================================================
 revoke all on function
   public.fn_workflow(),
@@ -395,4 +416,19 @@ grant execute on function
   public.fn_directive_history(text),
   public.fn_create_directive(jsonb),
   public.fn_update_directive(text, jsonb)
-to service_role;
+to authenticated, service_role;
+
+-- Creating: LEAD and PLAN members create directives, with their PRD and stories, in their own
+-- teams (fn_create_directive runs as the caller, so these decide). The columns granted are the
+-- content and the keys: phase, status and version take their defaults.
+grant insert (id, title, description, scope, success_criteria, sd_type, priority, metadata, team_id)
+  on table public.strategic_directives_v2 to authenticated;
+grant insert (id, sd_id, title, executive_summary, functional_requirements, acceptance_criteria, test_scenarios)
+  on table public.product_requirements_v2 to authenticated;
+grant insert (story_key, sd_id, prd_id, title, acceptance_criteria) on table public.user_stories to authenticated;
+create policy "leads and planners create their team's directives" on public.strategic_directives_v2
+  for insert to authenticated with check (team_id in (select stagegate_private.my_team_ids('{LEAD,PLAN}')));
+create policy "leads and planners create their team's PRDs" on public.product_requirements_v2
+  for insert to authenticated with check (sd_id in (select stagegate_private.my_sd_ids('{LEAD,PLAN}')));
+create policy "leads and planners create their team's stories" on public.user_stories
+  for insert to authenticated with check (sd_id in (select stagegate_private.my_sd_ids('{LEAD,PLAN}')));

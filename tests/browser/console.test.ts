@@ -6,11 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureConsoleBuilt, startConsoleServer, type ConsoleServer } from '../../stack/console.ts';
+import { demoIdentities, ensureConsoleBuilt, startConsoleServer, type ConsoleServer } from '../../stack/console.ts';
+import { seedDemo } from '../../stack/demo.ts';
 import { projectRoot } from '../../stack/db.ts';
 import { freePort } from '../../stack/ports.ts';
 import { useOnlyAgents } from '../helpers/fixtures.ts';
-import { startHandoffEnvironment, type HandoffEnvironment } from '../helpers/functions.ts';
+import { startHandoffEnvironment, TEST_JWT_SECRET, type HandoffEnvironment } from '../helpers/functions.ts';
 
 const CHROMIUM = process.env.STAGEGATE_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = path.join(projectRoot, 'test-results', 'console');
@@ -28,6 +29,8 @@ beforeAll(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
   await ensureConsoleBuilt(projectRoot);
   env = await startHandoffEnvironment();
+  // the demo's teams and people (and its directives: a board with more than ours on it)
+  await seedDemo(env.db.url, env.agents.url);
   const agent = (q: string) => `${env.agents.url}/agents/gate?${q}`;
   await useOnlyAgents(env.db.sql, [
     { code: 'SECURITY_REVIEW', target: agent('delay=600&score=100') },
@@ -39,7 +42,7 @@ beforeAll(async () => {
     projectRoot, port: 0,
     config: {
       apiUrl: env.fns.url, anonKey: env.fns.anonKey,
-      demoUsers: [{ label: 'service role', role: 'service_role', token: env.fns.serviceRoleKey }, { label: 'anon', role: 'anon', token: env.fns.anonKey }],
+      demoUsers: await demoIdentities(TEST_JWT_SECRET, env.fns.serviceRoleKey, env.fns.anonKey),
     },
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
@@ -56,16 +59,25 @@ afterAll(async () => {
 
 const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 
+async function signInAs(label: string) {
+  if (await page.getByRole('button', { name: 'Sign out' }).count()) await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.locator(`button[data-user="${label}"]`).click();
+}
+
 describe('the console', () => {
-  it('signs in as a demo identity and shows the board by phase', async () => {
+  it('signs in as a PLAN member and shows their team\'s board by phase', async () => {
     step = 'sign-in';
     await page.goto(site.url);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await shot('01-sign-in');
-    await page.getByRole('button', { name: /service role/ }).click();
+    await signInAs('planner@demo.stagegate');
     await page.getByRole('heading', { name: /Directives/ }).waitFor();
     for (const phase of ['LEAD', 'PLAN', 'EXEC']) await expect(page.locator(`section.column[data-phase="${phase}"]`).count()).resolves.toBe(1);
-    expect(await page.getByTestId('who').textContent()).toBe('service role');
+    expect(await page.getByTestId('who').textContent()).toBe('planner@demo.stagegate');
+    await page.getByTestId('role').filter({ hasText: 'PLAN of demo-platform' }).waitFor();
+    // row-level security: the billing team's directive is not on the platform team's board
+    await page.locator('a.card[data-sd="SD-DEMO-002"]').waitFor();
+    expect(await page.locator('a.card[data-sd="SD-DEMO-003"]').count()).toBe(0);
   });
 
   it('is reachable by keyboard: Tab to "New directive" and Enter opens the form', async () => {
@@ -98,13 +110,27 @@ describe('the console', () => {
     await page.getByRole('button', { name: 'Create directive' }).click();
     await page.getByRole('heading', { name: /SD-BROWSER-001/ }).waitFor();
     expect(await page.locator('.meta .badge.phase').textContent()).toBe('phase LEAD');
-    const [row] = await env.db.sql`select current_phase, (select count(*)::int from public.user_stories where sd_id = 'SD-BROWSER-001') as stories
+    const [row] = await env.db.sql`select current_phase, team_id::text, (select count(*)::int from public.user_stories where sd_id = 'SD-BROWSER-001') as stories
       from public.strategic_directives_v2 where id = 'SD-BROWSER-001'`;
-    expect(row).toEqual({ current_phase: 'LEAD', stories: 2 });
+    // in the planner's team, picked by the database (the one team where they may create)
+    expect(row).toEqual({ current_phase: 'LEAD', team_id: 'd0000000-0000-4000-8000-00000000000a', stories: 2 });
   });
 
-  it('dry-runs the next handoff and shows each gate\'s deficit without changing anything', async () => {
+  it('refuses the PLAN member a LEAD-TO-PLAN handoff with the reason (403 ROLE_NOT_ALLOWED)', async () => {
+    step = 'refused-handoff';
+    await page.getByRole('button', { name: 'Run LEAD-TO-PLAN', exact: true }).click();
+    const alert = page.locator('[data-testid="action"]').getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/Not allowed.*ROLE_NOT_ALLOWED.*HTTP 403/);
+    await shot('03-refused-handoff');
+    const [row] = await env.db.sql`select current_phase from public.strategic_directives_v2 where id = 'SD-BROWSER-001'`;
+    expect(row?.current_phase).toBe('LEAD');
+  });
+
+  it('dry-runs the next handoff as the LEAD and shows each gate\'s deficit without changing anything', async () => {
     step = 'dry-run';
+    await signInAs('lead@demo.stagegate');
+    await page.goto(`${site.url}/#/d/SD-BROWSER-001`);
     await page.getByRole('button', { name: 'Dry run LEAD-TO-PLAN' }).click();
     await page.locator('[data-testid="action"] .verdict').waitFor({ timeout: 20_000 });
     const coverage = page.locator('[data-testid="action"] tr[data-gate="TEST_COVERAGE"]');
@@ -112,7 +138,7 @@ describe('the console', () => {
     expect(await coverage.locator('td').nth(3).textContent()).toBe('−13');
     expect(await page.locator('[data-testid="action"] tr[data-gate="DESIGN_REVIEW"] td').nth(3).textContent()).toBe('0');
     expect(await page.locator('[data-testid="action"] .verdict').textContent()).toMatch(/dry run: nothing changed/);
-    await shot('03-dry-run');
+    await shot('04-dry-run');
     const [row] = await env.db.sql`select current_phase from public.strategic_directives_v2 where id = 'SD-BROWSER-001'`;
     expect(row?.current_phase).toBe('LEAD');
   });
@@ -129,27 +155,27 @@ describe('the console', () => {
     expect(await page.locator('[data-testid="live-gates"] li[data-state="done"]').count()).toBe(4);
     await page.locator('.meta .badge.phase', { hasText: 'phase PLAN' }).waitFor();
     await page.locator('.timeline .attempt').first().waitFor();
-    await shot('04-run');
+    await shot('05-run');
 
     step = 'board';
     await page.getByRole('link', { name: 'Board', exact: true }).click();
     await page.locator('section.column[data-phase="PLAN"] a.card[data-sd="SD-BROWSER-001"]').waitFor();
     expect(await page.locator('section.column[data-phase="PLAN"] .count').textContent()).toBe('1');
-    await shot('05-board');
+    await shot('06-board');
     const [row] = await env.db.sql`select current_phase, transition_version from public.strategic_directives_v2 where id = 'SD-BROWSER-001'`;
     expect(row).toEqual({ current_phase: 'PLAN', transition_version: 1 });
-    const [audit] = await env.db.sql`select count(*)::int as n from public.sd_transition_audit where sd_id = 'SD-BROWSER-001' and status = 'completed'`;
-    expect(audit?.n).toBe(1);
+    const [audit] = await env.db.sql`select count(*)::int as n, min(actor_id::text) as actor from public.sd_transition_audit where sd_id = 'SD-BROWSER-001' and status = 'completed'`;
+    expect(audit).toEqual({ n: 1, actor: 'd1000000-0000-4000-8000-00000000000a' });
   });
 
-  it('shows operations: modes with the promotion gate, breakers, failures', async () => {
+  it('shows operations to the service role: modes with the promotion gate, breakers, failures', async () => {
     step = 'operations';
+    await signInAs('service role');
     await page.getByRole('link', { name: 'Operations' }).click();
     await page.getByRole('heading', { name: 'Validation modes' }).waitFor();
     await page.locator('tr[data-scope="*"]').waitFor();
     expect(await page.getByRole('heading', { name: 'Circuit breakers' }).count()).toBe(1);
-    await shot('06-operations');
-    expect(problems).toEqual([]);
+    await shot('07-operations');
   });
 
   it('shows a refused action\'s error: a taken key is 409 DIRECTIVE_EXISTS, and nothing is created', async () => {
@@ -161,15 +187,14 @@ describe('the console', () => {
     const alert = page.getByRole('alert');
     await alert.waitFor();
     expect(await alert.textContent()).toMatch(/DIRECTIVE_EXISTS.*HTTP 409/);
-    await shot('07-refused');
+    await shot('08-refused-create');
     const [row] = await env.db.sql`select title from public.strategic_directives_v2 where id = 'SD-BROWSER-001'`;
     expect(row?.title).toBe('Billing handoffs you can watch');
   });
 
   it('explains 403 for a role that may not use the API, and a server that cannot be reached', async () => {
     step = 'forbidden';
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByRole('button', { name: /anon/ }).click();
+    await signInAs('anon');
     const alert = page.getByRole('alert');
     await alert.waitFor();
     expect(await alert.textContent()).toMatch(/Not allowed.*FORBIDDEN.*HTTP 403/);
@@ -181,7 +206,7 @@ describe('the console', () => {
     await page.getByRole('button', { name: 'Sign in with this token' }).click();
     await page.getByRole('alert').waitFor();
     expect(await page.getByRole('alert').textContent()).toMatch(/Cannot reach the functions server.*NETWORK/);
-    await shot('08-network-down');
+    await shot('09-network-down');
   });
 
   it('is usable at 390 px: no sideways scrolling, board and directive readable', async () => {
@@ -190,21 +215,21 @@ describe('the console', () => {
     phone.on('console', (m) => { if (m.type() === 'error') problems.push(`${step}: ${m.text()}`); });
     phone.on('pageerror', (e) => problems.push(`${step}: uncaught ${e.message}`));
     await phone.goto(site.url);
-    await phone.getByRole('button', { name: /service role/ }).click();
+    await phone.locator('button[data-user="lead@demo.stagegate"]').click();
     await phone.locator('a.card[data-sd="SD-BROWSER-001"]').waitFor();
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await phone.screenshot({ path: path.join(SHOTS, '09-board-390.png'), fullPage: true });
+    await phone.screenshot({ path: path.join(SHOTS, '10-board-390.png'), fullPage: true });
     await phone.locator('a.card[data-sd="SD-BROWSER-001"]').click();
     await phone.locator('.timeline .attempt').first().waitFor();
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await phone.screenshot({ path: path.join(SHOTS, '10-directive-390.png'), fullPage: true });
+    await phone.screenshot({ path: path.join(SHOTS, '11-directive-390.png'), fullPage: true });
     await phone.close();
   });
 
   it('logged no browser console errors except the refused requests themselves', () => {
     // Chromium reports every 4xx answer and refused connection as a console error; those are the
     // refusals the steps above provoked on purpose. Anything else is a defect.
-    const expected = /^(refused-create|forbidden): Failed to load resource: the server responded with a status of (409|403)|^network-down: Failed to load resource: net::ERR_CONNECTION_REFUSED/;
+    const expected = /^(refused-handoff|refused-create|forbidden): Failed to load resource: the server responded with a status of (409|403)|^network-down: Failed to load resource: net::ERR_CONNECTION_REFUSED/;
     expect(problems.filter((p) => !expected.test(p))).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ let site: ConsoleServer;
 beforeAll(async () => {
   fs.mkdirSync(path.join(projectRoot, 'scratch'), { recursive: true });
   await ensureConsoleBuilt(projectRoot);
-  site = await startConsoleServer({ projectRoot, port: 0, config: consoleConfigFor({ apiUrl: 'http://127.0.0.1:54321', anonKey: 'a', serviceRoleKey: 's', jwtSecret: LOCAL_JWT_SECRET }) });
+  site = await startConsoleServer({ projectRoot, port: 0, config: await consoleConfigFor({ apiUrl: 'http://127.0.0.1:54321', anonKey: 'a', serviceRoleKey: 's', jwtSecret: LOCAL_JWT_SECRET }) });
 }, 120_000);
 afterAll(async () => { await site?.stop(); });
 
@@ -29,10 +29,12 @@ function rawGet(p: string, method = 'GET'): Promise<{ status: number; body: stri
 }
 
 describe('console server', () => {
-  it('offers the demo identities only while the stack signs with the local secret', () => {
-    const local = consoleConfigFor({ apiUrl: 'http://x', anonKey: 'a', serviceRoleKey: 's', jwtSecret: LOCAL_JWT_SECRET });
-    expect(local.demoUsers?.map((u) => u.role)).toEqual(['service_role', 'anon']);
-    const other = consoleConfigFor({ apiUrl: 'http://x', anonKey: 'a', serviceRoleKey: 's', jwtSecret: 'a-project-secret-that-is-32-characters-long' });
+  it('offers the demo identities only while the stack signs with the local secret', async () => {
+    const local = await consoleConfigFor({ apiUrl: 'http://x', anonKey: 'a', serviceRoleKey: 's', jwtSecret: LOCAL_JWT_SECRET });
+    expect(local.demoUsers?.map((u) => u.role)).toEqual([
+      'LEAD of demo-platform', 'PLAN of demo-platform', 'EXEC of demo-platform', 'VIEWER of demo-platform', 'LEAD of demo-billing', 'service_role', 'anon',
+    ]);
+    const other = await consoleConfigFor({ apiUrl: 'http://x', anonKey: 'a', serviceRoleKey: 's', jwtSecret: 'a-project-secret-that-is-32-characters-long' });
     expect(other).toEqual({ apiUrl: 'http://x', anonKey: 'a' });
   });
 
@@ -40,7 +42,7 @@ describe('console server', () => {
     const index = await rawGet('/');
     expect(index.status).toBe(200);
     expect(index.body).toContain('<div id="app">');
-    expect(JSON.parse((await rawGet('/config.json')).body)).toMatchObject({ apiUrl: 'http://127.0.0.1:54321', demoUsers: [{ token: 's' }, { token: 'a' }] });
+    expect(JSON.parse((await rawGet('/config.json')).body)).toMatchObject({ apiUrl: 'http://127.0.0.1:54321', demoUsers: expect.arrayContaining([{ label: 'service role', role: 'service_role', token: 's' }]) });
     expect((await rawGet('/../package.json')).status).toBe(404);
     expect((await rawGet('/%2e%2e/package.json')).status).toBe(404);
     expect((await rawGet('/nope.js')).status).toBe(404);

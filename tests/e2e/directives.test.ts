@@ -2,7 +2,9 @@
 // PostgreSQL, called through the typed client of shared/client.ts on supabase-js.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, stagegateClient, type StagegateClient } from '../../shared/client.ts';
-import { startHandoffEnvironment, type HandoffEnvironment } from '../helpers/functions.ts';
+import { signJwt } from '../../shared/jwt.ts';
+import { startHandoffEnvironment, TEST_JWT_SECRET, type HandoffEnvironment } from '../helpers/functions.ts';
+import { seedPeople, TEAM_ALPHA, USERS, type UserName } from '../helpers/people.ts';
 
 let env: HandoffEnvironment;
 let api: StagegateClient;
@@ -221,5 +223,51 @@ describe('operations', () => {
     expect({ status: blocked.status, code: blocked.code }).toEqual({ status: 409, code: 'PROMOTION_BLOCKED' });
     expect((await api.operations()).modes.find((m) => m.scope === '*')?.mode).toBe('WARN');
     await api.setMode({ scope: '*', mode: 'ENFORCE', reason: 'restore', force: true });
+  });
+});
+
+describe('as team members (people): the caller\'s identity and row-level security decide', () => {
+  const as = async (user: UserName) => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await signJwt({ role: 'authenticated', aud: 'authenticated', iss: 'stagegate-local', sub: USERS[user], iat: now, exp: now + 3600 }, TEST_JWT_SECRET);
+    return stagegateClient(env.fns.client(token).functions);
+  };
+  beforeAll(async () => { await seedPeople(env.db.sql); });
+
+  it('a PLAN member creates in their own team; a VIEWER and an outsider may not; nothing half-made', async () => {
+    const planner = await as('plan');
+    const made = await planner.createDirective(full('SD-TEAM-001'));
+    expect(made.directive).toMatchObject({ team_id: TEAM_ALPHA, current_phase: 'LEAD' });
+    for (const user of ['viewer', 'exec'] as const) {
+      const err = await refusal((await as(user)).createDirective(full(`SD-TEAM-${user.toUpperCase()}`)));
+      expect({ status: err.status, code: err.code }).toEqual({ status: 403, code: 'FORBIDDEN' });
+      expect(err.message).toMatch(/only a LEAD or PLAN member/);
+    }
+    const outsider = await refusal((await as('outsider')).createDirective({ ...full('SD-TEAM-002'), team_id: TEAM_ALPHA }));
+    expect(outsider.code).toBe('FORBIDDEN');
+    const [n] = await env.db.sql`select count(*)::int as n from public.strategic_directives_v2 where id in ('SD-TEAM-VIEWER', 'SD-TEAM-EXEC', 'SD-TEAM-002')`;
+    expect(n?.n).toBe(0);
+  });
+
+  it('members see and count only their teams\' directives; the outsider gets SD_NOT_FOUND', async () => {
+    const viewer = await as('viewer');
+    const mine = await viewer.listDirectives({ limit: 200 });
+    expect(mine.items.map((d) => d.id)).toEqual(['SD-TEAM-001']);
+    expect(mine.counts).toEqual({ LEAD: 1 });
+    expect((await viewer.workflow()).me).toMatchObject({ role: 'authenticated', teams: [{ team: 'alpha', role: 'VIEWER' }] });
+    const outsider = await as('outsider');
+    expect((await outsider.listDirectives()).items).toEqual([]);
+    expect((await refusal(outsider.getDirective('SD-TEAM-001'))).code).toBe('SD_NOT_FOUND');
+    expect((await refusal(viewer.updateDirective('SD-TEAM-001', { directive: { title: 'mine now' } }))).code).toBe('FORBIDDEN');
+  });
+
+  it('who asked is in the history: a PLAN member is refused LEAD-TO-PLAN, the LEAD runs it', async () => {
+    const refused = await refusal((await as('plan')).handoff({ sd_id: 'SD-TEAM-001', handoff_type: 'LEAD-TO-PLAN', session_id: 'team' }));
+    expect({ status: refused.status, code: refused.code }).toEqual({ status: 403, code: 'ROLE_NOT_ALLOWED' });
+    const lead = await as('lead');
+    expect(await lead.handoff({ sd_id: 'SD-TEAM-001', handoff_type: 'LEAD-TO-PLAN', session_id: 'team' })).toMatchObject({ verdict: 'accepted' });
+    const detail = await lead.getDirective('SD-TEAM-001');
+    expect(detail.attempts[0]).toMatchObject({ actor_id: USERS.lead, actor_role: 'authenticated', actor_via: 'http', verdict: 'accepted' });
+    expect(detail.audit[0]).toMatchObject({ actor_id: USERS.lead, status: 'completed' });
   });
 });

@@ -10,7 +10,7 @@ import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import {
   decodeCursor, DirectiveCreateSchema, DirectiveListQuerySchema, DirectivePatchSchema, encodeCursor, issuesOf,
 } from '../../../shared/directives-schema.ts';
-import { asCaller, callerFromClaims, type Caller } from '../_shared/caller.ts';
+import { asCaller, callerFromClaims, type Caller } from '../../../shared/rpc.ts';
 import { withCors } from '../_shared/cors.ts';
 import { db } from '../_shared/db.ts';
 import { configRefusal } from '../_shared/config.ts';
@@ -86,7 +86,7 @@ Deno.serve(withCors(async (request) => {
     if (refused) return refused;
     const claims = await verifiedClaims(request);
     if (!claims) return errorResponse(401, 'UNAUTHORIZED', 'a valid JWT is required');
-    const caller = callerFromClaims(claims);
+    const caller = callerFromClaims(claims, 'http');
     if (!caller) return errorResponse(403, 'FORBIDDEN', `role '${String(claims.role)}' may not use the directives API: sign in, or use the service role`);
     const url = new URL(request.url);
     const path = url.pathname.replace(/^\/functions\/v1/, '').replace(/^\/directives/, '').replace(/\/$/, '');

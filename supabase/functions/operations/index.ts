@@ -7,7 +7,7 @@
 // refused with 403 FORBIDDEN by the database).
 import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import { issuesOf, ModeChangeRequestSchema } from '../../../shared/directives-schema.ts';
-import { asCaller, callerFromClaims } from '../_shared/caller.ts';
+import { asCaller, callerFromClaims } from '../../../shared/rpc.ts';
 import { withCors } from '../_shared/cors.ts';
 import { db } from '../_shared/db.ts';
 import { configRefusal } from '../_shared/config.ts';
@@ -27,7 +27,7 @@ Deno.serve(withCors(async (request) => {
     if (refused) return refused;
     const claims = await verifiedClaims(request);
     if (!claims) return errorResponse(401, 'UNAUTHORIZED', 'a valid JWT is required');
-    const caller = callerFromClaims(claims);
+    const caller = callerFromClaims(claims, 'http');
     if (!caller) return errorResponse(403, 'FORBIDDEN', `role '${String(claims.role)}' may not use the operations API`);
     const path = new URL(request.url).pathname.replace(/^\/functions\/v1/, '').replace(/^\/operations/, '').replace(/\/$/, '');
     if (path === '') {

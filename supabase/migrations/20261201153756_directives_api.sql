@@ -14,6 +14,8 @@ declare
   v_id text;
   v_prd_id text;
   v_unknown text[];
+  v_team uuid;
+  v_teams uuid[];
 begin
   -- ------------------------------------------------------------------ validation
   if v_in is null or jsonb_typeof(v_in) <> 'object' then
@@ -40,20 +42,34 @@ begin
   if v_in ? 'stories' and jsonb_typeof(v_in -> 'stories') <> 'array' then
     raise exception using errcode = 'SG001', message = 'INVALID_INPUT: stories must be an array';
   end if;
-  if v_in ? 'team_id' then
-    -- teams arrive with the people domain; until then only the default (no) team exists
-    raise exception using errcode = 'SG001', message = 'INVALID_INPUT: team_id is not supported by this database';
+  -- The team: as given; else, for a signed-in user, the one team where they are LEAD or PLAN;
+  -- else (the service role, a SQL user) the default team. Whether the caller may create in that
+  -- team is the insert policy's decision below, not this function's.
+  v_team := nullif(v_in ->> 'team_id', '')::uuid;
+  if v_team is null and (select a.user_id from stagegate_private.current_actor() a) is not null then
+    select array_agg(t) into v_teams from stagegate_private.my_team_ids('{LEAD,PLAN}') t;
+    if cardinality(v_teams) > 1 then
+      raise exception using errcode = 'SG001', message = format(
+        'INVALID_INPUT: team_id is required: you are LEAD or PLAN in %s teams', cardinality(v_teams));
+    end if;
+    v_team := v_teams[1];
   end if;
   v_id := coalesce(v_in ->> 'id', 'SD-' || upper(substr(replace(gen_random_uuid()::text, '-', ''), 1, 10)));
 
   -- ------------------------------------------------------------------ the directive
   begin
-    insert into public.strategic_directives_v2 (id, title, description, scope, success_criteria, sd_type, priority, metadata)
+    insert into public.strategic_directives_v2 (id, title, description, scope, success_criteria, sd_type, priority, metadata, team_id)
     values (v_id, btrim(v_in ->> 'title'), v_in ->> 'description', v_in ->> 'scope',
             coalesce(v_in -> 'success_criteria', '[]'), coalesce(v_in ->> 'sd_type', 'feature'),
-            coalesce(v_in ->> 'priority', 'medium'), coalesce(v_in -> 'metadata', '{}'));
-  exception when unique_violation then
-    raise exception using errcode = 'SG030', message = format('DIRECTIVE_EXISTS: strategic directive %L already exists', v_id);
+            coalesce(v_in ->> 'priority', 'medium'), coalesce(v_in -> 'metadata', '{}'),
+            coalesce(v_team, '00000000-0000-4000-8000-000000000001'));
+  exception
+    when unique_violation then
+      raise exception using errcode = 'SG030', message = format('DIRECTIVE_EXISTS: strategic directive %L already exists', v_id);
+    when insufficient_privilege then
+      -- the insert policy: only LEAD and PLAN members create directives, in their own teams
+      raise exception using errcode = '42501', message = format(
+        'FORBIDDEN: only a LEAD or PLAN member of team %s may create a directive in it', coalesce(v_team, '00000000-0000-4000-8000-000000000001'));
   end;
 
   -- ------------------------------------------------------------------ PRD and stories
@@ -228,7 +244,7 @@ begin
     select s.* from public.strategic_directives_v2 s
     where (v_phase is null or s.current_phase = v_phase)
       and (v_sd_type is null or s.sd_type = v_sd_type)
-      and (v_team is null or to_jsonb(s) ->> 'team_id' = v_team)
+      and (v_team is null or s.team_id = v_team::uuid)
       and (v_text is null or s.id ilike v_pattern or s.title ilike v_pattern or coalesce(s.description, '') ilike v_pattern)
       and (v_after_at is null or (s.created_at, s.id) < (v_after_at, v_after_id))
     order by s.created_at desc, s.id desc
@@ -243,7 +259,7 @@ begin
   from (
     select s.current_phase, count(*) as n from public.strategic_directives_v2 s
     where (v_sd_type is null or s.sd_type = v_sd_type)
-      and (v_team is null or to_jsonb(s) ->> 'team_id' = v_team)
+      and (v_team is null or s.team_id = v_team::uuid)
       and (v_text is null or s.id ilike v_pattern or s.title ilike v_pattern or coalesce(s.description, '') ilike v_pattern)
     group by s.current_phase
   ) c;
@@ -359,10 +375,30 @@ CREATE OR REPLACE FUNCTION public.fn_workflow()
     'handoff_types', (select coalesce(jsonb_agg(jsonb_build_object('code', t.code, 'from_phases', to_jsonb(t.from_phases),
                                                                    'to_phase', t.to_phase, 'description', t.description)
                                                order by t.code), '[]') from public.handoff_types t),
-    'thresholds', (select coalesce(jsonb_object_agg(t.sd_type, t.gate_threshold), '{}') from public.threshold_profiles t));
+    'thresholds', (select coalesce(jsonb_object_agg(t.sd_type, t.gate_threshold), '{}') from public.threshold_profiles t),
+    -- who is asking: the signed-in user's teams and roles (none for the service role)
+    'me', (select jsonb_build_object('user_id', a.user_id, 'role', a.role,
+             'teams', (select coalesce(jsonb_agg(jsonb_build_object('team_id', m.team_id, 'team', t.name, 'role', m.role) order by t.name), '[]')
+                       from public.team_members m join public.teams t on t.id = m.team_id where m.user_id = a.user_id))
+           from stagegate_private.current_actor() a));
 $function$;
 
 CREATE INDEX strategic_directives_v2_created_id_idx ON public.strategic_directives_v2 USING btree (created_at DESC, id DESC);
+
+CREATE POLICY "leads and planners create their team's PRDs" ON "public"."product_requirements_v2"
+  FOR INSERT
+  TO "authenticated"
+  WITH CHECK ((sd_id IN ( SELECT stagegate_private.my_sd_ids('{LEAD,PLAN}'::text[]) AS my_sd_ids)));
+
+CREATE POLICY "leads and planners create their team's directives" ON "public"."strategic_directives_v2"
+  FOR INSERT
+  TO "authenticated"
+  WITH CHECK ((team_id IN ( SELECT stagegate_private.my_team_ids('{LEAD,PLAN}'::text[]) AS my_team_ids)));
+
+CREATE POLICY "leads and planners create their team's stories" ON "public"."user_stories"
+  FOR INSERT
+  TO "authenticated"
+  WITH CHECK ((sd_id IN ( SELECT stagegate_private.my_sd_ids('{LEAD,PLAN}'::text[]) AS my_sd_ids)));
 
 COMMENT ON FUNCTION "public"."fn_create_directive"(jsonb) IS 'Creates a directive with its PRD and user stories in one transaction: {id?, title, description?, scope?, success_criteria?, sd_type?, priority?, metadata?, prd?: {id?, title, executive_summary?, functional_requirements?, acceptance_criteria?, test_scenarios?}, stories?: [{story_key, title, acceptance_criteria?}]}. Phase, status and version start at their defaults. Returns fn_directive_history of the new directive.';
 
@@ -372,54 +408,126 @@ COMMENT ON FUNCTION "public"."fn_list_directives"(jsonb, integer) IS 'Directives
 
 COMMENT ON FUNCTION "public"."fn_update_directive"(text, jsonb) IS 'Edits the content of a directive, its PRD and its stories in one transaction: {directive?: {title, description, scope, success_criteria, priority, metadata}, prd?: {title, executive_summary, functional_requirements, acceptance_criteria, test_scenarios}, stories?: [{story_key, title?, acceptance_criteria?}]}. Phase, status, version, type and team are refused. Returns fn_directive_history.';
 
-COMMENT ON FUNCTION "public"."fn_workflow"() IS 'The workflow as the console draws it: {phases: [{phase, ordinal, description}], handoff_types: [{code, from_phases, to_phase, description}], thresholds: {sd_type: threshold}}. Configuration, not secret: readable by every signed-in caller.';
+COMMENT ON FUNCTION "public"."fn_workflow"() IS 'The workflow as the console draws it: {phases: [{phase, ordinal, description}], handoff_types: [{code, from_phases, to_phase, description}], thresholds: {sd_type: threshold}, me: {user_id, role, teams: [{team_id, team, role}]}}. Configuration, not secret: readable by every signed-in caller.';
 
 REVOKE ALL ON FUNCTION "public"."fn_create_directive"(jsonb) FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION "public"."fn_create_directive"(jsonb) TO "postgres", "service_role";
+GRANT EXECUTE ON FUNCTION "public"."fn_create_directive"(jsonb) TO "authenticated", "postgres", "service_role";
 
 REVOKE ALL ON FUNCTION "public"."fn_directive_history"(text) FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION "public"."fn_directive_history"(text) TO "postgres", "service_role";
+GRANT EXECUTE ON FUNCTION "public"."fn_directive_history"(text) TO "authenticated", "postgres", "service_role";
 
 REVOKE ALL ON FUNCTION "public"."fn_directive_summary"(public.strategic_directives_v2) FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION "public"."fn_directive_summary"(public.strategic_directives_v2) TO "postgres", "service_role";
+GRANT EXECUTE ON FUNCTION "public"."fn_directive_summary"(public.strategic_directives_v2) TO "authenticated", "postgres", "service_role";
 
 REVOKE ALL ON FUNCTION "public"."fn_list_directives"(jsonb, integer) FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION "public"."fn_list_directives"(jsonb, integer) TO "postgres", "service_role";
+GRANT EXECUTE ON FUNCTION "public"."fn_list_directives"(jsonb, integer) TO "authenticated", "postgres", "service_role";
 
 REVOKE ALL ON FUNCTION "public"."fn_update_directive"(text, jsonb) FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION "public"."fn_update_directive"(text, jsonb) TO "postgres", "service_role";
+GRANT EXECUTE ON FUNCTION "public"."fn_update_directive"(text, jsonb) TO "authenticated", "postgres", "service_role";
 
 REVOKE ALL ON FUNCTION "public"."fn_workflow"() FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION "public"."fn_workflow"() TO "postgres", "service_role";
+GRANT EXECUTE ON FUNCTION "public"."fn_workflow"() TO "authenticated", "postgres", "service_role";
+
+REVOKE ALL ("acceptance_criteria") ON TABLE "public"."product_requirements_v2" FROM "authenticated";
+
+GRANT INSERT ("acceptance_criteria"), UPDATE ("acceptance_criteria") ON TABLE "public"."product_requirements_v2" TO "authenticated";
+
+REVOKE ALL ("executive_summary") ON TABLE "public"."product_requirements_v2" FROM "authenticated";
+
+GRANT INSERT ("executive_summary"), UPDATE ("executive_summary") ON TABLE "public"."product_requirements_v2" TO "authenticated";
+
+REVOKE ALL ("functional_requirements") ON TABLE "public"."product_requirements_v2" FROM "authenticated";
+
+GRANT INSERT ("functional_requirements"), UPDATE ("functional_requirements") ON TABLE "public"."product_requirements_v2" TO "authenticated";
+
+REVOKE ALL ("id") ON TABLE "public"."product_requirements_v2" FROM "authenticated";
+
+GRANT INSERT ("id") ON TABLE "public"."product_requirements_v2" TO "authenticated";
+
+REVOKE ALL ("sd_id") ON TABLE "public"."product_requirements_v2" FROM "authenticated";
+
+GRANT INSERT ("sd_id") ON TABLE "public"."product_requirements_v2" TO "authenticated";
+
+REVOKE ALL ("test_scenarios") ON TABLE "public"."product_requirements_v2" FROM "authenticated";
+
+GRANT INSERT ("test_scenarios"), UPDATE ("test_scenarios") ON TABLE "public"."product_requirements_v2" TO "authenticated";
+
+REVOKE ALL ("title") ON TABLE "public"."product_requirements_v2" FROM "authenticated";
+
+GRANT INSERT ("title"), UPDATE ("title") ON TABLE "public"."product_requirements_v2" TO "authenticated";
+
+REVOKE ALL ("description") ON TABLE "public"."strategic_directives_v2" FROM "authenticated";
+
+GRANT INSERT ("description"), UPDATE ("description") ON TABLE "public"."strategic_directives_v2" TO "authenticated";
+
+REVOKE ALL ("id") ON TABLE "public"."strategic_directives_v2" FROM "authenticated";
+
+GRANT INSERT ("id") ON TABLE "public"."strategic_directives_v2" TO "authenticated";
+
+REVOKE ALL ("metadata") ON TABLE "public"."strategic_directives_v2" FROM "authenticated";
+
+GRANT INSERT ("metadata"), UPDATE ("metadata") ON TABLE "public"."strategic_directives_v2" TO "authenticated";
+
+REVOKE ALL ("priority") ON TABLE "public"."strategic_directives_v2" FROM "authenticated";
+
+GRANT INSERT ("priority"), UPDATE ("priority") ON TABLE "public"."strategic_directives_v2" TO "authenticated";
+
+REVOKE ALL ("scope") ON TABLE "public"."strategic_directives_v2" FROM "authenticated";
+
+GRANT INSERT ("scope"), UPDATE ("scope") ON TABLE "public"."strategic_directives_v2" TO "authenticated";
+
+REVOKE ALL ("sd_type") ON TABLE "public"."strategic_directives_v2" FROM "authenticated";
+
+GRANT INSERT ("sd_type") ON TABLE "public"."strategic_directives_v2" TO "authenticated";
+
+REVOKE ALL ("success_criteria") ON TABLE "public"."strategic_directives_v2" FROM "authenticated";
+
+GRANT INSERT ("success_criteria"), UPDATE ("success_criteria") ON TABLE "public"."strategic_directives_v2" TO "authenticated";
+
+REVOKE ALL ("team_id") ON TABLE "public"."strategic_directives_v2" FROM "authenticated";
+
+GRANT INSERT ("team_id") ON TABLE "public"."strategic_directives_v2" TO "authenticated";
+
+REVOKE ALL ("title") ON TABLE "public"."strategic_directives_v2" FROM "authenticated";
+
+GRANT INSERT ("title"), UPDATE ("title") ON TABLE "public"."strategic_directives_v2" TO "authenticated";
+
+REVOKE ALL ("acceptance_criteria") ON TABLE "public"."user_stories" FROM "authenticated";
+
+GRANT INSERT ("acceptance_criteria"), UPDATE ("acceptance_criteria") ON TABLE "public"."user_stories" TO "authenticated";
+
+REVOKE ALL ("prd_id") ON TABLE "public"."user_stories" FROM "authenticated";
+
+GRANT INSERT ("prd_id") ON TABLE "public"."user_stories" TO "authenticated";
+
+REVOKE ALL ("sd_id") ON TABLE "public"."user_stories" FROM "authenticated";
+
+GRANT INSERT ("sd_id") ON TABLE "public"."user_stories" TO "authenticated";
+
+REVOKE ALL ("story_key") ON TABLE "public"."user_stories" FROM "authenticated";
+
+GRANT INSERT ("story_key") ON TABLE "public"."user_stories" TO "authenticated";
+
+REVOKE ALL ("title") ON TABLE "public"."user_stories" FROM "authenticated";
+
+GRANT INSERT ("title"), UPDATE ("title") ON TABLE "public"."user_stories" TO "authenticated";
 
 SET local check_function_bodies = off;
 
 REVOKE ALL ON FUNCTION "public"."fn_create_directive"(jsonb) FROM "anon";
 
-REVOKE ALL ON FUNCTION "public"."fn_create_directive"(jsonb) FROM "authenticated";
-
 REVOKE ALL ON FUNCTION "public"."fn_directive_history"(text) FROM "anon";
-
-REVOKE ALL ON FUNCTION "public"."fn_directive_history"(text) FROM "authenticated";
 
 REVOKE ALL ON FUNCTION "public"."fn_directive_summary"(public.strategic_directives_v2) FROM "anon";
 
-REVOKE ALL ON FUNCTION "public"."fn_directive_summary"(public.strategic_directives_v2) FROM "authenticated";
-
 REVOKE ALL ON FUNCTION "public"."fn_list_directives"(jsonb, integer) FROM "anon";
-
-REVOKE ALL ON FUNCTION "public"."fn_list_directives"(jsonb, integer) FROM "authenticated";
 
 REVOKE ALL ON FUNCTION "public"."fn_update_directive"(text, jsonb) FROM "anon";
 
-REVOKE ALL ON FUNCTION "public"."fn_update_directive"(text, jsonb) FROM "authenticated";
-
 REVOKE ALL ON FUNCTION "public"."fn_workflow"() FROM "anon";
-
-REVOKE ALL ON FUNCTION "public"."fn_workflow"() FROM "authenticated";
