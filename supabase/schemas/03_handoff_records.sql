@@ -58,6 +58,8 @@ create table public.sub_agent_execution_results (
   unique (attempt_id, sub_agent_code),
   check (score <= max_score)
 );
+-- For the last hour's rates of fn_metrics_snapshot and the retention sweep.
+create index sub_agent_execution_results_created_idx on public.sub_agent_execution_results (created_at);
 create index sub_agent_execution_results_key_idx on public.sub_agent_execution_results (idempotency_key)
   where idempotency_key is not null;
 
@@ -79,6 +81,7 @@ create table public.sd_phase_handoffs (
   created_at timestamptz not null default now()
 );
 create index sd_phase_handoffs_sd_id_idx on public.sd_phase_handoffs (sd_id);
+create index sd_phase_handoffs_created_idx on public.sd_phase_handoffs (created_at);
 
 -- Exactly one terminal row per attempt (unique attempt_id).
 create table public.sd_transition_audit (
@@ -108,6 +111,8 @@ create table public.sd_transition_audit (
 );
 create index sd_transition_audit_sd_id_idx on public.sd_transition_audit (sd_id, created_at desc);
 create index sd_transition_audit_created_idx on public.sd_transition_audit (created_at desc);
+-- v_latest_failed_transitions: the newest failed rows without reading the rest.
+create index sd_transition_audit_failed_idx on public.sd_transition_audit (created_at desc) where status = 'failed';
 
 create trigger tg_sub_agent_execution_results__updated_at before update on public.sub_agent_execution_results
   for each row execute function public.tg__set_updated_at();

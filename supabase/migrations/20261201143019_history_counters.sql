@@ -1,0 +1,808 @@
+SET local check_function_bodies = off;
+
+DROP VIEW "public"."v_gate_validation_failure_rate";
+
+DROP VIEW "public"."v_handoff_duration";
+
+DROP VIEW "public"."v_idempotent_hit_rate";
+
+DROP VIEW "public"."v_orchestration_speed";
+
+DROP VIEW "public"."v_transition_success_rate";
+
+CREATE TABLE "public"."metric_counters" (
+  "metric" text     NOT NULL,
+  "day"    date     NOT NULL,
+  "l1"     text     NOT NULL DEFAULT ''::text,
+  "l2"     text     NOT NULL DEFAULT ''::text,
+  "l3"     text     NOT NULL DEFAULT ''::text,
+  "shard"  smallint NOT NULL,
+  "n"      bigint   NOT NULL DEFAULT 0,
+  "total"  numeric  NOT NULL DEFAULT 0,
+  CONSTRAINT "metric_counters_pkey" PRIMARY KEY (metric, day, l1, l2, l3, shard),
+  CONSTRAINT "metric_counters_shard_check" CHECK (((shard >= 0) AND (shard < 16)))
+);
+
+ALTER TABLE "public"."metric_counters"
+  ENABLE ROW LEVEL SECURITY;
+
+CREATE OR REPLACE FUNCTION public.fn_metrics_rebuild_counters()
+  RETURNS jsonb
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path TO ''
+  AS $function$
+declare
+  v_rows bigint;
+begin
+  lock table public.sd_phase_handoffs, public.sd_transition_audit, public.sub_agent_execution_results,
+             public.handoff_attempts, public.http_idempotency_keys, public.unknown_inputs in share mode;
+  delete from public.metric_counters;
+  perform public.metrics_count_relation('handoffs', 'public.sd_phase_handoffs', 1);
+  perform public.metrics_count_relation('audit', 'public.sd_transition_audit', 1);
+  perform public.metrics_count_relation('results', 'public.sub_agent_execution_results', 1);
+  perform public.metrics_count_relation('attempts', 'public.handoff_attempts', 1);
+  perform public.metrics_count_relation('http_keys', 'public.http_idempotency_keys', 1);
+  perform public.metrics_count_relation('unknown_inputs', 'public.unknown_inputs', 1);
+  select count(*) into v_rows from public.metric_counters;
+  return jsonb_build_object('counter_rows', v_rows);
+end;
+$function$;
+
+CREATE OR REPLACE FUNCTION public.fn_metrics_recount()
+  RETURNS jsonb
+  LANGUAGE plpgsql
+  STABLE
+  SECURITY DEFINER
+  SET search_path TO ''
+  SET lock_timeout TO '2s'
+  AS $function$
+declare
+  c_handoff_bounds constant int[] := array[100, 250, 500, 1000, 2500, 5000, 10000, 15000, 30000, 60000, 120000, 300000];
+  c_gate_bounds constant int[] := array[5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000];
+  c_window constant interval := interval '1 hour';
+  v_mode_store jsonb;
+  v_result jsonb;
+begin
+  -- The mode store is read on its own, so a failure there is reported (mode_store.ok = false,
+  -- the ModeStoreFetchFailing alert) instead of costing every other metric.
+  begin
+    v_mode_store := jsonb_build_object('ok', true, 'error', null, 'modes',
+      coalesce((select jsonb_agg(jsonb_build_object('scope', m.scope, 'mode', m.mode) order by m.scope)
+                from public.validation_modes m), '[]'::jsonb),
+      'global', public.fn_get_validation_mode(null));
+  exception when others then
+    v_mode_store := jsonb_build_object('ok', false, 'error', sqlerrm, 'modes', '[]'::jsonb, 'global', null);
+  end;
+
+  -- The big tables are read once each, into narrow row sets the parts below share, so the
+  -- cost grows with one pass over them, not one per metric. Measured: ~0.2-0.35 s for 20 000
+  -- handoffs and 100 000 gate results on a busy 2-core machine; scrape every 30 s or slower.
+  with results as materialized (
+    select r.sub_agent_code, r.verdict, r.skipped, r.duration_ms, r.hit_count,
+           coalesce(r.error like 'invalid_result:%', false) as invalid,
+           jsonb_array_length(r.fixes) > 0 as normalized,
+           r.metadata ->> 'idempotent_hit' = 'true' as hit,
+           r.created_at > now() - c_window as recent
+    from public.sub_agent_execution_results r
+  ), handoffs as materialized (
+    select h.handoff_type, h.status, h.execution_time_ms, h.created_at > now() - c_window as recent
+    from public.sd_phase_handoffs h
+  ), attempts as (
+    select count(*) as n, count(*) filter (where a.status = 'in_progress') as in_progress,
+           min(a.started_at) filter (where a.status = 'in_progress') as oldest_in_progress
+    from public.handoff_attempts a
+  ), outbox as (
+    select count(*) as pending, min(n.created_at) as oldest from public.transition_notifications n
+  ), audits as materialized (
+    select a.status,
+           -- fn_promotion_gate's definition: ENFORCE would refuse it on the threshold.
+           coalesce(a.would_reject or a.score < a.threshold, false) as would_reject,
+           a.created_at > now() - c_window as recent
+    from public.sd_transition_audit a
+  )
+  select jsonb_build_object(
+    'generated_at', clock_timestamp(),
+    'window_s', extract(epoch from c_window)::int,
+    'handoff_bounds_s', (select jsonb_agg(b / 1000.0 order by b) from unnest(c_handoff_bounds) b),
+    'gate_bounds_s', (select jsonb_agg(b / 1000.0 order by b) from unnest(c_gate_bounds) b),
+
+    -- -------------------------------------------------------------- handoffs and transitions
+    'handoffs', coalesce((
+      select jsonb_agg(jsonb_build_object('handoff_type', x.handoff_type, 'verdict', x.status, 'count', x.n)
+                       order by x.handoff_type, x.status)
+      from (select h.handoff_type, h.status, count(*) as n from handoffs h group by 1, 2) x), '[]'::jsonb),
+    'handoff_durations', coalesce((
+      select jsonb_agg(jsonb_build_object('handoff_type', x.handoff_type) || x.histogram order by x.handoff_type)
+      from (select h.handoff_type, public.metrics_histogram(array_agg(h.execution_time_ms), c_handoff_bounds) as histogram
+            from handoffs h where h.execution_time_ms is not null group by 1) x), '[]'::jsonb),
+    'transitions', coalesce((
+      select jsonb_object_agg(x.status, x.n) from (select a.status, count(*) as n from audits a group by 1) x), '{}'::jsonb),
+    'would_reject', (select count(*) from audits a where a.would_reject),
+    'attempts', (select a.n from attempts a),
+    'attempts_in_progress', (select a.in_progress from attempts a),
+    'oldest_in_progress_s', (select extract(epoch from clock_timestamp() - a.oldest_in_progress) from attempts a),
+    -- the NOTIFY outbox: rows wait here until the transition_notifications sweep relays them
+    -- (every second); a growing backlog or an old row means the relay has stopped
+    'notifications_pending', (select o.pending from outbox o),
+    'oldest_notification_pending_s', (select extract(epoch from clock_timestamp() - o.oldest) from outbox o),
+
+    -- -------------------------------------------------------------- gates
+    'gate_results', coalesce((
+      select jsonb_agg(jsonb_build_object('sub_agent', x.sub_agent_code, 'verdict', x.verdict, 'count', x.n,
+                                          'invalid', x.invalid, 'normalized', x.normalized, 'hits', x.hits)
+                       order by x.sub_agent_code, x.verdict)
+      from (select r.sub_agent_code, r.verdict, count(*) as n, count(*) filter (where r.invalid) as invalid,
+                   count(*) filter (where r.normalized) as normalized, coalesce(sum(r.hit_count), 0) as hits
+            from results r group by 1, 2) x), '[]'::jsonb),
+    'gate_durations', coalesce((
+      select jsonb_agg(jsonb_build_object('sub_agent', x.sub_agent_code) || x.histogram order by x.sub_agent_code)
+      from (select r.sub_agent_code, public.metrics_histogram(array_agg(r.duration_ms), c_gate_bounds) as histogram
+            from results r where not r.skipped and r.duration_ms is not null group by 1) x), '[]'::jsonb),
+    'http_idempotent_hits', (select coalesce(sum(k.hits), 0) from public.http_idempotency_keys k),
+    'breakers', coalesce((
+      select jsonb_agg(jsonb_build_object('sub_agent', b.sub_agent_code, 'state', b.state) order by b.sub_agent_code)
+      from public.sub_agent_breaker_status b where b.active), '[]'::jsonb),
+
+    -- -------------------------------------------------------------- validation mode, unknown inputs
+    'mode_store', v_mode_store,
+    'unknown_inputs', coalesce((
+      select jsonb_object_agg(x.kind, x.n)
+      from (select u.kind, count(*) as n from public.unknown_inputs u group by 1) x), '{}'::jsonb),
+
+    -- -------------------------------------------------------------- the runbook's rates, last hour
+    -- null when nothing happened in the window (a rate of nothing is not zero).
+    'ratios', (
+      select jsonb_build_object(
+        'transition_failure', (select count(*) filter (where a.status = 'failed')::numeric
+                                      / nullif(count(*) filter (where a.status in ('completed', 'failed')), 0)
+                               from audits a where a.recent),
+        'would_reject', (select count(*) filter (where a.would_reject)::numeric
+                                / nullif(count(*) filter (where a.status in ('completed', 'rejected', 'failed')), 0)
+                         from audits a where a.recent),
+        'idempotent_hit', (select count(*) filter (where r.hit)::numeric / nullif(count(*), 0) from results r where r.recent),
+        'gate_validation_failure', (select count(*) filter (where r.invalid)::numeric / nullif(count(*), 0)
+                                    from results r where r.recent and not r.skipped),
+        -- unknown inputs / requests, requests = judged handoffs + unknown inputs (fn_promotion_gate's
+        -- definition): a request either reached a verdict or was refused as not normalisable.
+        'unknown_input', (select u.n::numeric / nullif(u.n + j.n, 0)
+                          from (select count(*) as n from public.unknown_inputs i where i.at > now() - c_window) u,
+                               (select count(*) as n from audits a where a.recent and a.status in ('completed', 'rejected', 'failed')) j),
+        'handoff_avg_duration_s', (select avg(h.execution_time_ms) / 1000.0 from handoffs h where h.recent)))
+  ) into v_result;
+  return v_result;
+end;
+$function$;
+
+CREATE OR REPLACE FUNCTION public.fn_metrics_snapshot()
+  RETURNS jsonb
+  LANGUAGE plpgsql
+  STABLE
+  SECURITY DEFINER
+  SET search_path TO ''
+  SET lock_timeout TO '2s'
+  AS $function$
+declare
+  c_handoff_bounds constant int[] := public.metrics_handoff_bounds();
+  c_gate_bounds constant int[] := public.metrics_gate_bounds();
+  c_window constant interval := interval '1 hour';
+  v_mode_store jsonb;
+  v_result jsonb;
+begin
+  -- The mode store is read on its own, so a failure there is reported (mode_store.ok = false,
+  -- the ModeStoreFetchFailing alert) instead of costing every other metric.
+  begin
+    v_mode_store := jsonb_build_object('ok', true, 'error', null, 'modes',
+      coalesce((select jsonb_agg(jsonb_build_object('scope', m.scope, 'mode', m.mode) order by m.scope)
+                from public.validation_modes m), '[]'::jsonb),
+      'global', public.fn_get_validation_mode(null));
+  exception when others then
+    v_mode_store := jsonb_build_object('ok', false, 'error', sqlerrm, 'modes', '[]'::jsonb, 'global', null);
+  end;
+
+  with totals as materialized (
+    select c.metric, c.l1, c.l2, c.l3, sum(c.n)::bigint as n, sum(c.total)::bigint as total
+    from public.metric_counters c
+    where c.day = '-infinity'
+    group by 1, 2, 3, 4
+  ), results as materialized (
+    select r.skipped, coalesce(r.error like 'invalid_result:%', false) as invalid,
+           r.metadata ->> 'idempotent_hit' = 'true' as hit
+    from public.sub_agent_execution_results r
+    where r.created_at > now() - c_window
+  ), handoffs as materialized (
+    select h.execution_time_ms from public.sd_phase_handoffs h where h.created_at > now() - c_window
+  ), attempts as (
+    select count(*) as in_progress, min(a.started_at) as oldest_in_progress
+    from public.handoff_attempts a where a.status = 'in_progress'
+  ), outbox as (
+    select count(*) as pending, min(n.created_at) as oldest from public.transition_notifications n
+  ), audits as materialized (
+    select a.status,
+           -- fn_promotion_gate's definition: ENFORCE would refuse it on the threshold.
+           coalesce(a.would_reject or a.score < a.threshold, false) as would_reject
+    from public.sd_transition_audit a
+    where a.created_at > now() - c_window
+  ), histograms as (
+    -- {count, sum_s, buckets} per label, as metrics_histogram computes it from the values
+    select t.metric, t.l1,
+           jsonb_build_object('count', sum(t.n), 'sum_s', sum(t.total) / 1000.0,
+             'buckets', (select jsonb_agg(coalesce((select sum(b.n) from totals b
+                                                    where b.metric = t.metric and b.l1 = t.l1 and b.l2 = g.i::text), 0)
+                                          order by g.i)
+                         from generate_series(0, cardinality(case when t.metric = 'handoff_duration'
+                                                                  then c_handoff_bounds else c_gate_bounds end)) g(i))) as histogram
+    from totals t
+    where t.metric in ('handoff_duration', 'gate_duration')
+    group by 1, 2
+    having sum(t.n) > 0
+  )
+  select jsonb_build_object(
+    'generated_at', clock_timestamp(),
+    'window_s', extract(epoch from c_window)::int,
+    'handoff_bounds_s', (select jsonb_agg(b / 1000.0 order by b) from unnest(c_handoff_bounds) b),
+    'gate_bounds_s', (select jsonb_agg(b / 1000.0 order by b) from unnest(c_gate_bounds) b),
+
+    -- -------------------------------------------------------------- handoffs and transitions
+    'handoffs', coalesce((
+      select jsonb_agg(jsonb_build_object('handoff_type', x.l1, 'verdict', x.l2, 'count', x.n) order by x.l1, x.l2)
+      from (select t.l1, t.l2, sum(t.n) as n from totals t where t.metric = 'handoffs' group by 1, 2 having sum(t.n) > 0) x),
+      '[]'::jsonb),
+    'handoff_durations', coalesce((
+      select jsonb_agg(jsonb_build_object('handoff_type', h.l1) || h.histogram order by h.l1)
+      from histograms h where h.metric = 'handoff_duration'), '[]'::jsonb),
+    'transitions', coalesce((
+      select jsonb_object_agg(x.l1, x.n)
+      from (select t.l1, sum(t.n) as n from totals t where t.metric = 'transitions' group by 1 having sum(t.n) > 0) x),
+      '{}'::jsonb),
+    'would_reject', (select coalesce(sum(t.n), 0) from totals t where t.metric = 'would_reject'),
+    'attempts', (select coalesce(sum(t.n), 0) from totals t where t.metric = 'attempts'),
+    'attempts_in_progress', (select a.in_progress from attempts a),
+    'oldest_in_progress_s', (select extract(epoch from clock_timestamp() - a.oldest_in_progress) from attempts a),
+    -- the NOTIFY outbox: rows wait here until the transition_notifications sweep relays them
+    -- (every second); a growing backlog or an old row means the relay has stopped
+    'notifications_pending', (select o.pending from outbox o),
+    'oldest_notification_pending_s', (select extract(epoch from clock_timestamp() - o.oldest) from outbox o),
+
+    -- -------------------------------------------------------------- gates
+    'gate_results', coalesce((
+      select jsonb_agg(jsonb_build_object('sub_agent', x.l1, 'verdict', x.l2, 'count', x.n,
+                                          'invalid', x.invalid, 'normalized', x.normalized, 'hits', x.hits)
+                       order by x.l1, x.l2)
+      from (select t.l1, t.l2,
+                   sum(t.n) filter (where t.metric = 'gate_results') as n,
+                   coalesce(sum(t.n) filter (where t.metric = 'gate_invalid'), 0) as invalid,
+                   coalesce(sum(t.n) filter (where t.metric = 'gate_normalized'), 0) as normalized,
+                   coalesce(sum(t.total) filter (where t.metric = 'gate_results'), 0) as hits
+            from totals t where t.metric in ('gate_results', 'gate_invalid', 'gate_normalized')
+            group by 1, 2 having sum(t.n) filter (where t.metric = 'gate_results') > 0) x), '[]'::jsonb),
+    'gate_durations', coalesce((
+      select jsonb_agg(jsonb_build_object('sub_agent', h.l1) || h.histogram order by h.l1)
+      from histograms h where h.metric = 'gate_duration'), '[]'::jsonb),
+    'http_idempotent_hits', (select coalesce(sum(t.total), 0) from totals t where t.metric = 'http_hits'),
+    'breakers', coalesce((
+      select jsonb_agg(jsonb_build_object('sub_agent', b.sub_agent_code, 'state', b.state) order by b.sub_agent_code)
+      from public.sub_agent_breaker_status b where b.active), '[]'::jsonb),
+
+    -- -------------------------------------------------------------- validation mode, unknown inputs
+    'mode_store', v_mode_store,
+    'unknown_inputs', coalesce((
+      select jsonb_object_agg(x.l1, x.n)
+      from (select t.l1, sum(t.n) as n from totals t where t.metric = 'unknown_inputs' group by 1 having sum(t.n) > 0) x),
+      '{}'::jsonb),
+
+    -- -------------------------------------------------------------- the runbook's rates, last hour
+    -- null when nothing happened in the window (a rate of nothing is not zero).
+    'ratios', (
+      select jsonb_build_object(
+        'transition_failure', (select count(*) filter (where a.status = 'failed')::numeric
+                                      / nullif(count(*) filter (where a.status in ('completed', 'failed')), 0)
+                               from audits a),
+        'would_reject', (select count(*) filter (where a.would_reject)::numeric
+                                / nullif(count(*) filter (where a.status in ('completed', 'rejected', 'failed')), 0)
+                         from audits a),
+        'idempotent_hit', (select count(*) filter (where r.hit)::numeric / nullif(count(*), 0) from results r),
+        'gate_validation_failure', (select count(*) filter (where r.invalid)::numeric / nullif(count(*), 0)
+                                    from results r where not r.skipped),
+        -- unknown inputs / requests, requests = judged handoffs + unknown inputs (fn_promotion_gate's
+        -- definition): a request either reached a verdict or was refused as not normalisable.
+        'unknown_input', (select u.n::numeric / nullif(u.n + j.n, 0)
+                          from (select count(*) as n from public.unknown_inputs i where i.at > now() - c_window) u,
+                               (select count(*) as n from audits a where a.status in ('completed', 'rejected', 'failed')) j),
+        'handoff_avg_duration_s', (select avg(h.execution_time_ms) / 1000.0 from handoffs h)))
+  ) into v_result;
+  return v_result;
+end;
+$function$;
+
+CREATE OR REPLACE FUNCTION public.metrics_add (
+  p_deltas jsonb
+)
+  RETURNS void
+  LANGUAGE sql
+  SECURITY DEFINER
+  SET search_path TO ''
+  AS $function$
+  insert into public.metric_counters as c (metric, day, l1, l2, l3, shard, n, total)
+  select d.metric, d.day, d.l1, d.l2, d.l3, (pg_catalog.pg_backend_pid() % 16)::smallint, sum(d.n), sum(d.total)
+  from jsonb_to_recordset(p_deltas) as d(metric text, day date, l1 text, l2 text, l3 text, n bigint, total numeric)
+  group by 1, 2, 3, 4, 5
+  having sum(d.n) <> 0 or sum(d.total) <> 0
+  order by 1, 2, 3, 4, 5
+  on conflict (metric, day, l1, l2, l3, shard) do update set n = c.n + excluded.n, total = c.total + excluded.total
+$function$;
+
+CREATE OR REPLACE FUNCTION public.metrics_count_relation (
+  p_kind text,
+  p_rel  regclass,
+  p_sign integer
+)
+  RETURNS void
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path TO ''
+  AS $function$
+declare
+  v_deltas jsonb;
+begin
+  execute format(public.metrics_delta_sql(p_kind), format('(select %s as s, t.* from %s t)', p_sign, p_rel))
+  into v_deltas;
+  if v_deltas is not null then
+    perform public.metrics_add(v_deltas);
+  end if;
+end;
+$function$;
+
+CREATE OR REPLACE FUNCTION public.metrics_delta_sql (
+  p_kind text
+)
+  RETURNS text
+  LANGUAGE sql
+  IMMUTABLE
+  SET search_path TO ''
+  AS $function$
+  select 'select jsonb_agg(g) from (select d.metric, d.day, d.l1, d.l2, d.l3, sum(d.n) as n, sum(d.total) as total from ('
+    || case p_kind
+    when 'handoffs' then $q$
+      select 'handoffs' as metric, '-infinity'::date as day, r.handoff_type as l1, r.status as l2, '' as l3, r.s as n, 0::numeric as total
+      from %1$s r
+      union all
+      select 'handoff_duration', '-infinity', r.handoff_type,
+             width_bucket(r.execution_time_ms - 1, public.metrics_handoff_bounds())::text, '', r.s, r.s * r.execution_time_ms
+      from %1$s r where r.execution_time_ms is not null $q$
+    when 'audit' then $q$
+      select x.metric, x.day, r.status as l1, '' as l2, '' as l3, r.s as n, 0::numeric as total
+      from %1$s r
+      cross join lateral (values ('-infinity'::date), ((r.created_at at time zone 'UTC')::date)) dd(day)
+      cross join lateral (values ('transitions', dd.day), ('would_reject', dd.day)) x(metric, day)
+      where x.metric = 'transitions' or coalesce(r.would_reject or r.score < r.threshold, false) $q$
+    -- l1 sub-agent, l2 verdict, l3 skipped ('true'/'false'); gate_results' total sums hit_count
+    when 'results' then $q$
+      select x.metric, dd.day, r.sub_agent_code as l1, r.verdict as l2, r.skipped::text as l3, r.s as n,
+             case when x.metric = 'gate_results' then r.s * r.hit_count else 0 end::numeric as total
+      from %1$s r
+      cross join lateral (values ('-infinity'::date), ((r.created_at at time zone 'UTC')::date)) dd(day)
+      cross join lateral (values ('gate_results', true),
+                                 ('gate_invalid', coalesce(r.error like 'invalid_result:%%', false)),
+                                 ('gate_normalized', jsonb_array_length(r.fixes) > 0),
+                                 ('gate_hit', coalesce(r.metadata ->> 'idempotent_hit' = 'true', false))) x(metric, counted)
+      where x.counted
+      union all
+      select 'gate_duration', '-infinity', r.sub_agent_code,
+             width_bucket(r.duration_ms - 1, public.metrics_gate_bounds())::text, '', r.s, r.s * r.duration_ms
+      from %1$s r where not r.skipped and r.duration_ms is not null $q$
+    when 'attempts' then $q$
+      select 'attempts' as metric, '-infinity'::date as day, '' as l1, '' as l2, '' as l3, r.s as n, 0::numeric as total
+      from %1$s r $q$
+    when 'http_keys' then $q$
+      select 'http_hits' as metric, '-infinity'::date as day, '' as l1, '' as l2, '' as l3, 0 as n, (r.s * r.hits)::numeric as total
+      from %1$s r $q$
+    when 'unknown_inputs' then $q$
+      select 'unknown_inputs' as metric, '-infinity'::date as day, r.kind as l1, '' as l2, '' as l3, r.s as n, 0::numeric as total
+      from %1$s r $q$
+    end
+    || ') d group by 1, 2, 3, 4, 5 having sum(d.n) <> 0 or sum(d.total) <> 0) g'
+$function$;
+
+CREATE OR REPLACE FUNCTION public.metrics_gate_bounds()
+  RETURNS integer[]
+  LANGUAGE sql
+  IMMUTABLE
+  SET search_path TO ''
+  AS $function$
+  select array[5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000]
+$function$;
+
+CREATE OR REPLACE FUNCTION public.metrics_handoff_bounds()
+  RETURNS integer[]
+  LANGUAGE sql
+  IMMUTABLE
+  SET search_path TO ''
+  AS $function$
+  select array[100, 250, 500, 1000, 2500, 5000, 10000, 15000, 30000, 60000, 120000, 300000]
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_metrics()
+  RETURNS TRIGGER
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path TO ''
+  AS $function$
+declare
+  v_deltas jsonb;
+begin
+  execute format(public.metrics_delta_sql(tg_argv[0]), case tg_op
+    when 'INSERT' then '(select 1 as s, n.* from new_rows n)'
+    when 'DELETE' then '(select -1 as s, o.* from old_rows o)'
+    else '(select 1 as s, n.* from new_rows n union all select -1 as s, o.* from old_rows o)' end)
+  into v_deltas;
+  if v_deltas is not null then
+    perform public.metrics_add(v_deltas);
+  end if;
+  return null;
+end;
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_metrics__truncate()
+  RETURNS TRIGGER
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path TO ''
+  AS $function$
+begin
+  delete from public.metric_counters c where c.metric = any(tg_argv);
+  return null;
+end;
+$function$;
+
+CREATE VIEW "public"."v_gate_validation_failure_rate" WITH (security_invoker=true) AS  WITH c AS (
+         SELECT c_1.day,
+            c_1.l1 AS sub_agent_code,
+            (sum(c_1.n) FILTER (WHERE (c_1.metric = 'gate_results'::text)))::bigint AS results,
+            (COALESCE(sum(c_1.n) FILTER (WHERE (c_1.metric = 'gate_invalid'::text)), (0)::numeric))::bigint AS invalid,
+            (COALESCE(sum(c_1.n) FILTER (WHERE (c_1.metric = 'gate_normalized'::text)), (0)::numeric))::bigint AS normalized,
+            (COALESCE(sum(c_1.n) FILTER (WHERE ((c_1.metric = 'gate_results'::text) AND (c_1.l2 = 'FAIL'::text))), (0)::numeric))::bigint AS failed,
+            (COALESCE(sum(c_1.n) FILTER (WHERE ((c_1.metric = 'gate_results'::text) AND (c_1.l2 = 'ERROR'::text))), (0)::numeric))::bigint AS errored
+           FROM public.metric_counters c_1
+          WHERE ((c_1.metric = ANY (ARRAY['gate_results'::text, 'gate_invalid'::text, 'gate_normalized'::text])) AND (c_1.day > '-infinity'::date) AND (c_1.l3 = 'false'::text))
+          GROUP BY c_1.day, c_1.l1
+        )
+ SELECT day,
+    sub_agent_code,
+    results,
+    invalid,
+    normalized,
+    failed,
+    errored,
+    round(((100.0 * (invalid)::numeric) / (results)::numeric), 2) AS validation_failure_rate_pct,
+    round(((100.0 * ((failed + errored))::numeric) / (results)::numeric), 2) AS gate_failure_rate_pct
+   FROM c
+  WHERE (results > 0);
+
+CREATE VIEW "public"."v_handoff_duration" WITH (security_invoker=true) AS  SELECT ((created_at AT TIME ZONE 'UTC'::text))::date AS day,
+    handoff_type,
+    from_phase,
+    to_phase,
+    count(*) AS handoffs,
+    round(avg(execution_time_ms), 1) AS avg_ms,
+    percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY ((execution_time_ms)::double precision)) AS p50_ms,
+    percentile_cont((0.95)::double precision) WITHIN GROUP (ORDER BY ((execution_time_ms)::double precision)) AS p95_ms,
+    max(execution_time_ms) AS max_ms
+   FROM public.sd_phase_handoffs h
+  WHERE ((execution_time_ms IS NOT NULL) AND (created_at >= (((((now() AT TIME ZONE 'UTC'::text))::date - 30))::timestamp without time zone AT TIME ZONE 'UTC'::text)))
+  GROUP BY (((created_at AT TIME ZONE 'UTC'::text))::date), handoff_type, from_phase, to_phase;
+
+CREATE VIEW "public"."v_idempotent_hit_rate" WITH (security_invoker=true) AS  SELECT 'sub_agent_result'::text AS source,
+    c.day,
+    (sum(c.n) FILTER (WHERE (c.metric = 'gate_results'::text)))::bigint AS records,
+    (COALESCE(sum(c.n) FILTER (WHERE (c.metric = 'gate_hit'::text)), (0)::numeric))::bigint AS hit_records,
+    (COALESCE(sum(c.total) FILTER (WHERE (c.metric = 'gate_results'::text)), (0)::numeric))::bigint AS duplicate_calls,
+    round(((100.0 * COALESCE(sum(c.n) FILTER (WHERE (c.metric = 'gate_hit'::text)), (0)::numeric)) / sum(c.n) FILTER (WHERE (c.metric = 'gate_results'::text))), 2) AS hit_rate_pct
+   FROM public.metric_counters c
+  WHERE ((c.metric = ANY (ARRAY['gate_results'::text, 'gate_hit'::text])) AND (c.day > '-infinity'::date))
+  GROUP BY c.day
+ HAVING (sum(c.n) FILTER (WHERE (c.metric = 'gate_results'::text)) > (0)::numeric)
+UNION ALL
+ SELECT 'http'::text AS source,
+    ((k.created_at AT TIME ZONE 'UTC'::text))::date AS day,
+    count(*) AS records,
+    count(*) FILTER (WHERE (k.hits > 0)) AS hit_records,
+    COALESCE(sum(k.hits), (0)::bigint) AS duplicate_calls,
+    round(((100.0 * (count(*) FILTER (WHERE (k.hits > 0)))::numeric) / (count(*))::numeric), 2) AS hit_rate_pct
+   FROM public.http_idempotency_keys k
+  GROUP BY (((k.created_at AT TIME ZONE 'UTC'::text))::date);
+
+CREATE VIEW "public"."v_orchestration_speed" WITH (security_invoker=true) AS  WITH per_attempt AS (
+         SELECT r.attempt_id,
+            min(r.created_at) AS first_at,
+            count(*) AS executions,
+            sum(r.duration_ms) AS gate_ms,
+            avg(r.execution_time) AS avg_time_sec,
+            max(r.execution_time) AS max_time_sec
+           FROM public.sub_agent_execution_results r
+          WHERE (((r.metadata ->> 'orchestrated'::text) = 'true'::text) AND (NOT r.skipped) AND (r.duration_ms IS NOT NULL) AND (r.created_at >= (((((now() AT TIME ZONE 'UTC'::text))::date - 30))::timestamp without time zone AT TIME ZONE 'UTC'::text)))
+          GROUP BY r.attempt_id
+        )
+ SELECT ((p.first_at AT TIME ZONE 'UTC'::text))::date AS day,
+    count(*) AS attempts,
+    sum(p.executions) AS executions,
+    round((sum((p.avg_time_sec * (p.executions)::numeric)) / NULLIF(sum(p.executions), (0)::numeric)), 3) AS avg_time_sec,
+    max(p.max_time_sec) AS max_time_sec,
+    round(avg(((p.gate_ms)::numeric / NULLIF((EXTRACT(epoch FROM (a.finished_at - a.started_at)) * (1000)::numeric), (0)::numeric))), 2) AS parallel_speedup
+   FROM (per_attempt p
+     JOIN public.handoff_attempts a ON ((a.id = p.attempt_id)))
+  GROUP BY (((p.first_at AT TIME ZONE 'UTC'::text))::date);
+
+CREATE VIEW "public"."v_transition_success_rate" WITH (security_invoker=true) AS  WITH c AS (
+         SELECT c_1.day,
+            (sum(c_1.n) FILTER (WHERE ((c_1.metric = 'transitions'::text) AND (c_1.l1 = 'completed'::text))))::bigint AS completed,
+            (sum(c_1.n) FILTER (WHERE ((c_1.metric = 'transitions'::text) AND (c_1.l1 = 'rejected'::text))))::bigint AS rejected,
+            (sum(c_1.n) FILTER (WHERE ((c_1.metric = 'transitions'::text) AND (c_1.l1 = 'failed'::text))))::bigint AS failed,
+            (sum(c_1.n) FILTER (WHERE (c_1.metric = 'transitions'::text)))::bigint AS audits,
+            (sum(c_1.n) FILTER (WHERE (c_1.metric = 'would_reject'::text)))::bigint AS would_reject
+           FROM public.metric_counters c_1
+          WHERE ((c_1.metric = ANY (ARRAY['transitions'::text, 'would_reject'::text])) AND (c_1.day > '-infinity'::date))
+          GROUP BY c_1.day
+        )
+ SELECT day,
+    COALESCE(completed, (0)::bigint) AS completed,
+    COALESCE(rejected, (0)::bigint) AS rejected,
+    COALESCE(failed, (0)::bigint) AS failed,
+    COALESCE(would_reject, (0)::bigint) AS would_reject,
+    ((COALESCE(completed, (0)::bigint) + COALESCE(rejected, (0)::bigint)) + COALESCE(failed, (0)::bigint)) AS judged,
+    round(((100.0 * (COALESCE(completed, (0)::bigint))::numeric) / (NULLIF((COALESCE(completed, (0)::bigint) + COALESCE(failed, (0)::bigint)), 0))::numeric), 2) AS success_rate_pct,
+    round(((100.0 * (COALESCE(failed, (0)::bigint))::numeric) / (NULLIF((COALESCE(completed, (0)::bigint) + COALESCE(failed, (0)::bigint)), 0))::numeric), 2) AS failure_rate_pct,
+    round(((100.0 * (COALESCE(would_reject, (0)::bigint))::numeric) / (NULLIF(((COALESCE(completed, (0)::bigint) + COALESCE(rejected, (0)::bigint)) + COALESCE(failed, (0)::bigint)), 0))::numeric), 2) AS would_reject_rate_pct
+   FROM c
+  WHERE (audits > 0);
+
+CREATE INDEX sd_phase_handoffs_created_idx ON public.sd_phase_handoffs USING btree (created_at);
+
+CREATE INDEX sd_transition_audit_failed_idx ON public.sd_transition_audit USING btree (created_at DESC)
+  WHERE (status = 'failed'::text);
+
+CREATE INDEX sub_agent_execution_results_created_idx ON public.sub_agent_execution_results USING btree (created_at);
+
+CREATE TRIGGER tg_metrics_del AFTER DELETE ON public.handoff_attempts REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'attempts'
+);
+
+CREATE TRIGGER tg_metrics_ins AFTER INSERT ON public.handoff_attempts REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'attempts'
+);
+
+CREATE TRIGGER tg_metrics_trunc
+  AFTER TRUNCATE ON public.handoff_attempts
+  FOR EACH STATEMENT
+  EXECUTE FUNCTION public.tg_metrics__truncate('attempts');
+
+CREATE TRIGGER tg_metrics_del AFTER DELETE ON public.http_idempotency_keys REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'http_keys'
+);
+
+CREATE TRIGGER tg_metrics_ins AFTER INSERT ON public.http_idempotency_keys REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'http_keys'
+);
+
+CREATE TRIGGER tg_metrics_trunc
+  AFTER TRUNCATE ON public.http_idempotency_keys
+  FOR EACH STATEMENT
+  EXECUTE FUNCTION public.tg_metrics__truncate('http_hits');
+
+CREATE TRIGGER tg_metrics_upd AFTER UPDATE ON public.http_idempotency_keys
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'http_keys'
+);
+
+CREATE TRIGGER tg_metrics_del AFTER DELETE ON public.sd_phase_handoffs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'handoffs'
+);
+
+CREATE TRIGGER tg_metrics_ins AFTER INSERT ON public.sd_phase_handoffs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'handoffs'
+);
+
+CREATE TRIGGER tg_metrics_trunc
+  AFTER TRUNCATE ON public.sd_phase_handoffs
+  FOR EACH STATEMENT
+  EXECUTE FUNCTION public.tg_metrics__truncate('handoffs', 'handoff_duration');
+
+CREATE TRIGGER tg_metrics_upd AFTER UPDATE ON public.sd_phase_handoffs
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'handoffs'
+);
+
+CREATE TRIGGER tg_metrics_del AFTER DELETE ON public.sd_transition_audit REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'audit'
+);
+
+CREATE TRIGGER tg_metrics_ins AFTER INSERT ON public.sd_transition_audit REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'audit'
+);
+
+CREATE TRIGGER tg_metrics_trunc
+  AFTER TRUNCATE ON public.sd_transition_audit
+  FOR EACH STATEMENT
+  EXECUTE FUNCTION public.tg_metrics__truncate('transitions', 'would_reject');
+
+CREATE TRIGGER tg_metrics_upd AFTER UPDATE ON public.sd_transition_audit
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'audit'
+);
+
+CREATE TRIGGER tg_metrics_del AFTER DELETE ON public.sub_agent_execution_results REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'results'
+);
+
+CREATE TRIGGER tg_metrics_ins AFTER INSERT ON public.sub_agent_execution_results REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'results'
+);
+
+CREATE TRIGGER tg_metrics_trunc
+  AFTER TRUNCATE ON public.sub_agent_execution_results
+  FOR EACH STATEMENT
+  EXECUTE FUNCTION public.tg_metrics__truncate('gate_results', 'gate_invalid', 'gate_normalized', 'gate_hit', 'gate_duration');
+
+CREATE TRIGGER tg_metrics_upd AFTER UPDATE ON public.sub_agent_execution_results
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'results'
+);
+
+CREATE TRIGGER tg_metrics_del AFTER DELETE ON public.unknown_inputs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'unknown_inputs'
+);
+
+CREATE TRIGGER tg_metrics_ins AFTER INSERT ON public.unknown_inputs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'unknown_inputs'
+);
+
+CREATE TRIGGER tg_metrics_trunc
+  AFTER TRUNCATE ON public.unknown_inputs
+  FOR EACH STATEMENT
+  EXECUTE FUNCTION public.tg_metrics__truncate('unknown_inputs');
+
+CREATE TRIGGER tg_metrics_upd AFTER UPDATE ON public.unknown_inputs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_metrics (
+  'unknown_inputs'
+);
+
+COMMENT ON FUNCTION "public"."fn_metrics_rebuild_counters"() IS 'Recount metric_counters from the rows of the counted tables (locks them against writes while it runs). Returns {counter_rows}.';
+
+COMMENT ON FUNCTION "public"."fn_metrics_recount"() IS 'fn_metrics_snapshot computed from the rows instead of metric_counters: the same answer (generated_at and the ages aside), at a cost that grows with the history. For tests and for checking the counters by hand.';
+
+COMMENT ON FUNCTION "public"."fn_metrics_snapshot"() IS 'Everything the metrics function needs in one call: totals per label for handoffs, transitions, gate results (invalid, normalized, idempotent hits), HTTP idempotent hits, attempts, unknown inputs; the NOTIFY outbox backlog (notifications_pending, oldest_notification_pending_s, null when empty); duration histograms {count, sum_s, buckets} with their bounds (handoff_bounds_s, gate_bounds_s); breaker states; the mode store (ok, error, modes, global); and the runbook''s rates over the last hour (ratios, null when the window is empty). Totals from metric_counters, so its cost does not grow with the history.';
+
+COMMENT ON TABLE "public"."metric_counters" IS 'Running counts (n) and sums (total) per metric, UTC day (''-infinity'' = all time), labels l1..l3 and shard, kept by statement triggers on the counted tables; summed over shards at read. See fn_metrics_snapshot.';
+
+COMMENT ON VIEW "public"."v_gate_validation_failure_rate" IS 'Per UTC day and sub-agent (skipped gates left out): results, invalid (failed the gate-result contract; alert > 10%), normalized (accepted after fixes), FAIL and ERROR verdicts, and their rates. From metric_counters.';
+
+COMMENT ON VIEW "public"."v_handoff_duration" IS 'Per UTC day of the last 31 and handoff: count and duration (begin to complete, ms): avg (runbook: < 30 s, alert > 60 s), p50, p95, max.';
+
+COMMENT ON VIEW "public"."v_idempotent_hit_rate" IS 'Per source (sub_agent_result, http) and UTC day of the first record: records, records hit again, duplicate calls, hit_rate_pct (runbook target < 10%, alert > 50%). HTTP keys are purged after 24 h, so only recent days show for http.';
+
+COMMENT ON VIEW "public"."v_orchestration_speed" IS 'Per UTC day of the last 31: orchestrated gate runs, their average and longest run time in seconds (runbook: < 15 s), and parallel_speedup = summed gate time / attempt wall time (finished attempts only).';
+
+COMMENT ON VIEW "public"."v_transition_success_rate" IS 'Per UTC day: completed, rejected, failed and would-reject (would_reject or score below threshold) audit rows; success_rate_pct = completed / (completed + failed) (runbook: > 95%), failure_rate_pct (alert > 5%), would_reject_rate_pct = would_reject / judged. From metric_counters.';
+
+REVOKE ALL ON FUNCTION "public"."fn_metrics_rebuild_counters"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."fn_metrics_rebuild_counters"() TO "postgres", "service_role";
+
+REVOKE ALL ON FUNCTION "public"."fn_metrics_recount"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."fn_metrics_recount"() TO "postgres", "service_role";
+
+REVOKE ALL ON FUNCTION "public"."metrics_add"(jsonb) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."metrics_add"(jsonb) TO "postgres";
+
+REVOKE ALL ON FUNCTION "public"."metrics_count_relation"(text, regclass, integer) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."metrics_count_relation"(text, regclass, integer) TO "postgres";
+
+REVOKE ALL ON FUNCTION "public"."metrics_delta_sql"(text) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."metrics_delta_sql"(text) TO "postgres";
+
+REVOKE ALL ON FUNCTION "public"."metrics_gate_bounds"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."metrics_gate_bounds"() TO "postgres";
+
+REVOKE ALL ON FUNCTION "public"."metrics_handoff_bounds"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."metrics_handoff_bounds"() TO "postgres";
+
+REVOKE ALL ON FUNCTION "public"."tg_metrics"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."tg_metrics"() TO "postgres";
+
+REVOKE ALL ON FUNCTION "public"."tg_metrics__truncate"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."tg_metrics__truncate"() TO "postgres";
+
+GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."metric_counters" TO "postgres", "service_role";
+
+GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_gate_validation_failure_rate" TO "postgres", "service_role";
+
+GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_handoff_duration" TO "postgres", "service_role";
+
+GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_idempotent_hit_rate" TO "postgres", "service_role";
+
+GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_orchestration_speed" TO "postgres", "service_role";
+
+GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_transition_success_rate" TO "postgres", "service_role";
+
+SET local check_function_bodies = off;
+
+REVOKE ALL ON FUNCTION "public"."fn_metrics_rebuild_counters"() FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."fn_metrics_rebuild_counters"() FROM "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."fn_metrics_recount"() FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."fn_metrics_recount"() FROM "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."metrics_add"(jsonb) FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."metrics_add"(jsonb) FROM "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."metrics_add"(jsonb) FROM "service_role";
+
+REVOKE ALL ON FUNCTION "public"."metrics_count_relation"(text, regclass, integer) FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."metrics_count_relation"(text, regclass, integer) FROM "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."metrics_count_relation"(text, regclass, integer) FROM "service_role";
+
+REVOKE ALL ON FUNCTION "public"."metrics_delta_sql"(text) FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."metrics_delta_sql"(text) FROM "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."metrics_delta_sql"(text) FROM "service_role";
+
+REVOKE ALL ON FUNCTION "public"."metrics_gate_bounds"() FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."metrics_gate_bounds"() FROM "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."metrics_gate_bounds"() FROM "service_role";
+
+REVOKE ALL ON FUNCTION "public"."metrics_handoff_bounds"() FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."metrics_handoff_bounds"() FROM "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."metrics_handoff_bounds"() FROM "service_role";
+
+REVOKE ALL ON FUNCTION "public"."tg_metrics"() FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."tg_metrics"() FROM "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."tg_metrics"() FROM "service_role";
+
+REVOKE ALL ON FUNCTION "public"."tg_metrics__truncate"() FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."tg_metrics__truncate"() FROM "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."tg_metrics__truncate"() FROM "service_role";
+
+REVOKE ALL ON TABLE "public"."metric_counters" FROM "anon";
+
+REVOKE ALL ON TABLE "public"."metric_counters" FROM "authenticated";
+
+REVOKE ALL ON TABLE "public"."v_gate_validation_failure_rate" FROM "anon";
+
+REVOKE ALL ON TABLE "public"."v_gate_validation_failure_rate" FROM "authenticated";
+
+REVOKE ALL ON TABLE "public"."v_handoff_duration" FROM "anon";
+
+REVOKE ALL ON TABLE "public"."v_handoff_duration" FROM "authenticated";
+
+REVOKE ALL ON TABLE "public"."v_idempotent_hit_rate" FROM "anon";
+
+REVOKE ALL ON TABLE "public"."v_idempotent_hit_rate" FROM "authenticated";
+
+REVOKE ALL ON TABLE "public"."v_orchestration_speed" FROM "anon";
+
+REVOKE ALL ON TABLE "public"."v_orchestration_speed" FROM "authenticated";
+
+REVOKE ALL ON TABLE "public"."v_transition_success_rate" FROM "anon";
+
+REVOKE ALL ON TABLE "public"."v_transition_success_rate" FROM "authenticated";

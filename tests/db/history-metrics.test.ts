@@ -1,0 +1,197 @@
+// deno-lint-ignore-file no-explicit-any -- JSON answers from SQL are inspected loosely here
+// Issue #18: the scrape reads metric_counters, not the history. Its numbers must be exactly what a
+// recount from the rows gives (fn_metrics_recount, the snapshot as it was computed before), after
+// handoffs, direct writes, updates, purges, a TRUNCATE and a rebuild; and the per-day views read
+// from the counters must equal the old row-scanning definitions.
+import type postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
+import { begin, execute, gate, record, seedSd } from './_handoff-fixtures.ts';
+
+let db: FreshDatabase;
+
+/** The snapshot and the recount, without what differs by the clock alone. */
+async function both(): Promise<{ fast: any; slow: any }> {
+  const [row] = await db.sql<{ fast: any; slow: any }[]>`
+    select public.fn_metrics_snapshot() as fast, public.fn_metrics_recount() as slow`;
+  const strip = (s: any) => {
+    const { generated_at: _g, oldest_in_progress_s: _o, oldest_notification_pending_s: _n, ...rest } = s;
+    return rest;
+  };
+  return { fast: strip(row!.fast), slow: strip(row!.slow) };
+}
+
+async function expectSnapshotEqualsRecount(): Promise<any> {
+  const { fast, slow } = await both();
+  expect(fast).toEqual(slow);
+  return fast;
+}
+
+// The per-day views as they were defined before the counters (a full scan of the rows).
+const OLD_VIEWS: Record<string, string> = {
+  v_transition_success_rate: `
+    select (a.created_at at time zone 'UTC')::date as day,
+      count(*) filter (where a.status = 'completed') as completed,
+      count(*) filter (where a.status = 'rejected') as rejected,
+      count(*) filter (where a.status = 'failed') as failed,
+      count(*) filter (where a.would_reject or a.score < a.threshold) as would_reject,
+      count(*) filter (where a.status in ('completed', 'rejected', 'failed')) as judged,
+      round(100.0 * count(*) filter (where a.status = 'completed')
+            / nullif(count(*) filter (where a.status in ('completed', 'failed')), 0), 2) as success_rate_pct,
+      round(100.0 * count(*) filter (where a.status = 'failed')
+            / nullif(count(*) filter (where a.status in ('completed', 'failed')), 0), 2) as failure_rate_pct,
+      round(100.0 * count(*) filter (where a.would_reject or a.score < a.threshold)
+            / nullif(count(*) filter (where a.status in ('completed', 'rejected', 'failed')), 0), 2) as would_reject_rate_pct
+    from public.sd_transition_audit a group by 1`,
+  v_idempotent_hit_rate: `
+    select 'sub_agent_result'::text as source, (r.created_at at time zone 'UTC')::date as day, count(*) as records,
+      count(*) filter (where r.metadata ->> 'idempotent_hit' = 'true') as hit_records,
+      coalesce(sum(r.hit_count), 0) as duplicate_calls,
+      round(100.0 * count(*) filter (where r.metadata ->> 'idempotent_hit' = 'true') / count(*), 2) as hit_rate_pct
+    from public.sub_agent_execution_results r group by 2
+    union all
+    select 'http'::text, (k.created_at at time zone 'UTC')::date, count(*), count(*) filter (where k.hits > 0),
+      coalesce(sum(k.hits), 0), round(100.0 * count(*) filter (where k.hits > 0) / count(*), 2)
+    from public.http_idempotency_keys k group by 2`,
+  v_gate_validation_failure_rate: `
+    select (r.created_at at time zone 'UTC')::date as day, r.sub_agent_code, count(*) as results,
+      count(*) filter (where r.error like 'invalid_result:%') as invalid,
+      count(*) filter (where jsonb_array_length(r.fixes) > 0) as normalized,
+      count(*) filter (where r.verdict = 'FAIL') as failed,
+      count(*) filter (where r.verdict = 'ERROR') as errored,
+      round(100.0 * count(*) filter (where r.error like 'invalid_result:%') / count(*), 2) as validation_failure_rate_pct,
+      round(100.0 * count(*) filter (where r.verdict in ('FAIL', 'ERROR')) / count(*), 2) as gate_failure_rate_pct
+    from public.sub_agent_execution_results r where not r.skipped group by 1, 2`,
+};
+
+async function expectViewsEqualRecount(): Promise<void> {
+  for (const [view, old] of Object.entries(OLD_VIEWS)) {
+    const now = await db.sql.unsafe(`select * from public.${view} order by 1, 2, 3`);
+    const then = await db.sql.unsafe(`select * from (${old}) x order by 1, 2, 3`);
+    expect([...now], view).toEqual([...then]);
+  }
+}
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  const { sql } = db;
+  // Real handoffs through the RPCs: accepted, rejected on a sql gate, normalised answers,
+  // a result recorded twice (idempotent hit), an attempt left open.
+  for (let i = 1; i <= 6; i++) {
+    await seedSd(sql, { id: `SD-HM-${i}`, phase: 'EXEC', stories: [{ key: 'US-1', status: i === 3 ? 'in_progress' : 'done' }] });
+  }
+  await execute(sql, 'SD-HM-1', 'EXEC-TO-PLAN', 'hm-1', [gate('STORIES_DONE')]);
+  await execute(sql, 'SD-HM-2', 'EXEC-TO-PLAN', 'hm-2', [{ code: 'stories_done', pass: 1, score: 9, max_score: 10 }]);
+  await execute(sql, 'SD-HM-3', 'EXEC-TO-PLAN', 'hm-3', []);
+  await execute(sql, 'SD-HM-4', 'EXEC-TO-PLAN', 'hm-4', [gate('STORIES_DONE'), gate('PRD_COMPLETE', 0)]);
+  const open = await begin(sql, 'SD-HM-5', 'EXEC-TO-PLAN', 'hm-5');
+  await record(sql, open.attempt_id, 'STORIES_DONE', gate('STORIES_DONE', 100, { duration_ms: 12 }), 'key-5');
+  await record(sql, open.attempt_id, 'STORIES_DONE', gate('STORIES_DONE', 100, { duration_ms: 12 }), 'key-5');
+  await sql.unsafe(`update public.sub_agent_execution_results set duration_ms = 42 where sd_id in ('SD-HM-1', 'SD-HM-2')`);
+  // Written directly, as an operator or a bulk load would, on other days too.
+  await sql.unsafe(`
+    insert into public.sd_transition_audit (sd_id, transition_type, status, would_reject, score, threshold, created_at)
+    values ('SD-X', 'EXEC-TO-PLAN', 'completed', true, 90, 85, now() - interval '3 days'),
+           ('SD-X', 'EXEC-TO-PLAN', 'rejected', false, 50, 85, now() - interval '3 days'),
+           ('SD-X', 'EXEC-TO-PLAN', 'failed', false, null, null, now() - interval '40 days'),
+           ('SD-X', 'EXEC-TO-PLAN', 'abandoned', false, null, null, now())`);
+  await sql.unsafe(`
+    insert into public.sd_phase_handoffs (attempt_id, sd_id, sd_uuid, handoff_type, from_phase, to_phase, status, execution_time_ms, created_at)
+    select gen_random_uuid(), 'SD-X', gen_random_uuid(), 'LEAD-TO-PLAN', 'LEAD', 'PLAN', s, ms, now() - d
+    from (values ('accepted', 100, interval '0'), ('accepted', 101, interval '2 days'), ('failed', null::int, interval '0'),
+                 ('rejected', 300001, interval '5 hours')) v(s, ms, d)`);
+  await sql.unsafe(`
+    insert into public.http_idempotency_keys (scope, key, fingerprint, status, response_status, response_body, completed_at, hits, created_at)
+    values ('handoff:service_role:', 'k1', repeat('a', 64), 'completed', 200, '{}', now(), 3, now()),
+           ('handoff:service_role:', 'k2', repeat('b', 64), 'completed', 200, '{}', now(), 0, now() - interval '2 days'),
+           ('handoff:service_role:', 'k3', repeat('c', 64), 'completed', 200, '{}', now(), 5, now() - interval '2 days')`);
+  await sql.unsafe(`insert into public.unknown_inputs (kind, input) values ('handoff_type', 'EXEC-TO-QA'), ('stage', 'deploy'), ('stage', 'ship')`);
+});
+afterAll(async () => { await db.drop(); });
+
+describe('metric_counters', () => {
+  it('the snapshot equals a recount from the rows after handoffs and direct writes', async () => {
+    const s = await expectSnapshotEqualsRecount();
+    // and the recount saw something of each kind
+    expect(s.attempts).toBeGreaterThanOrEqual(5);
+    expect(s.attempts_in_progress).toBe(1);
+    expect(s.http_idempotent_hits).toBe(8);
+    expect(s.unknown_inputs).toEqual({ handoff_type: 1, stage: 2 });
+    expect(s.transitions).toMatchObject({ abandoned: 1, failed: 1 });
+    expect(s.handoff_durations.length).toBeGreaterThan(0);
+    expect(s.gate_durations.length).toBeGreaterThan(0);
+    expect(s.gate_results.some((g: any) => g.hits > 0)).toBe(true);
+  });
+
+  it('the per-day views equal their old definitions over the rows', async () => {
+    await expectViewsEqualRecount();
+  });
+
+  it('updates and deletes move the counters as they move the rows', async () => {
+    const { sql } = db;
+    await sql.unsafe(`update public.sd_transition_audit set status = 'failed', score = 10, threshold = 85 where sd_id = 'SD-X' and status = 'completed'`);
+    await sql.unsafe(`update public.sub_agent_execution_results set fixes = '["x"]', error = 'invalid_result: no' where sd_id = 'SD-HM-1'`);
+    await sql.unsafe(`update public.http_idempotency_keys set hits = hits + 2 where key = 'k2'`);
+    await sql.unsafe(`delete from public.sd_phase_handoffs where handoff_type = 'LEAD-TO-PLAN' and status = 'accepted'`);
+    await sql.unsafe(`delete from public.unknown_inputs where kind = 'handoff_type'`);
+    const s = await expectSnapshotEqualsRecount();
+    expect(s.unknown_inputs).toEqual({ stage: 2 });
+    expect(s.http_idempotent_hits).toBe(10);
+    await expectViewsEqualRecount();
+  });
+
+  it('purges by the retention sweep leave the snapshot equal to the recount', async () => {
+    const { sql } = db;
+    await sql.unsafe(`select public.fn_idempotency_purge('1 day')`);
+    const s = await expectSnapshotEqualsRecount();
+    expect(s.http_idempotent_hits).toBe(3);
+    await expectViewsEqualRecount();
+  });
+
+  it('a rebuild from the rows changes nothing; TRUNCATE clears the table\'s counters', async () => {
+    const { sql } = db;
+    const before = await both();
+    const [r] = await sql<{ r: any }[]>`select public.fn_metrics_rebuild_counters() as r`;
+    expect(r!.r.counter_rows).toBeGreaterThan(0);
+    expect((await both()).fast).toEqual(before.fast);
+    await sql.unsafe(`truncate public.unknown_inputs`);
+    const s = await expectSnapshotEqualsRecount();
+    expect(s.unknown_inputs).toEqual({});
+  });
+
+  it('no hot row: a transaction holding its counter rows does not block a writer on another shard', async () => {
+    const { sql } = db;
+    const conns = [];
+    const byShard = new Map<number, postgres.ReservedSql>();
+    // connections until two share a shard and two do not
+    while (conns.length < 40) {
+      const c = await sql.reserve();
+      conns.push(c);
+      const [row] = await c<{ shard: number }[]>`select pg_backend_pid() % 16 as shard`;
+      const twin = byShard.get(row!.shard);
+      if (!twin) byShard.set(row!.shard, c);
+      if (byShard.size >= 2 && twin) {
+        const holder = twin;
+        const other = [...byShard.values()].find((x) => x !== twin)!;
+        try {
+          await holder`begin`;
+          await holder`insert into public.unknown_inputs (kind, input) values ('stage', 'held')`;
+          await other`set lock_timeout = '1s'`;
+          // another shard: goes through while the first transaction is open
+          await other`insert into public.unknown_inputs (kind, input) values ('stage', 'other shard')`;
+          // the same shard: waits for the holder (what one hot row would do to every writer)
+          const err = await c`set lock_timeout = '300ms'`.then(() => c`insert into public.unknown_inputs (kind, input) values ('stage', 'same shard')`)
+            .then(() => null, (e: Error) => e);
+          expect(err?.message).toMatch(/lock timeout/);
+          await holder`rollback`;
+        } finally {
+          for (const x of conns) x.release();
+        }
+        await expectSnapshotEqualsRecount();
+        return;
+      }
+    }
+    for (const x of conns) x.release();
+    throw new Error('no two connections on one shard among 40');
+  });
+});
