@@ -106,7 +106,7 @@ export interface Snapshot {
   phases: string[];
   completedAudits: number;
   chainBreaks: { sd_id: string; audit_id: string; pre: unknown; previous_post: unknown }[];
-  /** Rows of public.fn_check_invariants() other than audit_chain (in chainBreaks) where that function exists (null where it does not). */
+  /** Rows of public.fn_check_invariants(null) (whole database) other than audit_chain (in chainBreaks) where that function exists (null where it does not). */
   invariants: { invariant: string; subject: string }[] | null;
 }
 
@@ -118,9 +118,15 @@ export async function snapshot(sql: Sql): Promise<Snapshot> {
   }
   const phases = (await sql`select distinct current_phase from public.strategic_directives_v2 order by 1`).map((r) => r.current_phase as string);
   const [{ n }] = (await sql`select count(*)::int as n from public.sd_transition_audit where status = 'completed'`) as unknown as [{ n: number }];
-  const rows = (await sql`select to_regprocedure('public.fn_check_invariants()') is not null as e`)[0]!.e
-    ? await sql<{ invariant: string; subject: string; detail: Record<string, unknown> }[]>`select invariant, subject, detail from public.fn_check_invariants()`
-    : null;
+  // The whole database: fn_check_invariants(null) where the windowed form exists (#18; the
+  // no-argument form checks only the last day there), else the older whole-database one.
+  const [has] = await sql`select to_regprocedure('public.fn_check_invariants(timestamptz)') is not null as windowed,
+                                 to_regprocedure('public.fn_check_invariants()') is not null as plain`;
+  const rows = has!.windowed
+    ? await sql<{ invariant: string; subject: string; detail: Record<string, unknown> }[]>`select invariant, subject, detail from public.fn_check_invariants(null)`
+    : has!.plain
+      ? await sql<{ invariant: string; subject: string; detail: Record<string, unknown> }[]>`select invariant, subject, detail from public.fn_check_invariants()`
+      : null;
   // The audit chain is fn_check_invariants' own 'audit_chain' rule, reported with its states.
   const chainBreaks = (rows ?? []).filter((r) => r.invariant === 'audit_chain')
     .map((r) => ({ sd_id: r.subject, audit_id: String(r.detail.audit_id), pre: r.detail.pre_state, previous_post: r.detail.previous_post_state }));

@@ -83,6 +83,8 @@ create table public.sd_claims (
   renewed_at timestamptz not null default now(),
   expires_at timestamptz not null
 );
+-- fn_sweep_retention deletes claims that expired long ago, oldest first.
+create index sd_claims_expires_idx on public.sd_claims (expires_at);
 
 create trigger tg_strategic_directives_v2__updated_at before update on public.strategic_directives_v2
   for each row execute function public.tg__set_updated_at();

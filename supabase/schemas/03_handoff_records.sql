@@ -26,6 +26,8 @@ create table public.handoff_attempts (
   check ((status = 'in_progress') = (finished_at is null))
 );
 create index handoff_attempts_sd_uuid_idx on public.handoff_attempts (sd_uuid);
+-- fn_sweep_retention walks finished attempts by start time.
+create index handoff_attempts_started_idx on public.handoff_attempts (started_at);
 create index handoff_attempts_in_progress_idx on public.handoff_attempts (started_at) where status = 'in_progress';
 
 -- One row per (attempt, gate). A repeated record is not a new row: it bumps hit_count and sets

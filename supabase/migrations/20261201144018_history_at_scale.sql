@@ -10,6 +10,8 @@ DROP VIEW "public"."v_orchestration_speed";
 
 DROP VIEW "public"."v_transition_success_rate";
 
+DROP FUNCTION "public"."fn_check_invariants"();
+
 CREATE TABLE "public"."metric_counters" (
   "metric" text     NOT NULL,
   "day"    date     NOT NULL,
@@ -25,6 +27,145 @@ CREATE TABLE "public"."metric_counters" (
 
 ALTER TABLE "public"."metric_counters"
   ENABLE ROW LEVEL SECURITY;
+
+CREATE TABLE "public"."retention_settings" (
+  "kind"         text                     NOT NULL,
+  "keep"         interval                 NOT NULL,
+  "batch_size"   integer                  NOT NULL DEFAULT 1000,
+  "max_batches"  integer                  NOT NULL DEFAULT 20,
+  "watermark"    timestamp with time zone,
+  "watermark_id" uuid,
+  "last_run_at"  timestamp with time zone,
+  "last_count"   bigint,
+  CONSTRAINT "retention_settings_batch_size_check" CHECK (((batch_size >= 1) AND (batch_size <= 100000))),
+  CONSTRAINT "retention_settings_keep_check" CHECK ((keep >= '00:00:00'::interval)),
+  CONSTRAINT "retention_settings_kind_check"
+    CHECK ((kind = ANY (ARRAY['attempt_context'::text, 'gate_payload'::text, 'http_idempotency'::text, 'webhook_ids'::text, 'handoff_requests'::text, 'expired_claims'::text]))),
+  CONSTRAINT "retention_settings_max_batches_check" CHECK (((max_batches >= 1) AND (max_batches <= 10000))),
+  CONSTRAINT "retention_settings_pkey" PRIMARY KEY (kind)
+);
+
+ALTER TABLE "public"."retention_settings"
+  ENABLE ROW LEVEL SECURITY;
+
+CREATE OR REPLACE FUNCTION public.fn_check_invariants (
+  p_since timestamp with time zone DEFAULT (now() - '1 day'::interval)
+)
+  RETURNS TABLE (
+    invariant text,
+    subject   text,
+    detail    jsonb
+  )
+  LANGUAGE sql
+  STABLE
+  SECURITY DEFINER
+  SET search_path TO ''
+  AS $function$
+  with since as (
+    select coalesce(p_since, '-infinity'::timestamptz) as t
+  ), sds as (
+    -- the directives to check: all, or those with a transition in the window
+    select s.* from public.strategic_directives_v2 s
+    where p_since is null
+       or s.id in (select a.sd_id from public.sd_transition_audit a, since where a.created_at >= since.t)
+  ), audits as (
+    -- their whole audit history (on the sd_id index)
+    select a.* from public.sd_transition_audit a
+    where p_since is null or a.sd_id in (select s.id from sds s)
+  ),
+  -- 1. An SD's phase and version are those its last completed transition left (or untouched).
+  last_done as (
+    select distinct on (a.sd_uuid) a.sd_uuid, a.post_state, a.transition_type
+    from audits a
+    where a.status = 'completed'
+    order by a.sd_uuid, a.completed_at desc, a.created_at desc
+  )
+  select 'sd_matches_last_transition', s.id,
+         jsonb_build_object('sd_phase', s.current_phase, 'transition_version', s.transition_version,
+                            'audit_phase', l.post_state->>'sd_phase', 'audit_version', l.post_state->'transition_version')
+  from sds s
+  join last_done l on l.sd_uuid = s.uuid
+  where s.current_phase is distinct from l.post_state->>'sd_phase'
+     or s.transition_version is distinct from (l.post_state->>'transition_version')::int
+
+  union all
+  -- 2. transition_version counts the completed transitions of the SD.
+  select 'version_counts_transitions', s.id,
+         jsonb_build_object('transition_version', s.transition_version, 'completed_audits', count(a.id))
+  from sds s
+  left join audits a on a.sd_uuid = s.uuid and a.status = 'completed'
+  group by s.id, s.transition_version
+  having s.transition_version <> count(a.id)
+
+  union all
+  -- 3. The PRD and stories are in the statuses the workflow says for the SD's phase: a status only
+  --    a handoff can set is held exactly when the last transition set it.
+  select 'prd_status_matches_phase', s.id,
+         jsonb_build_object('sd_phase', s.current_phase, 'prd_status', p.status, 'expected', t.prd_status)
+  from sds s
+  join last_done l on l.sd_uuid = s.uuid
+  join public.handoff_types t on t.code = l.transition_type
+  join public.product_requirements_v2 p on p.sd_id = s.id
+  where t.prd_status is not null and p.status is distinct from t.prd_status
+
+  union all
+  select 'story_status_needs_handoff', u.sd_id || '/' || u.story_key,
+         jsonb_build_object('status', u.status, 'sd_phase', s.current_phase)
+  from public.user_stories u
+  join sds s on s.id = u.sd_id
+  where u.status in (select t.story_status from public.handoff_types t where t.story_status is not null)
+    and not exists (
+      select 1 from audits a join public.handoff_types t on t.code = a.transition_type
+      where a.sd_uuid = s.uuid and a.status = 'completed' and t.story_status = u.status)
+
+  union all
+  -- 4. The audit chain: each completed transition starts where the previous one ended, for the
+  --    directive's phase, status and version (only handoffs change them; PRD and story statuses
+  --    also change by everyday work between handoffs).
+  select 'audit_chain', c.sd_id,
+         jsonb_build_object('audit_id', c.id, 'pre_state', c.pre_state, 'previous_post_state', c.prev_post)
+  from (
+    select a.id, a.sd_id, a.pre_state, a.created_at,
+           lag(a.post_state) over (partition by a.sd_uuid order by a.completed_at, a.created_at) as prev_post
+    from audits a where a.status = 'completed'
+  ) c, since
+  where c.prev_post is not null and c.created_at >= since.t
+    and (c.pre_state->>'sd_phase', c.pre_state->>'sd_status', c.pre_state->>'transition_version')
+        is distinct from
+        (c.prev_post->>'sd_phase', c.prev_post->>'sd_status', c.prev_post->>'transition_version')
+
+  union all
+  -- 5. Exactly one terminal audit row per finished attempt, none for an open one.
+  select 'one_terminal_audit_per_attempt', h.id::text,
+         jsonb_build_object('status', h.status, 'terminal_audits', count(a.id))
+  from public.handoff_attempts h
+  cross join since
+  left join public.sd_transition_audit a on a.attempt_id = h.id and a.status <> 'in_progress'
+  where h.started_at >= since.t
+  group by h.id, h.status
+  having count(a.id) <> case when h.status in ('completed', 'rejected', 'failed', 'abandoned') then 1 else 0 end
+
+  union all
+  -- 6. Every accepted handoff record has its completed audit, and the reverse (both are written
+  --    by one transaction, with one created_at).
+  select 'handoff_record_has_audit', coalesce(r.attempt_id, a.attempt_id)::text,
+         jsonb_build_object('handoff_status', r.status, 'audit_status', a.status)
+  from (select h.* from public.sd_phase_handoffs h, since where h.status = 'accepted' and h.created_at >= since.t) r
+  full join (select x.* from public.sd_transition_audit x, since where x.status = 'completed' and x.created_at >= since.t) a
+    on a.attempt_id = r.attempt_id
+  where r.attempt_id is null or a.attempt_id is null
+
+  union all
+  -- 7. No orphan results: each belongs to its attempt's SD and to a registered sub-agent.
+  select 'orphan_result', r.id::text,
+         jsonb_build_object('sub_agent_code', r.sub_agent_code, 'sd_id', r.sd_id, 'attempt_sd_id', h.sd_id)
+  from public.sub_agent_execution_results r
+  cross join since
+  left join public.handoff_attempts h on h.id = r.attempt_id
+  where r.created_at >= since.t
+    and (h.id is null or h.sd_id <> r.sd_id
+         or not exists (select 1 from public.leo_sub_agents s where s.code = r.sub_agent_code))
+$function$;
 
 CREATE OR REPLACE FUNCTION public.fn_metrics_rebuild_counters()
   RETURNS jsonb
@@ -315,6 +456,105 @@ begin
 end;
 $function$;
 
+CREATE OR REPLACE FUNCTION public.fn_sweep_retention()
+  RETURNS jsonb
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path TO ''
+  SET lock_timeout TO '1s'
+  AS $function$
+declare
+  r public.retention_settings;
+  v_cut timestamptz;
+  v_n int;
+  v_total bigint;
+  v_wm timestamptz;
+  v_wm_id uuid;
+  v_ts timestamptz;
+  v_id uuid;
+  v_out jsonb := '{}';
+  v_tolerance interval;
+begin
+  for r in select * from public.retention_settings s order by s.kind for update skip locked loop
+    v_cut := now() - r.keep;
+    v_total := 0;
+    v_wm := coalesce(r.watermark, '-infinity');
+    v_wm_id := coalesce(r.watermark_id, '00000000-0000-0000-0000-000000000000');
+    for i in 1 .. r.max_batches loop
+      if r.kind = 'attempt_context' then
+        with b as (
+          select a.id, a.started_at from public.handoff_attempts a
+          where (a.started_at, a.id) > (v_wm, v_wm_id) and a.started_at < v_cut and a.status <> 'in_progress'
+          order by a.started_at, a.id limit r.batch_size
+          for update skip locked
+        ), u as (
+          update public.handoff_attempts a set context = '{"purged": true}'::jsonb
+          from b where a.id = b.id and a.context <> '{"purged": true}'::jsonb
+        )
+        select count(*), max(b.started_at), (array_agg(b.id order by b.started_at desc, b.id desc))[1] into v_n, v_ts, v_id from b;
+      elsif r.kind = 'gate_payload' then
+        with b as (
+          select x.id, x.created_at from public.sub_agent_execution_results x
+          where (x.created_at, x.id) > (v_wm, v_wm_id) and x.created_at < v_cut
+          order by x.created_at, x.id limit r.batch_size
+          for update skip locked
+        ), u as (
+          update public.sub_agent_execution_results x
+             set issues = '[]', warnings = '[]',
+                 fixes = case when jsonb_array_length(x.fixes) > 0 then '["(purged)"]'::jsonb else '[]'::jsonb end,
+                 metadata = x.metadata || '{"purged": true}'::jsonb
+          from b where x.id = b.id and not coalesce((x.metadata ->> 'purged')::boolean, false)
+        )
+        select count(*), max(b.created_at), (array_agg(b.id order by b.created_at desc, b.id desc))[1] into v_n, v_ts, v_id from b;
+      elsif r.kind = 'http_idempotency' then
+        delete from public.http_idempotency_keys k
+        where (k.scope, k.key) in (
+          select o.scope, o.key from public.http_idempotency_keys o
+          where o.created_at < v_cut and (o.status = 'completed' or o.locked_until <= now())
+          order by o.created_at limit r.batch_size for update skip locked);
+        get diagnostics v_n = row_count;
+      elsif r.kind = 'webhook_ids' then
+        -- never inside the window fn_claim_webhook_id accepts timestamps for (replays stay refused)
+        v_tolerance := (select s.webhook_tolerance from public.validation_mode_settings s);
+        delete from public.ops_webhook_ids w
+        where w.id in (
+          select o.id from public.ops_webhook_ids o
+          where o.webhook_ts < least(v_cut, now() - v_tolerance - interval '1 minute')
+          order by o.webhook_ts limit r.batch_size for update skip locked);
+        get diagnostics v_n = row_count;
+      elsif r.kind = 'handoff_requests' then
+        delete from public.handoff_requests q
+        where q.id in (
+          select o.id from public.handoff_requests o
+          where o.status in ('done', 'error') and o.finished_at < v_cut
+          order by o.finished_at limit r.batch_size for update skip locked);
+        get diagnostics v_n = row_count;
+      elsif r.kind = 'expired_claims' then
+        delete from public.sd_claims c
+        where c.sd_id in (
+          select o.sd_id from public.sd_claims o where o.expires_at < v_cut
+          order by o.expires_at limit r.batch_size for update skip locked);
+        get diagnostics v_n = row_count;
+      end if;
+      if v_ts is not null then
+        v_wm := v_ts;
+        v_wm_id := v_id;
+        v_ts := null;
+      end if;
+      v_total := v_total + v_n;
+      exit when v_n < r.batch_size;
+    end loop;
+    update public.retention_settings s
+       set watermark = case when s.kind in ('attempt_context', 'gate_payload') and v_wm > '-infinity' then v_wm else s.watermark end,
+           watermark_id = case when s.kind in ('attempt_context', 'gate_payload') and v_wm > '-infinity' then v_wm_id else s.watermark_id end,
+           last_run_at = now(), last_count = v_total
+     where s.kind = r.kind;
+    v_out := v_out || jsonb_build_object(r.kind, v_total);
+  end loop;
+  return v_out;
+end;
+$function$;
+
 CREATE OR REPLACE FUNCTION public.metrics_add (
   p_deltas jsonb
 )
@@ -556,6 +796,13 @@ CREATE VIEW "public"."v_transition_success_rate" WITH (security_invoker=true) AS
    FROM c
   WHERE (audits > 0);
 
+CREATE INDEX handoff_attempts_started_idx ON public.handoff_attempts USING btree (started_at);
+
+CREATE INDEX handoff_requests_finished_idx ON public.handoff_requests USING btree (finished_at)
+  WHERE (status = ANY (ARRAY['done'::text, 'error'::text]));
+
+CREATE INDEX sd_claims_expires_idx ON public.sd_claims USING btree (expires_at);
+
 CREATE INDEX sd_phase_handoffs_created_idx ON public.sd_phase_handoffs USING btree (created_at);
 
 CREATE INDEX sd_transition_audit_failed_idx ON public.sd_transition_audit USING btree (created_at DESC)
@@ -665,13 +912,19 @@ CREATE TRIGGER tg_metrics_upd AFTER UPDATE ON public.unknown_inputs REFERENCING 
   'unknown_inputs'
 );
 
+COMMENT ON FUNCTION "public"."fn_check_invariants"(timestamp with time zone) IS 'Checks what changed since p_since (default: the last day; null: the whole database) and returns every violation (invariant, subject, detail): SD phase/version match the last completed transition; version counts completed transitions; PRD/story statuses that only a handoff sets are held only after one did; the audit chain (each completed audit''s directive pre_state equals the previous post_state); one terminal audit row per finished attempt; accepted handoff records and completed audits pair up; no orphan sub-agent results. The directives checked are those with a transition since p_since, each against its whole history. Empty = consistent.';
+
 COMMENT ON FUNCTION "public"."fn_metrics_rebuild_counters"() IS 'Recount metric_counters from the rows of the counted tables (locks them against writes while it runs). Returns {counter_rows}.';
 
 COMMENT ON FUNCTION "public"."fn_metrics_recount"() IS 'fn_metrics_snapshot computed from the rows instead of metric_counters: the same answer (generated_at and the ages aside), at a cost that grows with the history. For tests and for checking the counters by hand.';
 
 COMMENT ON FUNCTION "public"."fn_metrics_snapshot"() IS 'Everything the metrics function needs in one call: totals per label for handoffs, transitions, gate results (invalid, normalized, idempotent hits), HTTP idempotent hits, attempts, unknown inputs; the NOTIFY outbox backlog (notifications_pending, oldest_notification_pending_s, null when empty); duration histograms {count, sum_s, buckets} with their bounds (handoff_bounds_s, gate_bounds_s); breaker states; the mode store (ok, error, modes, global); and the runbook''s rates over the last hour (ratios, null when the window is empty). Totals from metric_counters, so its cost does not grow with the history.';
 
+COMMENT ON FUNCTION "public"."fn_sweep_retention"() IS 'Purge or compact short-lived data past its retention_settings period in batches: attempts'' context snapshots, gate results'' raw payloads (issues, warnings, fixes), HTTP idempotency records, ops webhook ids, finished handoff_requests, expired claims. The audit trail is kept. Returns {<kind>: rows purged or compacted}. Scheduled by sweep_schedule ''retention''.';
+
 COMMENT ON TABLE "public"."metric_counters" IS 'Running counts (n) and sums (total) per metric, UTC day (''-infinity'' = all time), labels l1..l3 and shard, kept by statement triggers on the counted tables; summed over shards at read. See fn_metrics_snapshot.';
+
+COMMENT ON TABLE "public"."retention_settings" IS 'Retention periods (keep) and batch sizes of fn_sweep_retention, one row per kind of short-lived data; watermark = how far compaction has gone.';
 
 COMMENT ON VIEW "public"."v_gate_validation_failure_rate" IS 'Per UTC day and sub-agent (skipped gates left out): results, invalid (failed the gate-result contract; alert > 10%), normalized (accepted after fixes), FAIL and ERROR verdicts, and their rates. From metric_counters.';
 
@@ -683,6 +936,10 @@ COMMENT ON VIEW "public"."v_orchestration_speed" IS 'Per UTC day of the last 31:
 
 COMMENT ON VIEW "public"."v_transition_success_rate" IS 'Per UTC day: completed, rejected, failed and would-reject (would_reject or score below threshold) audit rows; success_rate_pct = completed / (completed + failed) (runbook: > 95%), failure_rate_pct (alert > 5%), would_reject_rate_pct = would_reject / judged. From metric_counters.';
 
+REVOKE ALL ON FUNCTION "public"."fn_check_invariants"(timestamp WITH time zone) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."fn_check_invariants"(timestamp WITH time zone) TO "postgres", "service_role";
+
 REVOKE ALL ON FUNCTION "public"."fn_metrics_rebuild_counters"() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "public"."fn_metrics_rebuild_counters"() TO "postgres", "service_role";
@@ -690,6 +947,10 @@ GRANT EXECUTE ON FUNCTION "public"."fn_metrics_rebuild_counters"() TO "postgres"
 REVOKE ALL ON FUNCTION "public"."fn_metrics_recount"() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "public"."fn_metrics_recount"() TO "postgres", "service_role";
+
+REVOKE ALL ON FUNCTION "public"."fn_sweep_retention"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."fn_sweep_retention"() TO "postgres", "service_role";
 
 REVOKE ALL ON FUNCTION "public"."metrics_add"(jsonb) FROM PUBLIC;
 
@@ -721,6 +982,8 @@ GRANT EXECUTE ON FUNCTION "public"."tg_metrics__truncate"() TO "postgres";
 
 GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."metric_counters" TO "postgres", "service_role";
 
+GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."retention_settings" TO "postgres", "service_role";
+
 GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_gate_validation_failure_rate" TO "postgres", "service_role";
 
 GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_handoff_duration" TO "postgres", "service_role";
@@ -733,6 +996,10 @@ GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON
 
 SET local check_function_bodies = off;
 
+REVOKE ALL ON FUNCTION "public"."fn_check_invariants"(timestamp WITH time zone) FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."fn_check_invariants"(timestamp WITH time zone) FROM "authenticated";
+
 REVOKE ALL ON FUNCTION "public"."fn_metrics_rebuild_counters"() FROM "anon";
 
 REVOKE ALL ON FUNCTION "public"."fn_metrics_rebuild_counters"() FROM "authenticated";
@@ -740,6 +1007,10 @@ REVOKE ALL ON FUNCTION "public"."fn_metrics_rebuild_counters"() FROM "authentica
 REVOKE ALL ON FUNCTION "public"."fn_metrics_recount"() FROM "anon";
 
 REVOKE ALL ON FUNCTION "public"."fn_metrics_recount"() FROM "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."fn_sweep_retention"() FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."fn_sweep_retention"() FROM "authenticated";
 
 REVOKE ALL ON FUNCTION "public"."metrics_add"(jsonb) FROM "anon";
 
@@ -786,6 +1057,10 @@ REVOKE ALL ON FUNCTION "public"."tg_metrics__truncate"() FROM "service_role";
 REVOKE ALL ON TABLE "public"."metric_counters" FROM "anon";
 
 REVOKE ALL ON TABLE "public"."metric_counters" FROM "authenticated";
+
+REVOKE ALL ON TABLE "public"."retention_settings" FROM "anon";
+
+REVOKE ALL ON TABLE "public"."retention_settings" FROM "authenticated";
 
 REVOKE ALL ON TABLE "public"."v_gate_validation_failure_rate" FROM "anon";
 
