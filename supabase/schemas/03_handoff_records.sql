@@ -65,9 +65,17 @@ create index sub_agent_execution_results_created_idx on public.sub_agent_executi
 create index sub_agent_execution_results_key_idx on public.sub_agent_execution_results (idempotency_key)
   where idempotency_key is not null;
 
+-- The audit trail (sd_phase_handoffs and sd_transition_audit) is kept for ever, partitioned by
+-- month of created_at (#18): <table>_yYYYYmMM, created ahead by fn_sweep_partitions (12_sweeps.sql),
+-- so an operator can detach and archive an old month and bring it back (docs/runbook.md,
+-- "History: partitions and archives"). A <table>_default partition takes a row whose month has no
+-- partition yet, so an insert never fails for want of one. The primary key of a partitioned table
+-- must hold the partition key, (id, created_at), and attempt_id is no longer unique on its own:
+-- one row per attempt is kept by the writers, which hold the attempt's row lock (fn_complete_handoff,
+-- fn_sweep_stuck_attempts), and checked by fn_check_invariants.
 create table public.sd_phase_handoffs (
-  id uuid primary key default gen_random_uuid(),
-  attempt_id uuid not null unique,
+  id uuid not null default gen_random_uuid(),
+  attempt_id uuid not null,
   sd_id text not null,
   sd_uuid uuid not null,
   handoff_type text not null,
@@ -80,20 +88,24 @@ create table public.sd_phase_handoffs (
   failed_gate text,
   session_id text,
   execution_time_ms int,
-  created_at timestamptz not null default now()
-);
+  created_at timestamptz not null default now(),
+  primary key (id, created_at)
+) partition by range (created_at);
+create table public.sd_phase_handoffs_default partition of public.sd_phase_handoffs default;
+create index sd_phase_handoffs_attempt_idx on public.sd_phase_handoffs (attempt_id);
 create index sd_phase_handoffs_sd_id_idx on public.sd_phase_handoffs (sd_id);
 create index sd_phase_handoffs_created_idx on public.sd_phase_handoffs (created_at);
 
--- Exactly one terminal row per attempt (unique attempt_id).
+-- Exactly one terminal row per attempt (see above: kept by the writers, checked by
+-- fn_check_invariants).
 create table public.sd_transition_audit (
-  id uuid primary key default gen_random_uuid(),
+  id uuid not null default gen_random_uuid(),
   sd_id text not null,
   sd_uuid uuid,
   transition_type text not null,
   session_id text,
   request_id text,
-  attempt_id uuid unique,
+  attempt_id uuid,
   pre_state jsonb,
   post_state jsonb,
   -- abandoned: closed by fn_sweep_stuck_attempts (12_sweeps.sql); failed: a state change was
@@ -109,8 +121,11 @@ create table public.sd_transition_audit (
   started_at timestamptz not null default now(),
   completed_at timestamptz,
   created_at timestamptz not null default now(),
-  updated_at timestamptz not null default now()
-);
+  updated_at timestamptz not null default now(),
+  primary key (id, created_at)
+) partition by range (created_at);
+create table public.sd_transition_audit_default partition of public.sd_transition_audit default;
+create index sd_transition_audit_attempt_idx on public.sd_transition_audit (attempt_id);
 create index sd_transition_audit_sd_id_idx on public.sd_transition_audit (sd_id, created_at desc);
 create index sd_transition_audit_created_idx on public.sd_transition_audit (created_at desc);
 -- v_latest_failed_transitions: the newest failed rows without reading the rest.

@@ -247,6 +247,155 @@ revoke execute on function public.fn_sweep_retention() from public, anon, authen
 grant execute on function public.fn_sweep_retention() to service_role;
 
 -- ============================================================================================
+-- The audit trail's monthly partitions (03_handoff_records.sql). fn_sweep_partitions creates
+-- this month's and the next three months' partitions of sd_transition_audit and
+-- sd_phase_handoffs (daily is plenty), so the default partition stays empty. If rows did land
+-- in a default partition for a month being created, they are moved into the new partition.
+-- fn_detach_history_month / fn_attach_history_month take a month out for archiving and bring it
+-- back, keeping metric_counters equal to a recount of the rows the tables then hold.
+-- ============================================================================================
+create or replace function public.history_partition_name(p_table text, p_month date) returns text
+language sql immutable set search_path = '' as $$
+  select p_table || '_y' || to_char(p_month, 'YYYY') || 'm' || to_char(p_month, 'MM')
+$$;
+
+create or replace function public.fn_ensure_history_partitions(p_from date, p_to date) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_month date;
+  v_table text;
+  v_part text;
+  v_created jsonb := '[]';
+  v_moved bigint;
+begin
+  if p_from is null or p_to is null or p_to < p_from or p_to > p_from + interval '20 years' then
+    raise exception using errcode = 'SG001',
+      message = format('INVALID_INPUT: months from %s to %s: both required, from <= to, at most 20 years', p_from, p_to);
+  end if;
+  v_month := date_trunc('month', p_from)::date;
+  while v_month <= p_to loop
+    foreach v_table in array array['sd_transition_audit', 'sd_phase_handoffs'] loop
+      v_part := public.history_partition_name(v_table, v_month);
+      continue when to_regclass('public.' || v_part) is not null;
+      execute format('select count(*) from public.%I where created_at >= %L and created_at < %L',
+                     v_table || '_default', v_month, (v_month + interval '1 month')::date) into v_moved;
+      if v_moved = 0 then
+        execute format('create table public.%I partition of public.%I for values from (%L) to (%L)',
+                       v_part, v_table, v_month, (v_month + interval '1 month')::date);
+      else
+        -- rows of this month are in the default partition: take it out, create the month, move
+        -- them (partition to partition: the parent's counters see no change), put it back
+        execute format('alter table public.%I detach partition public.%I', v_table, v_table || '_default');
+        execute format('create table public.%I partition of public.%I for values from (%L) to (%L)',
+                       v_part, v_table, v_month, (v_month + interval '1 month')::date);
+        execute format('with moved as (delete from public.%I where created_at >= %L and created_at < %L returning *) '
+                       'insert into public.%I select * from moved',
+                       v_table || '_default', v_month, (v_month + interval '1 month')::date, v_part);
+        execute format('alter table public.%I attach partition public.%I default', v_table, v_table || '_default');
+      end if;
+      execute format('alter table public.%I enable row level security', v_part);
+      execute format('revoke all on table public.%I from public, anon, authenticated', v_part);
+      execute format('grant all on table public.%I to service_role', v_part);
+      v_created := v_created || jsonb_build_object('partition', v_part, 'moved_from_default', v_moved);
+    end loop;
+    v_month := (v_month + interval '1 month')::date;
+  end loop;
+  return jsonb_build_object('created', v_created);
+end;
+$$;
+comment on function public.fn_ensure_history_partitions(date, date) is
+  'Create the monthly partitions of sd_transition_audit and sd_phase_handoffs for every month from p_from to p_to that has none (rows of such a month already in the default partition are moved into it). Returns {created: [{partition, moved_from_default}]}.';
+
+create or replace function public.fn_sweep_partitions() returns jsonb
+language plpgsql security definer set search_path = '' as $$
+begin
+  -- one creator at a time (pg_cron beside a local scheduler)
+  if not pg_try_advisory_xact_lock(hashtext('stagegate.history_partitions')::bigint) then
+    return jsonb_build_object('created', '[]'::jsonb, 'busy', true);
+  end if;
+  return public.fn_ensure_history_partitions((now() at time zone 'UTC')::date,
+                                              ((now() at time zone 'UTC') + interval '3 months')::date);
+end;
+$$;
+comment on function public.fn_sweep_partitions() is
+  'Create this month''s and the next three months'' partitions of the audit trail where missing. Returns {created}. Scheduled by sweep_schedule ''partitions''.';
+
+create or replace function public.fn_detach_history_month(p_month date) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_table text;
+  v_part text;
+  v_rows bigint;
+  v_out jsonb := '{}';
+begin
+  if p_month is null or p_month >= date_trunc('month', now() at time zone 'UTC')::date then
+    raise exception using errcode = 'SG001',
+      message = format('INVALID_INPUT: only a past month can be detached (got %s)', p_month);
+  end if;
+  foreach v_table in array array['sd_transition_audit', 'sd_phase_handoffs'] loop
+    v_part := public.history_partition_name(v_table, date_trunc('month', p_month)::date);
+    if not exists (select 1 from pg_catalog.pg_inherits i
+                   where i.inhrelid = to_regclass('public.' || v_part) and i.inhparent = ('public.' || v_table)::regclass) then
+      raise exception using errcode = 'SG001',
+        message = format('INVALID_INPUT: %s is not an attached partition of %s', v_part, v_table);
+    end if;
+    -- the rows leave the table without a DELETE: take their counts out by hand
+    perform public.metrics_count_relation(case v_table when 'sd_transition_audit' then 'audit' else 'handoffs' end,
+                                          ('public.' || v_part)::regclass, -1);
+    execute format('select count(*) from public.%I', v_part) into v_rows;
+    execute format('alter table public.%I detach partition public.%I', v_table, v_part);
+    v_out := v_out || jsonb_build_object(v_part, v_rows);
+  end loop;
+  return jsonb_build_object('detached', v_out);
+end;
+$$;
+comment on function public.fn_detach_history_month(date) is
+  'Detach the partitions of the month of p_month (a past month) from sd_transition_audit and sd_phase_handoffs, taking their rows out of metric_counters; the tables stay as public.<table>_yYYYYmMM to archive (pg_dump -t) and drop. Returns {detached: {partition: rows}}.';
+
+create or replace function public.fn_attach_history_month(p_month date) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_table text;
+  v_part text;
+  v_month date := date_trunc('month', p_month)::date;
+  v_rows bigint;
+  v_out jsonb := '{}';
+begin
+  if p_month is null then
+    raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_month is required';
+  end if;
+  foreach v_table in array array['sd_transition_audit', 'sd_phase_handoffs'] loop
+    v_part := public.history_partition_name(v_table, v_month);
+    if to_regclass('public.' || v_part) is null then
+      raise exception using errcode = 'SG001',
+        message = format('INVALID_INPUT: no table public.%s to attach (restore it from its archive first)', v_part);
+    end if;
+    if exists (select 1 from pg_catalog.pg_inherits i where i.inhrelid = ('public.' || v_part)::regclass) then
+      raise exception using errcode = 'SG001', message = format('INVALID_INPUT: %s is attached already', v_part);
+    end if;
+    execute format('alter table public.%I attach partition public.%I for values from (%L) to (%L)',
+                   v_table, v_part, v_month, (v_month + interval '1 month')::date);
+    execute format('alter table public.%I enable row level security', v_part);
+    execute format('revoke all on table public.%I from public, anon, authenticated', v_part);
+    perform public.metrics_count_relation(case v_table when 'sd_transition_audit' then 'audit' else 'handoffs' end,
+                                          ('public.' || v_part)::regclass, 1);
+    execute format('select count(*) from public.%I', v_part) into v_rows;
+    v_out := v_out || jsonb_build_object(v_part, v_rows);
+  end loop;
+  return jsonb_build_object('attached', v_out);
+end;
+$$;
+comment on function public.fn_attach_history_month(date) is
+  'Re-attach public.<table>_yYYYYmMM (detached, or restored from an archive) as the partition of its month of sd_transition_audit and sd_phase_handoffs, adding its rows back to metric_counters. Returns {attached: {partition: rows}}.';
+
+revoke execute on function public.history_partition_name(text, date), public.fn_ensure_history_partitions(date, date),
+  public.fn_sweep_partitions(), public.fn_detach_history_month(date), public.fn_attach_history_month(date)
+  from public, anon, authenticated;
+grant execute on function public.fn_ensure_history_partitions(date, date), public.fn_sweep_partitions(),
+  public.fn_detach_history_month(date), public.fn_attach_history_month(date)
+  to service_role;
+
+-- ============================================================================================
 -- fn_sweep_breakers: open breakers whose reset time elapsed go half-open, so the status view and
 -- the metrics show the truth even when no handoff has touched that sub-agent since.
 -- ============================================================================================

@@ -48,6 +48,46 @@ CREATE TABLE "public"."retention_settings" (
 ALTER TABLE "public"."retention_settings"
   ENABLE ROW LEVEL SECURITY;
 
+CREATE OR REPLACE FUNCTION public.fn_attach_history_month (
+  p_month date
+)
+  RETURNS jsonb
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path TO ''
+  AS $function$
+declare
+  v_table text;
+  v_part text;
+  v_month date := date_trunc('month', p_month)::date;
+  v_rows bigint;
+  v_out jsonb := '{}';
+begin
+  if p_month is null then
+    raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_month is required';
+  end if;
+  foreach v_table in array array['sd_transition_audit', 'sd_phase_handoffs'] loop
+    v_part := public.history_partition_name(v_table, v_month);
+    if to_regclass('public.' || v_part) is null then
+      raise exception using errcode = 'SG001',
+        message = format('INVALID_INPUT: no table public.%s to attach (restore it from its archive first)', v_part);
+    end if;
+    if exists (select 1 from pg_catalog.pg_inherits i where i.inhrelid = ('public.' || v_part)::regclass) then
+      raise exception using errcode = 'SG001', message = format('INVALID_INPUT: %s is attached already', v_part);
+    end if;
+    execute format('alter table public.%I attach partition public.%I for values from (%L) to (%L)',
+                   v_table, v_part, v_month, (v_month + interval '1 month')::date);
+    execute format('alter table public.%I enable row level security', v_part);
+    execute format('revoke all on table public.%I from public, anon, authenticated', v_part);
+    perform public.metrics_count_relation(case v_table when 'sd_transition_audit' then 'audit' else 'handoffs' end,
+                                          ('public.' || v_part)::regclass, 1);
+    execute format('select count(*) from public.%I', v_part) into v_rows;
+    v_out := v_out || jsonb_build_object(v_part, v_rows);
+  end loop;
+  return jsonb_build_object('attached', v_out);
+end;
+$function$;
+
 CREATE OR REPLACE FUNCTION public.fn_check_invariants (
   p_since timestamp with time zone DEFAULT (now() - '1 day'::interval)
 )
@@ -165,6 +205,94 @@ CREATE OR REPLACE FUNCTION public.fn_check_invariants (
   where r.created_at >= since.t
     and (h.id is null or h.sd_id <> r.sd_id
          or not exists (select 1 from public.leo_sub_agents s where s.code = r.sub_agent_code))
+$function$;
+
+CREATE OR REPLACE FUNCTION public.fn_detach_history_month (
+  p_month date
+)
+  RETURNS jsonb
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path TO ''
+  AS $function$
+declare
+  v_table text;
+  v_part text;
+  v_rows bigint;
+  v_out jsonb := '{}';
+begin
+  if p_month is null or p_month >= date_trunc('month', now() at time zone 'UTC')::date then
+    raise exception using errcode = 'SG001',
+      message = format('INVALID_INPUT: only a past month can be detached (got %s)', p_month);
+  end if;
+  foreach v_table in array array['sd_transition_audit', 'sd_phase_handoffs'] loop
+    v_part := public.history_partition_name(v_table, date_trunc('month', p_month)::date);
+    if not exists (select 1 from pg_catalog.pg_inherits i
+                   where i.inhrelid = to_regclass('public.' || v_part) and i.inhparent = ('public.' || v_table)::regclass) then
+      raise exception using errcode = 'SG001',
+        message = format('INVALID_INPUT: %s is not an attached partition of %s', v_part, v_table);
+    end if;
+    -- the rows leave the table without a DELETE: take their counts out by hand
+    perform public.metrics_count_relation(case v_table when 'sd_transition_audit' then 'audit' else 'handoffs' end,
+                                          ('public.' || v_part)::regclass, -1);
+    execute format('select count(*) from public.%I', v_part) into v_rows;
+    execute format('alter table public.%I detach partition public.%I', v_table, v_part);
+    v_out := v_out || jsonb_build_object(v_part, v_rows);
+  end loop;
+  return jsonb_build_object('detached', v_out);
+end;
+$function$;
+
+CREATE OR REPLACE FUNCTION public.fn_ensure_history_partitions (
+  p_from date,
+  p_to   date
+)
+  RETURNS jsonb
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path TO ''
+  AS $function$
+declare
+  v_month date;
+  v_table text;
+  v_part text;
+  v_created jsonb := '[]';
+  v_moved bigint;
+begin
+  if p_from is null or p_to is null or p_to < p_from or p_to > p_from + interval '20 years' then
+    raise exception using errcode = 'SG001',
+      message = format('INVALID_INPUT: months from %s to %s: both required, from <= to, at most 20 years', p_from, p_to);
+  end if;
+  v_month := date_trunc('month', p_from)::date;
+  while v_month <= p_to loop
+    foreach v_table in array array['sd_transition_audit', 'sd_phase_handoffs'] loop
+      v_part := public.history_partition_name(v_table, v_month);
+      continue when to_regclass('public.' || v_part) is not null;
+      execute format('select count(*) from public.%I where created_at >= %L and created_at < %L',
+                     v_table || '_default', v_month, (v_month + interval '1 month')::date) into v_moved;
+      if v_moved = 0 then
+        execute format('create table public.%I partition of public.%I for values from (%L) to (%L)',
+                       v_part, v_table, v_month, (v_month + interval '1 month')::date);
+      else
+        -- rows of this month are in the default partition: take it out, create the month, move
+        -- them (partition to partition: the parent's counters see no change), put it back
+        execute format('alter table public.%I detach partition public.%I', v_table, v_table || '_default');
+        execute format('create table public.%I partition of public.%I for values from (%L) to (%L)',
+                       v_part, v_table, v_month, (v_month + interval '1 month')::date);
+        execute format('with moved as (delete from public.%I where created_at >= %L and created_at < %L returning *) '
+                       'insert into public.%I select * from moved',
+                       v_table || '_default', v_month, (v_month + interval '1 month')::date, v_part);
+        execute format('alter table public.%I attach partition public.%I default', v_table, v_table || '_default');
+      end if;
+      execute format('alter table public.%I enable row level security', v_part);
+      execute format('revoke all on table public.%I from public, anon, authenticated', v_part);
+      execute format('grant all on table public.%I to service_role', v_part);
+      v_created := v_created || jsonb_build_object('partition', v_part, 'moved_from_default', v_moved);
+    end loop;
+    v_month := (v_month + interval '1 month')::date;
+  end loop;
+  return jsonb_build_object('created', v_created);
+end;
 $function$;
 
 CREATE OR REPLACE FUNCTION public.fn_metrics_rebuild_counters()
@@ -456,6 +584,22 @@ begin
 end;
 $function$;
 
+CREATE OR REPLACE FUNCTION public.fn_sweep_partitions()
+  RETURNS jsonb
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path TO ''
+  AS $function$
+begin
+  -- one creator at a time (pg_cron beside a local scheduler)
+  if not pg_try_advisory_xact_lock(hashtext('stagegate.history_partitions')::bigint) then
+    return jsonb_build_object('created', '[]'::jsonb, 'busy', true);
+  end if;
+  return public.fn_ensure_history_partitions((now() at time zone 'UTC')::date,
+                                              ((now() at time zone 'UTC') + interval '3 months')::date);
+end;
+$function$;
+
 CREATE OR REPLACE FUNCTION public.fn_sweep_retention()
   RETURNS jsonb
   LANGUAGE plpgsql
@@ -553,6 +697,18 @@ begin
   end loop;
   return v_out;
 end;
+$function$;
+
+CREATE OR REPLACE FUNCTION public.history_partition_name (
+  p_table text,
+  p_month date
+)
+  RETURNS text
+  LANGUAGE sql
+  IMMUTABLE
+  SET search_path TO ''
+  AS $function$
+  select p_table || '_y' || to_char(p_month, 'YYYY') || 'm' || to_char(p_month, 'MM')
 $function$;
 
 CREATE OR REPLACE FUNCTION public.metrics_add (
@@ -912,13 +1068,21 @@ CREATE TRIGGER tg_metrics_upd AFTER UPDATE ON public.unknown_inputs REFERENCING 
   'unknown_inputs'
 );
 
+COMMENT ON FUNCTION "public"."fn_attach_history_month"(date) IS 'Re-attach public.<table>_yYYYYmMM (detached, or restored from an archive) as the partition of its month of sd_transition_audit and sd_phase_handoffs, adding its rows back to metric_counters. Returns {attached: {partition: rows}}.';
+
 COMMENT ON FUNCTION "public"."fn_check_invariants"(timestamp with time zone) IS 'Checks what changed since p_since (default: the last day; null: the whole database) and returns every violation (invariant, subject, detail): SD phase/version match the last completed transition; version counts completed transitions; PRD/story statuses that only a handoff sets are held only after one did; the audit chain (each completed audit''s directive pre_state equals the previous post_state); one terminal audit row per finished attempt; accepted handoff records and completed audits pair up; no orphan sub-agent results. The directives checked are those with a transition since p_since, each against its whole history. Empty = consistent.';
+
+COMMENT ON FUNCTION "public"."fn_detach_history_month"(date) IS 'Detach the partitions of the month of p_month (a past month) from sd_transition_audit and sd_phase_handoffs, taking their rows out of metric_counters; the tables stay as public.<table>_yYYYYmMM to archive (pg_dump -t) and drop. Returns {detached: {partition: rows}}.';
+
+COMMENT ON FUNCTION "public"."fn_ensure_history_partitions"(date, date) IS 'Create the monthly partitions of sd_transition_audit and sd_phase_handoffs for every month from p_from to p_to that has none (rows of such a month already in the default partition are moved into it). Returns {created: [{partition, moved_from_default}]}.';
 
 COMMENT ON FUNCTION "public"."fn_metrics_rebuild_counters"() IS 'Recount metric_counters from the rows of the counted tables (locks them against writes while it runs). Returns {counter_rows}.';
 
 COMMENT ON FUNCTION "public"."fn_metrics_recount"() IS 'fn_metrics_snapshot computed from the rows instead of metric_counters: the same answer (generated_at and the ages aside), at a cost that grows with the history. For tests and for checking the counters by hand.';
 
 COMMENT ON FUNCTION "public"."fn_metrics_snapshot"() IS 'Everything the metrics function needs in one call: totals per label for handoffs, transitions, gate results (invalid, normalized, idempotent hits), HTTP idempotent hits, attempts, unknown inputs; the NOTIFY outbox backlog (notifications_pending, oldest_notification_pending_s, null when empty); duration histograms {count, sum_s, buckets} with their bounds (handoff_bounds_s, gate_bounds_s); breaker states; the mode store (ok, error, modes, global); and the runbook''s rates over the last hour (ratios, null when the window is empty). Totals from metric_counters, so its cost does not grow with the history.';
+
+COMMENT ON FUNCTION "public"."fn_sweep_partitions"() IS 'Create this month''s and the next three months'' partitions of the audit trail where missing. Returns {created}. Scheduled by sweep_schedule ''partitions''.';
 
 COMMENT ON FUNCTION "public"."fn_sweep_retention"() IS 'Purge or compact short-lived data past its retention_settings period in batches: attempts'' context snapshots, gate results'' raw payloads (issues, warnings, fixes), HTTP idempotency records, ops webhook ids, finished handoff_requests, expired claims. The audit trail is kept. Returns {<kind>: rows purged or compacted}. Scheduled by sweep_schedule ''retention''.';
 
@@ -936,9 +1100,21 @@ COMMENT ON VIEW "public"."v_orchestration_speed" IS 'Per UTC day of the last 31:
 
 COMMENT ON VIEW "public"."v_transition_success_rate" IS 'Per UTC day: completed, rejected, failed and would-reject (would_reject or score below threshold) audit rows; success_rate_pct = completed / (completed + failed) (runbook: > 95%), failure_rate_pct (alert > 5%), would_reject_rate_pct = would_reject / judged. From metric_counters.';
 
+REVOKE ALL ON FUNCTION "public"."fn_attach_history_month"(date) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."fn_attach_history_month"(date) TO "postgres", "service_role";
+
 REVOKE ALL ON FUNCTION "public"."fn_check_invariants"(timestamp WITH time zone) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "public"."fn_check_invariants"(timestamp WITH time zone) TO "postgres", "service_role";
+
+REVOKE ALL ON FUNCTION "public"."fn_detach_history_month"(date) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."fn_detach_history_month"(date) TO "postgres", "service_role";
+
+REVOKE ALL ON FUNCTION "public"."fn_ensure_history_partitions"(date, date) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."fn_ensure_history_partitions"(date, date) TO "postgres", "service_role";
 
 REVOKE ALL ON FUNCTION "public"."fn_metrics_rebuild_counters"() FROM PUBLIC;
 
@@ -948,9 +1124,17 @@ REVOKE ALL ON FUNCTION "public"."fn_metrics_recount"() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "public"."fn_metrics_recount"() TO "postgres", "service_role";
 
+REVOKE ALL ON FUNCTION "public"."fn_sweep_partitions"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."fn_sweep_partitions"() TO "postgres", "service_role";
+
 REVOKE ALL ON FUNCTION "public"."fn_sweep_retention"() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "public"."fn_sweep_retention"() TO "postgres", "service_role";
+
+REVOKE ALL ON FUNCTION "public"."history_partition_name"(text, date) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."history_partition_name"(text, date) TO "postgres", "service_role";
 
 REVOKE ALL ON FUNCTION "public"."metrics_add"(jsonb) FROM PUBLIC;
 
@@ -996,9 +1180,21 @@ GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON
 
 SET local check_function_bodies = off;
 
+REVOKE ALL ON FUNCTION "public"."fn_attach_history_month"(date) FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."fn_attach_history_month"(date) FROM "authenticated";
+
 REVOKE ALL ON FUNCTION "public"."fn_check_invariants"(timestamp WITH time zone) FROM "anon";
 
 REVOKE ALL ON FUNCTION "public"."fn_check_invariants"(timestamp WITH time zone) FROM "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."fn_detach_history_month"(date) FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."fn_detach_history_month"(date) FROM "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."fn_ensure_history_partitions"(date, date) FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."fn_ensure_history_partitions"(date, date) FROM "authenticated";
 
 REVOKE ALL ON FUNCTION "public"."fn_metrics_rebuild_counters"() FROM "anon";
 
@@ -1008,9 +1204,17 @@ REVOKE ALL ON FUNCTION "public"."fn_metrics_recount"() FROM "anon";
 
 REVOKE ALL ON FUNCTION "public"."fn_metrics_recount"() FROM "authenticated";
 
+REVOKE ALL ON FUNCTION "public"."fn_sweep_partitions"() FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."fn_sweep_partitions"() FROM "authenticated";
+
 REVOKE ALL ON FUNCTION "public"."fn_sweep_retention"() FROM "anon";
 
 REVOKE ALL ON FUNCTION "public"."fn_sweep_retention"() FROM "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."history_partition_name"(text, date) FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."history_partition_name"(text, date) FROM "authenticated";
 
 REVOKE ALL ON FUNCTION "public"."metrics_add"(jsonb) FROM "anon";
 

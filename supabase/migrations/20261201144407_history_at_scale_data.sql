@@ -16,3 +16,8 @@ insert into public.sweep_schedule (name, sql_function, interval, description) va
   ('retention', 'public.fn_sweep_retention', '1 minute',
    'purge or compact short-lived data past its retention_settings period, in batches (context snapshots, gate payloads, idempotency records, webhook ids, finished requests, expired claims)')
 on conflict (name) do nothing;
+
+insert into public.sweep_schedule (name, sql_function, interval, description) values
+  ('partitions', 'public.fn_sweep_partitions', '1 day',
+   'create this month''s and the next three months'' partitions of sd_transition_audit and sd_phase_handoffs')
+on conflict (name) do nothing;
