@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   INTERNAL: { status: 500, retryable: false },
   DB_UNAVAILABLE: { status: 503, retryable: true },
+  CONFIG_INVALID: { status: 503, retryable: false },
   NOT_FOUND: { status: 404, retryable: false },
   // Validation modes and the ops webhook.
   PROMOTION_BLOCKED: { status: 409, retryable: false },

@@ -15,6 +15,8 @@ export const HealthResponseSchema = z
     database: z.object({ reachable: z.boolean(), latency_ms: z.number().optional(), error: z.string().optional() }),
     migration: z.object({ version: z.string(), name: z.string().nullable() }).nullable(),
     preflight: z.object({ ok: z.boolean(), checked: z.number().int(), missing: z.array(z.string()).describe('RPCs absent or with other arguments') }),
+    config: z.object({ ok: z.boolean(), problems: z.array(z.object({ variable: z.string(), message: z.string() })) })
+      .describe('The functions\' settings (validated at start); while one is bad every other function answers 503 CONFIG_INVALID'),
     request_id: z.string(),
   })
   .meta({ id: 'HealthResponse' });
@@ -39,15 +41,15 @@ export const OPERATION_ERRORS: Record<string, readonly ErrorCode[]> = {
     'INVALID_INPUT', 'UNKNOWN_HANDOFF_TYPE', 'UNKNOWN_GATE', 'UNAUTHORIZED', 'FORBIDDEN', 'SD_NOT_FOUND', 'ATTEMPT_NOT_FOUND',
     'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'WRONG_PHASE', 'CLAIMED_BY_OTHER_SESSION', 'SD_BUSY', 'VERSION_CONFLICT',
     'ALREADY_TRANSITIONED', 'IDEMPOTENCY_IN_FLIGHT', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'IDEMPOTENCY_MISMATCH',
-    'INVALID_GATE_RESULT', 'INTERNAL', 'DB_UNAVAILABLE',
+    'INVALID_GATE_RESULT', 'INTERNAL', 'DB_UNAVAILABLE', 'CONFIG_INVALID',
   ],
   getHandoffAttempt: ['INVALID_INPUT', 'UNAUTHORIZED', 'FORBIDDEN', 'ATTEMPT_NOT_FOUND', 'INTERNAL', 'DB_UNAVAILABLE'],
   postOpsWebhook: [
     'INVALID_INPUT', 'WEBHOOK_SIGNATURE_INVALID', 'WEBHOOK_TIMESTAMP_INVALID', 'FORBIDDEN', 'METHOD_NOT_ALLOWED',
     'WEBHOOK_REPLAYED', 'PROMOTION_BLOCKED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INTERNAL', 'DB_UNAVAILABLE',
-    'WEBHOOK_NOT_CONFIGURED',
+    'WEBHOOK_NOT_CONFIGURED', 'CONFIG_INVALID',
   ],
-  getMetrics: ['UNAUTHORIZED', 'FORBIDDEN', 'METHOD_NOT_ALLOWED'],
+  getMetrics: ['UNAUTHORIZED', 'FORBIDDEN', 'METHOD_NOT_ALLOWED', 'CONFIG_INVALID'],
 };
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
@@ -130,7 +132,7 @@ export function buildOpenApi(o: { version: string }): Json {
       '/health': {
         get: {
           operationId: 'getHealth', summary: 'Database reachability, latest migration and the RPC pre-flight probe', tags: ['operations'],
-          responses: { 200: jsonBody('HealthResponse', 'All good'), 503: jsonBody('HealthResponse', 'Database unreachable, no migration, or RPCs missing'), ...errorResponses('getHealth') },
+          responses: { 200: jsonBody('HealthResponse', 'All good'), 503: jsonBody('HealthResponse', 'Database unreachable, no migration, RPCs missing, or invalid settings'), ...errorResponses('getHealth') },
         },
       },
       '/handoff': {

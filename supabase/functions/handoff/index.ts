@@ -3,17 +3,15 @@
 // Thin by design: authenticate, parse, orchestrate, shape. Every rule is decided in SQL.
 import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import { parseHandoffRequest, type HandoffRequest, type HandoffResponse } from '../../../shared/handoff-schema.ts';
-import { deriveRequestId, requestFingerprint, sha256Hex } from '../../../shared/idempotency.ts';
+import { deriveRequestId, idempotencyScope, isFinalAnswer, requestFingerprint, sha256Hex } from '../../../shared/idempotency.ts';
 import { rpc } from '../../../shared/rpc.ts';
 import { db } from '../_shared/db.ts';
-import { errorResponse, json, log, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
+import { configRefusal, settings } from '../_shared/config.ts';
+import { errorResponse, json, log, readBody, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
 import { modeCache, recordUnknownInput } from '../_shared/modes.ts';
 import { runHandoff } from '../_shared/orchestrator.ts';
 
-const MAX_BODY_BYTES = 64 * 1024;
 const ALLOWED_ROLES = new Set(['service_role', 'authenticated']);
-const signingSecret = Deno.env.get('SUBAGENT_SIGNING_SECRET') || undefined;
-const concurrency = Number(Deno.env.get('STAGEGATE_GATE_CONCURRENCY') ?? '5');
 
 type Claims = Record<string, unknown>;
 
@@ -24,17 +22,15 @@ function fail(err: unknown, rid: string, extra: Record<string, unknown> = {}): R
   return json(errorBody(m.code, m.message, m.details), m.status, m.status === 503 ? { 'retry-after': '1' } : {});
 }
 
-async function readJson(request: Request): Promise<{ ok: true; body: unknown } | { ok: false; response: Response }> {
+async function readJson(request: Request, rid: string): Promise<{ ok: true; body: unknown } | { ok: false; response: Response }> {
   const type = request.headers.get('content-type') ?? '';
   if (!/^application\/json\b/i.test(type)) {
     return { ok: false, response: errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request body as application/json') };
   }
-  const text = await request.text();
-  if (new TextEncoder().encode(text).length > MAX_BODY_BYTES) {
-    return { ok: false, response: errorResponse(413, 'PAYLOAD_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`) };
-  }
+  const read = await readBody(request, undefined, rid);
+  if (!read.ok) return read;
   try {
-    return { ok: true, body: JSON.parse(text) };
+    return { ok: true, body: JSON.parse(read.text) };
   } catch {
     return { ok: false, response: errorResponse(400, 'INVALID_INPUT', 'the body is not valid JSON') };
   }
@@ -65,7 +61,7 @@ async function handleStatus(attemptId: string, rid: string): Promise<Response> {
 }
 
 async function handleRun(request: Request, claims: Claims, rid: string): Promise<Response> {
-  const read = await readJson(request);
+  const read = await readJson(request, rid);
   if (!read.ok) return read.response;
   const parsed = parseHandoffRequest(read.body);
   if (!parsed.ok) {
@@ -81,7 +77,7 @@ async function handleRun(request: Request, claims: Claims, rid: string): Promise
   if (key !== null && !/^[\x21-\x7e]{1,255}$/.test(key)) {
     return errorResponse(400, 'INVALID_INPUT', 'Idempotency-Key must be 1-255 printable ASCII characters');
   }
-  const scope = `handoff:${String(claims.role)}:${String(claims.sub ?? '')}`;
+  const scope = await idempotencyScope('handoff', String(claims.role), typeof claims.sub === 'string' ? claims.sub : undefined);
   const fingerprint = await requestFingerprint(read.body);
   const useKey = key !== null && !req.dry_run;
   if (useKey) {
@@ -101,12 +97,13 @@ async function handleRun(request: Request, claims: Claims, rid: string): Promise
   const logFields = { request_id: rid, sd_id: req.sd_id, handoff_type: req.handoff_type };
   const finish = async (status: number, body: unknown) => {
     if (!useKey) return;
-    // A retryable failure is not stored, so the client may retry with the same key.
-    if (status >= 500) await rpc.idempotencyAbandon(sql, scope, key).catch(() => {});
+    // Only an answer the same body always gets is stored; anything else (a 5xx, a 409 WRONG_PHASE
+    // or SD_BUSY, …) frees the key, so a retry with the same key runs again.
+    if (!isFinalAnswer(status, body)) await rpc.idempotencyAbandon(sql, scope, key).catch(() => {});
     else await rpc.idempotencyComplete(sql, scope, key, fingerprint, status, body as never).catch((e) => log('error', 'idempotency store failed', { ...logFields, error: String(e) }));
   };
   const run = (extra: Partial<Parameters<typeof runHandoff>[0]> = {}) =>
-    runHandoff({ sql, request: req, requestId: attemptRid, logId: rid, executors: { signingSecret }, concurrency, readMode: (t) => modeCache().read(t), ...extra });
+    runHandoff({ sql, request: req, requestId: attemptRid, logId: rid, executors: { signingSecret: settings().SUBAGENT_SIGNING_SECRET }, concurrency: settings().STAGEGATE_GATE_CONCURRENCY, readMode: (t) => modeCache().read(t), ...extra });
   const settle = async (promise: Promise<HandoffResponse>): Promise<{ status: number; body: unknown }> => {
     try {
       const body = await promise;
@@ -155,6 +152,8 @@ async function handleRun(request: Request, claims: Claims, rid: string): Promise
 Deno.serve(async (request) => {
   const rid = newRequestId(request);
   try {
+    const refused = configRefusal();
+    if (refused) return refused;
     const claims = await verifiedClaims(request);
     if (!claims) return errorResponse(401, 'UNAUTHORIZED', 'a valid JWT is required');
     if (!ALLOWED_ROLES.has(String(claims.role))) {
