@@ -258,9 +258,8 @@ revoke all on function public.metrics_handoff_bounds(), public.metrics_gate_boun
 grant execute on function public.fn_metrics_rebuild_counters() to service_role;
 
 -- The per-day counting views read the day rows of metric_counters (a few rows per day and label,
--- summed over shards), not the history; the two that need every value of a day (percentiles,
--- per-attempt ratios) read the raw rows of the last 31 UTC days (v_view_days), on the created_at
--- indexes. Older days of those two: query the tables (or an archived month) directly.
+-- summed over shards), not the history; for the two that need every value of a day see
+-- fn_sweep_metric_days below.
 create or replace view public.v_transition_success_rate with (security_invoker = true) as
 with c as (
   select c.day,
@@ -289,52 +288,181 @@ where c.audits > 0;
 comment on view public.v_transition_success_rate is
   'Per UTC day: completed, rejected, failed and would-reject (would_reject or score below threshold) audit rows; success_rate_pct = completed / (completed + failed) (runbook: > 95%), failure_rate_pct (alert > 5%), would_reject_rate_pct = would_reject / judged. From metric_counters.';
 
-create or replace view public.v_handoff_duration with (security_invoker = true) as
-select
-  (h.created_at at time zone 'UTC')::date as day,
-  h.handoff_type,
-  h.from_phase,
-  h.to_phase,
-  count(*) as handoffs,
-  round(avg(h.execution_time_ms), 1) as avg_ms,
-  percentile_cont(0.5) within group (order by h.execution_time_ms) as p50_ms,
-  percentile_cont(0.95) within group (order by h.execution_time_ms) as p95_ms,
-  max(h.execution_time_ms) as max_ms
-from public.sd_phase_handoffs h
-where h.execution_time_ms is not null
-  and h.created_at >= (((now() at time zone 'UTC')::date - 30)::timestamp at time zone 'UTC')
-group by 1, 2, 3, 4;
-comment on view public.v_handoff_duration is
-  'Per UTC day of the last 31 and handoff: count and duration (begin to complete, ms): avg (runbook: < 30 s, alert > 60 s), p50, p95, max.';
+-- v_handoff_duration and v_orchestration_speed need every value of a day (percentiles, per-attempt
+-- ratios), which no counter keeps. A closed day does not change (the audit trail is append-only;
+-- compaction leaves durations and the orchestrated flag alone), so fn_sweep_metric_days computes
+-- each day of the window once, an hour after it ends, into metric_days_*; the views read those
+-- rows and compute only the days not rolled up yet (today, from the created_at indexes). Their
+-- cost follows a day's traffic, not the history's size. The window is the last 31 UTC days.
+create or replace function public.metrics_window_start() returns timestamptz
+language sql stable set search_path = '' as $$
+  select ((now() at time zone 'UTC')::date - 30)::timestamp at time zone 'UTC'
+$$;
+
+create or replace function public.metrics_handoff_duration_rows(p_from timestamptz, p_to timestamptz)
+returns table (day date, handoff_type text, from_phase text, to_phase text, handoffs bigint, avg_ms numeric,
+               p50_ms double precision, p95_ms double precision, max_ms int)
+language sql stable set search_path = '' as $$
+  select
+    (h.created_at at time zone 'UTC')::date,
+    h.handoff_type,
+    h.from_phase,
+    h.to_phase,
+    count(*),
+    round(avg(h.execution_time_ms), 1),
+    percentile_cont(0.5) within group (order by h.execution_time_ms),
+    percentile_cont(0.95) within group (order by h.execution_time_ms),
+    max(h.execution_time_ms)
+  from public.sd_phase_handoffs h
+  where h.execution_time_ms is not null and h.created_at >= p_from and h.created_at < p_to
+  group by 1, 2, 3, 4
+$$;
 
 -- parallel_speedup = the gates' summed run time / the attempt's wall time: 1 means the gates ran
 -- one after another, n means n ran at once on average (the runbook's "60-70% time reduction").
-create or replace view public.v_orchestration_speed with (security_invoker = true) as
-with per_attempt as (
+-- An attempt belongs to the day of its first orchestrated result (in the window).
+create or replace function public.metrics_orchestration_rows(p_from timestamptz, p_to timestamptz)
+returns table (day date, attempts bigint, executions numeric, avg_time_sec numeric, max_time_sec numeric,
+               parallel_speedup numeric)
+language sql stable set search_path = '' as $$
+  with candidates as (
+    select distinct r.attempt_id from public.sub_agent_execution_results r
+    where r.created_at >= greatest(p_from, public.metrics_window_start()) and r.created_at < p_to
+      and r.metadata ->> 'orchestrated' = 'true' and not r.skipped and r.duration_ms is not null
+  ), per_attempt as (
+    select
+      r.attempt_id,
+      min(r.created_at) as first_at,
+      count(*) as executions,
+      sum(r.duration_ms) as gate_ms,
+      avg(r.execution_time) as avg_time_sec,
+      max(r.execution_time) as max_time_sec
+    from public.sub_agent_execution_results r
+    where r.attempt_id in (select c.attempt_id from candidates c)
+      and r.metadata ->> 'orchestrated' = 'true' and not r.skipped and r.duration_ms is not null
+      and r.created_at >= public.metrics_window_start()
+    group by r.attempt_id
+    having min(r.created_at) >= p_from and min(r.created_at) < p_to
+  )
   select
-    r.attempt_id,
-    min(r.created_at) as first_at,
-    count(*) as executions,
-    sum(r.duration_ms) as gate_ms,
-    avg(r.execution_time) as avg_time_sec,
-    max(r.execution_time) as max_time_sec
-  from public.sub_agent_execution_results r
-  where r.metadata ->> 'orchestrated' = 'true' and not r.skipped and r.duration_ms is not null
-    and r.created_at >= (((now() at time zone 'UTC')::date - 30)::timestamp at time zone 'UTC')
-  group by r.attempt_id
-)
-select
-  (p.first_at at time zone 'UTC')::date as day,
-  count(*) as attempts,
-  sum(p.executions) as executions,
-  round(sum(p.avg_time_sec * p.executions) / nullif(sum(p.executions), 0), 3) as avg_time_sec,
-  max(p.max_time_sec) as max_time_sec,
-  round(avg(p.gate_ms / nullif(extract(epoch from a.finished_at - a.started_at) * 1000, 0))::numeric, 2) as parallel_speedup
-from per_attempt p
-join public.handoff_attempts a on a.id = p.attempt_id
-group by 1;
+    (p.first_at at time zone 'UTC')::date,
+    count(*),
+    sum(p.executions),
+    round(sum(p.avg_time_sec * p.executions) / nullif(sum(p.executions), 0), 3),
+    max(p.max_time_sec),
+    round(avg(p.gate_ms / nullif(extract(epoch from a.finished_at - a.started_at) * 1000, 0))::numeric, 2)
+  from per_attempt p
+  join public.handoff_attempts a on a.id = p.attempt_id
+  group by 1
+$$;
+
+create table public.metric_days (
+  day date primary key,
+  rolled_at timestamptz not null default now()
+);
+create table public.metric_days_handoff_duration (
+  day date not null references public.metric_days (day) on delete cascade,
+  handoff_type text not null,
+  from_phase text not null,
+  to_phase text not null,
+  handoffs bigint not null,
+  avg_ms numeric,
+  p50_ms double precision,
+  p95_ms double precision,
+  max_ms int,
+  primary key (day, handoff_type, from_phase, to_phase)
+);
+create table public.metric_days_orchestration (
+  day date primary key references public.metric_days (day) on delete cascade,
+  attempts bigint not null,
+  executions numeric,
+  avg_time_sec numeric,
+  max_time_sec numeric,
+  parallel_speedup numeric
+);
+comment on table public.metric_days is
+  'UTC days whose v_handoff_duration and v_orchestration_speed rows fn_sweep_metric_days has computed once (metric_days_handoff_duration, metric_days_orchestration).';
+
+-- The first day of the window not rolled up yet: the views compute from there on.
+create or replace function public.metrics_live_from() returns timestamptz
+language sql stable set search_path = '' as $$
+  select coalesce(
+    (select min(g.d)::timestamp at time zone 'UTC'
+     from generate_series((public.metrics_window_start() at time zone 'UTC')::date, (now() at time zone 'UTC')::date, interval '1 day') g(d)
+     where not exists (select 1 from public.metric_days m where m.day = g.d::date)),
+    (now() at time zone 'UTC')::date::timestamp at time zone 'UTC')
+$$;
+
+create or replace view public.v_handoff_duration with (security_invoker = true) as
+select m.day, m.handoff_type, m.from_phase, m.to_phase, m.handoffs, m.avg_ms, m.p50_ms, m.p95_ms, m.max_ms
+from public.metric_days_handoff_duration m
+where m.day >= (public.metrics_window_start() at time zone 'UTC')::date
+  and m.day < (public.metrics_live_from() at time zone 'UTC')::date
+union all
+select * from public.metrics_handoff_duration_rows(public.metrics_live_from(), 'infinity');
+comment on view public.v_handoff_duration is
+  'Per UTC day of the last 31 and handoff: count and duration (begin to complete, ms): avg (runbook: < 30 s, alert > 60 s), p50, p95, max. Closed days from metric_days_handoff_duration.';
+
+create or replace view public.v_orchestration_speed with (security_invoker = true) as
+select m.day, m.attempts, m.executions, m.avg_time_sec, m.max_time_sec, m.parallel_speedup
+from public.metric_days_orchestration m
+where m.day >= (public.metrics_window_start() at time zone 'UTC')::date
+  and m.day < (public.metrics_live_from() at time zone 'UTC')::date
+union all
+select * from public.metrics_orchestration_rows(public.metrics_live_from(), 'infinity');
 comment on view public.v_orchestration_speed is
-  'Per UTC day of the last 31: orchestrated gate runs, their average and longest run time in seconds (runbook: < 15 s), and parallel_speedup = summed gate time / attempt wall time (finished attempts only).';
+  'Per UTC day of the last 31: orchestrated gate runs, their average and longest run time in seconds (runbook: < 15 s), and parallel_speedup = summed gate time / attempt wall time (finished attempts only). Closed days from metric_days_orchestration.';
+
+-- Rolls up the closed days of the window (an hour after they end, so late results and slow
+-- attempts are in), oldest first, at most p_days per run; forgets days older than the window.
+create or replace function public.fn_sweep_metric_days(p_days int default 31) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_day date;
+  v_done int := 0;
+  v_forgot int;
+begin
+  if p_days is null or p_days < 1 or p_days > 366 then
+    raise exception using errcode = 'SG001', message = format('INVALID_INPUT: p_days must be 1..366 (got %s)', p_days);
+  end if;
+  if not pg_try_advisory_xact_lock(hashtext('stagegate.metric_days')::bigint) then
+    return jsonb_build_object('rolled_up', 0, 'busy', true);
+  end if;
+  delete from public.metric_days m where m.day < (public.metrics_window_start() at time zone 'UTC')::date;
+  get diagnostics v_forgot = row_count;
+  for v_day in
+    select g.d::date from generate_series((public.metrics_window_start() at time zone 'UTC')::date,
+                                          (now() at time zone 'UTC')::date, interval '1 day') g(d)
+    where (g.d::date + 1)::timestamp at time zone 'UTC' + interval '1 hour' <= now()
+      and not exists (select 1 from public.metric_days m where m.day = g.d::date)
+    order by 1 limit p_days
+  loop
+    insert into public.metric_days (day) values (v_day);
+    insert into public.metric_days_handoff_duration
+    select * from public.metrics_handoff_duration_rows(v_day::timestamp at time zone 'UTC', (v_day + 1)::timestamp at time zone 'UTC');
+    insert into public.metric_days_orchestration
+    select * from public.metrics_orchestration_rows(v_day::timestamp at time zone 'UTC', (v_day + 1)::timestamp at time zone 'UTC');
+    v_done := v_done + 1;
+  end loop;
+  return jsonb_build_object('rolled_up', v_done, 'forgotten', v_forgot);
+end;
+$$;
+comment on function public.fn_sweep_metric_days(int) is
+  'Compute v_handoff_duration and v_orchestration_speed once for each closed UTC day of the last 31 not done yet (at most p_days per run), into metric_days_*; forget days past the window. Returns {rolled_up, forgotten}. Scheduled by sweep_schedule ''metric_days''.';
+
+alter table public.metric_days enable row level security;
+alter table public.metric_days_handoff_duration enable row level security;
+alter table public.metric_days_orchestration enable row level security;
+revoke all on table public.metric_days, public.metric_days_handoff_duration, public.metric_days_orchestration
+  from public, anon, authenticated;
+grant select on table public.metric_days, public.metric_days_handoff_duration, public.metric_days_orchestration to service_role;
+grant delete on table public.metric_days to service_role;
+revoke all on function public.metrics_window_start(), public.metrics_handoff_duration_rows(timestamptz, timestamptz),
+  public.metrics_orchestration_rows(timestamptz, timestamptz), public.metrics_live_from(), public.fn_sweep_metric_days(int)
+  from public, anon, authenticated;
+grant execute on function public.metrics_window_start(), public.metrics_handoff_duration_rows(timestamptz, timestamptz),
+  public.metrics_orchestration_rows(timestamptz, timestamptz), public.metrics_live_from(), public.fn_sweep_metric_days(int)
+  to service_role;
 
 create or replace view public.v_idempotent_hit_rate with (security_invoker = true) as
 select

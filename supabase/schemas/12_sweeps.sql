@@ -346,6 +346,9 @@ begin
     execute format('alter table public.%I detach partition public.%I', v_table, v_part);
     v_out := v_out || jsonb_build_object(v_part, v_rows);
   end loop;
+  -- the month's rolled-up days of v_handoff_duration / v_orchestration_speed are computed again
+  delete from public.metric_days m where m.day >= date_trunc('month', p_month)::date
+                                     and m.day < (date_trunc('month', p_month) + interval '1 month')::date;
   return jsonb_build_object('detached', v_out);
 end;
 $$;
@@ -382,6 +385,7 @@ begin
     execute format('select count(*) from public.%I', v_part) into v_rows;
     v_out := v_out || jsonb_build_object(v_part, v_rows);
   end loop;
+  delete from public.metric_days m where m.day >= v_month and m.day < (v_month + interval '1 month')::date;
   return jsonb_build_object('attached', v_out);
 end;
 $$;

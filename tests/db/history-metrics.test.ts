@@ -28,7 +28,27 @@ async function expectSnapshotEqualsRecount(): Promise<any> {
 }
 
 // The per-day views as they were defined before the counters (a full scan of the rows).
+const WINDOW = `created_at >= (((now() at time zone 'UTC')::date - 30)::timestamp at time zone 'UTC')`;
 const OLD_VIEWS: Record<string, string> = {
+  v_handoff_duration: `
+    select (h.created_at at time zone 'UTC')::date as day, h.handoff_type, h.from_phase, h.to_phase, count(*) as handoffs,
+      round(avg(h.execution_time_ms), 1) as avg_ms,
+      percentile_cont(0.5) within group (order by h.execution_time_ms) as p50_ms,
+      percentile_cont(0.95) within group (order by h.execution_time_ms) as p95_ms,
+      max(h.execution_time_ms) as max_ms
+    from public.sd_phase_handoffs h where h.execution_time_ms is not null and h.${WINDOW} group by 1, 2, 3, 4`,
+  v_orchestration_speed: `
+    with per_attempt as (
+      select r.attempt_id, min(r.created_at) as first_at, count(*) as executions, sum(r.duration_ms) as gate_ms,
+        avg(r.execution_time) as avg_time_sec, max(r.execution_time) as max_time_sec
+      from public.sub_agent_execution_results r
+      where r.metadata ->> 'orchestrated' = 'true' and not r.skipped and r.duration_ms is not null and r.${WINDOW}
+      group by r.attempt_id)
+    select (p.first_at at time zone 'UTC')::date as day, count(*) as attempts, sum(p.executions) as executions,
+      round(sum(p.avg_time_sec * p.executions) / nullif(sum(p.executions), 0), 3) as avg_time_sec,
+      max(p.max_time_sec) as max_time_sec,
+      round(avg(p.gate_ms / nullif(extract(epoch from a.finished_at - a.started_at) * 1000, 0))::numeric, 2) as parallel_speedup
+    from per_attempt p join public.handoff_attempts a on a.id = p.attempt_id group by 1`,
   v_transition_success_rate: `
     select (a.created_at at time zone 'UTC')::date as day,
       count(*) filter (where a.status = 'completed') as completed,
@@ -123,8 +143,23 @@ describe('metric_counters', () => {
     expect(s.gate_results.some((g: any) => g.hits > 0)).toBe(true);
   });
 
-  it('the per-day views equal their old definitions over the rows', async () => {
+  it('the per-day views equal their old definitions over the rows, before and after closed days are rolled up', async () => {
+    const { sql } = db;
+    // orchestrated results on a closed day (2 days ago) and today
+    await sql.unsafe(`update public.sub_agent_execution_results set metadata = metadata || '{"orchestrated": true}'
+      where sd_id in ('SD-HM-1', 'SD-HM-2')`);
+    await sql.unsafe(`update public.sub_agent_execution_results set created_at = now() - interval '2 days' where sd_id = 'SD-HM-1'`);
     await expectViewsEqualRecount();
+    const [r] = await sql<{ r: any }[]>`select public.fn_sweep_metric_days() as r`;
+    expect(r!.r.rolled_up).toBeGreaterThanOrEqual(30);
+    expect(await sql`select count(*)::int as n from public.metric_days_handoff_duration`).toEqual([{ n: 1 }]);
+    expect(await sql`select count(*)::int as n from public.metric_days_orchestration`).toEqual([{ n: 1 }]);
+    await expectViewsEqualRecount();
+    const [again] = await sql<{ r: any }[]>`select public.fn_sweep_metric_days() as r`;
+    expect(again!.r.rolled_up).toBe(0);
+    // A closed day is frozen once rolled up (the audit trail is append-only). The tests below
+    // rewrite old rows, which production never does: forget the rolled-up days first.
+    await sql`delete from public.metric_days`;
   });
 
   it('updates and deletes move the counters as they move the rows', async () => {

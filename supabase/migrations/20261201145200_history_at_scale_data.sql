@@ -21,3 +21,8 @@ insert into public.sweep_schedule (name, sql_function, interval, description) va
   ('partitions', 'public.fn_sweep_partitions', '1 day',
    'create this month''s and the next three months'' partitions of sd_transition_audit and sd_phase_handoffs')
 on conflict (name) do nothing;
+
+insert into public.sweep_schedule (name, sql_function, interval, description) values
+  ('metric_days', 'public.fn_sweep_metric_days', '1 hour',
+   'compute v_handoff_duration and v_orchestration_speed once per closed UTC day of the last 31')
+on conflict (name) do nothing;
