@@ -135,6 +135,9 @@ async function buildHistory(from: number, to: number): Promise<void> {
   }
   process.stdout.write('\n');
   await sql.unsafe('vacuum analyze');
+  // what the hourly metric_days sweep does with the closed days of the window
+  await sql`delete from public.metric_days`;
+  await sql`select public.fn_sweep_metric_days()`;
 }
 
 let pool = 0;
@@ -276,16 +279,14 @@ for (const size of SIZES) {
   }
   const buildS = round((performance.now() - b0) / 1000);
   if (size > 0) {
-    const [{ n }] = await sql<{ n: number }[]>`select count(*)::int as n from public.fn_check_invariants(null)`;
-    if (n !== 0) throw new Error(`fn_check_invariants(null) found ${n} violations in the built history`);
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from public.fn_check_invariants(null)`;
+    if (row!.n !== 0) throw new Error(`fn_check_invariants(null) found ${row!.n} violations in the built history`);
   }
   levels.push({ size, build_s: buildS, stats: await measureAt(size) });
 }
-const [{ invariants_all_ms }] = await (async () => {
-  const s0 = performance.now();
-  await sql`select count(*) from public.fn_check_invariants(null)`;
-  return [{ invariants_all_ms: round(performance.now() - s0) }];
-})();
+const s0 = performance.now();
+await sql`select count(*) from public.fn_check_invariants(null)`;
+const invariants_all_ms = round(performance.now() - s0);
 
 const first = levels[0]!, last = levels[levels.length - 1]!;
 const SLACK_MS = 0.5;

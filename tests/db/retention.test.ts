@@ -3,7 +3,7 @@
 // and keeps the audit trail; the metrics still equal a recount from the rows afterwards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
-import { execute, gate, seedSd } from './_handoff-fixtures.ts';
+import { execute, seedSd } from './_handoff-fixtures.ts';
 
 let db: FreshDatabase;
 const OLD = `now() - interval '40 days'`;
