@@ -65,7 +65,7 @@ async function buildHistory(from: number, to: number): Promise<void> {
                gen_random_uuid() as audit_id,
                now() - make_interval(secs => k * ${SPACING_S}) as t,
                case when k % 100 = 7 then 'failed' when k % 10 = 3 then 'rejected' else 'completed' end as outcome,
-               150 + (k * 7919) % 4000 as ms
+               (150 + (k::bigint * 7919) % 4000)::int as ms
         from generate_series(${lo}, ${hi}) k`);
       await tx.unsafe(`
         insert into public.strategic_directives_v2 (id, uuid, title, description, scope, success_criteria, status, current_phase, transition_version, created_at, updated_at)
