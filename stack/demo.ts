@@ -71,9 +71,10 @@ async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEve
 }
 
 /** Runs one handoff through the `handoff` function, streaming gate events to `print`. */
-export async function streamHandoff(functionsUrl: string, key: string, handoffType: string, print: (line: string) => void): Promise<Record<string, unknown>> {
+export async function streamHandoff(functionsUrl: string, key: string, handoffType: string, print: (line: string) => void, signal?: AbortSignal): Promise<Record<string, unknown>> {
   const response = await fetch(`${functionsUrl}/handoff`, {
     method: 'POST',
+    signal,
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'text/event-stream' },
     body: JSON.stringify({ sd_id: DEMO_SD, handoff_type: handoffType, session_id: SESSION, skip_idempotency: true }),
   });
@@ -96,18 +97,21 @@ export async function streamHandoff(functionsUrl: string, key: string, handoffTy
   return verdict;
 }
 
-export async function runDemo(opts: { dbUrl: string; functionsUrl: string; serviceRoleKey: string; agentUrl: string; print: (line: string) => void }): Promise<boolean> {
-  const { print } = opts;
+/** Walks the demo SD through the four handoffs; aborting `signal` (a stop) cuts it short with an AbortError. */
+export async function runDemo(opts: { dbUrl: string; functionsUrl: string; serviceRoleKey: string; agentUrl: string; print: (line: string) => void; signal?: AbortSignal }): Promise<boolean> {
+  const { print, signal } = opts;
+  signal?.throwIfAborted();
   await seedDemo(opts.dbUrl, opts.agentUrl);
   print(`Demo: walking ${DEMO_SD} (feature, threshold 85) through all four handoffs via POST /functions/v1/handoff`);
   let allAccepted = true;
   for (const type of ['LEAD-TO-PLAN', 'PLAN-TO-EXEC', 'EXEC-TO-PLAN', 'PLAN-TO-LEAD']) {
+    signal?.throwIfAborted();
     if (type === 'EXEC-TO-PLAN') {
       await markStoriesDone(opts.dbUrl);
       print('  (EXEC finished the stories: US-1..US-3 marked done)');
     }
     print(`  ${type}`);
-    const v = await streamHandoff(opts.functionsUrl, opts.serviceRoleKey, type, print);
+    const v = await streamHandoff(opts.functionsUrl, opts.serviceRoleKey, type, print, signal);
     if (v.error) {
       allAccepted = false;
       print(`    ⇒ error ${JSON.stringify(v.error)}`);

@@ -1164,19 +1164,19 @@ REVOKE ALL ON FUNCTION "public"."tg_metrics__truncate"() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "public"."tg_metrics__truncate"() TO "postgres";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."metric_counters" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."metric_counters" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."retention_settings" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."retention_settings" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_gate_validation_failure_rate" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."v_gate_validation_failure_rate" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_handoff_duration" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."v_handoff_duration" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_idempotent_hit_rate" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."v_idempotent_hit_rate" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_orchestration_speed" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."v_orchestration_speed" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_transition_success_rate" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."v_transition_success_rate" TO "postgres", "service_role";
 
 SET local check_function_bodies = off;
 

@@ -338,15 +338,15 @@ REVOKE ALL ON FUNCTION "public"."metrics_window_start"() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "public"."metrics_window_start"() TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."metric_days" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."metric_days" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."metric_days_handoff_duration" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."metric_days_handoff_duration" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."metric_days_orchestration" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."metric_days_orchestration" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_handoff_duration" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."v_handoff_duration" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_orchestration_speed" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."v_orchestration_speed" TO "postgres", "service_role";
 
 SET local check_function_bodies = off;
 
