@@ -3,7 +3,7 @@
 // recount from the rows gives (fn_metrics_recount, the snapshot as it was computed before), after
 // handoffs, direct writes, updates, purges, a TRUNCATE and a rebuild; and the per-day views read
 // from the counters must equal the old row-scanning definitions.
-import type postgres from 'postgres';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
 import { begin, execute, gate, record, seedSd } from './_handoff-fixtures.ts';
@@ -195,38 +195,43 @@ describe('metric_counters', () => {
   });
 
   it('no hot row: a transaction holding its counter rows does not block a writer on another shard', async () => {
-    const { sql } = db;
-    const conns = [];
-    const byShard = new Map<number, postgres.ReservedSql>();
-    // connections until two share a shard and two do not
-    while (conns.length < 40) {
-      const c = await sql.reserve();
-      conns.push(c);
-      const [row] = await c<{ shard: number }[]>`select pg_backend_pid() % 16 as shard`;
-      const twin = byShard.get(row!.shard);
-      if (!twin) byShard.set(row!.shard, c);
-      if (byShard.size >= 2 && twin) {
+    // one connection (one backend) each, until two share a shard (16 shards: a few connections)
+    const conns: postgres.Sql[] = [];
+    const byShard = new Map<number, postgres.Sql>();
+    try {
+      while (conns.length < 60) {
+        const c = postgres(db.url, { max: 1, onnotice: () => {} });
+        conns.push(c);
+        const [row] = await c<{ shard: number }[]>`select pg_backend_pid() % 16 as shard`;
+        const twin = byShard.get(row!.shard);
+        if (!twin) {
+          byShard.set(row!.shard, c);
+          continue;
+        }
+        if (byShard.size < 2) continue;
         const holder = twin;
         const other = [...byShard.values()].find((x) => x !== twin)!;
-        try {
-          await holder`begin`;
-          await holder`insert into public.unknown_inputs (kind, input) values ('stage', 'held')`;
-          await other`set lock_timeout = '1s'`;
+        await holder.begin(async (tx) => {
+          await tx`insert into public.unknown_inputs (kind, input) values ('stage', 'held')`;
           // another shard: goes through while the first transaction is open
-          await other`insert into public.unknown_inputs (kind, input) values ('stage', 'other shard')`;
+          await other.begin(async (o) => {
+            await o`set local lock_timeout = '1s'`;
+            await o`insert into public.unknown_inputs (kind, input) values ('stage', 'other shard')`;
+          });
           // the same shard: waits for the holder (what one hot row would do to every writer)
-          const err = await c`set lock_timeout = '300ms'`.then(() => c`insert into public.unknown_inputs (kind, input) values ('stage', 'same shard')`)
-            .then(() => null, (e: Error) => e);
+          const err = await c.begin(async (s) => {
+            await s`set local lock_timeout = '300ms'`;
+            await s`insert into public.unknown_inputs (kind, input) values ('stage', 'same shard')`;
+          }).then(() => null, (e: Error) => e);
           expect(err?.message).toMatch(/lock timeout/);
-          await holder`rollback`;
-        } finally {
-          for (const x of conns) x.release();
-        }
+          throw new Error('rollback');
+        }).catch((e: Error) => { if (e.message !== 'rollback') throw e; });
         await expectSnapshotEqualsRecount();
         return;
       }
+      throw new Error('no two connections on one shard among 60');
+    } finally {
+      await Promise.all(conns.map((c) => c.end({ timeout: 1 })));
     }
-    for (const x of conns) x.release();
-    throw new Error('no two connections on one shard among 40');
   });
 });
