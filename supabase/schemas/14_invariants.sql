@@ -15,20 +15,23 @@
 create or replace function public.fn_check_invariants(p_since timestamptz default now() - interval '1 day')
 returns table (invariant text, subject text, detail jsonb)
 language sql stable security definer set search_path = '' as $$
-  with since as (
-    select coalesce(p_since, '-infinity'::timestamptz) as t
-  ), sds as (
-    -- the directives to check: all, or those with a transition in the window
+  -- The directives to check: all, or those with a transition in the window, each with its whole
+  -- audit history (on the sd_id index). Two branches each, one of them switched off by p_since:
+  -- an OR here would turn the IN into a per-row subplan.
+  with sds as materialized (
+    select s.* from public.strategic_directives_v2 s where p_since is null
+    union all
     select s.* from public.strategic_directives_v2 s
-    where p_since is null
-       or s.id in (select a.sd_id from public.sd_transition_audit a, since where a.created_at >= since.t)
-  ), audits as (
-    -- their whole audit history (on the sd_id index)
+    where p_since is not null
+      and s.id in (select a.sd_id from public.sd_transition_audit a where a.created_at >= p_since)
+  ), audits as materialized (
+    select a.* from public.sd_transition_audit a where p_since is null
+    union all
     select a.* from public.sd_transition_audit a
-    where p_since is null or a.sd_id in (select s.id from sds s)
+    where p_since is not null and a.sd_id in (select s.id from sds s)
   ),
   -- 1. An SD's phase and version are those its last completed transition left (or untouched).
-  last_done as (
+  last_done as materialized (
     select distinct on (a.sd_uuid) a.sd_uuid, a.post_state, a.transition_type
     from audits a
     where a.status = 'completed'
@@ -69,8 +72,8 @@ language sql stable security definer set search_path = '' as $$
   join sds s on s.id = u.sd_id
   where u.status in (select t.story_status from public.handoff_types t where t.story_status is not null)
     and not exists (
-      select 1 from audits a join public.handoff_types t on t.code = a.transition_type
-      where a.sd_uuid = s.uuid and a.status = 'completed' and t.story_status = u.status)
+      select 1 from public.sd_transition_audit a join public.handoff_types t on t.code = a.transition_type
+      where a.sd_id = s.id and a.sd_uuid = s.uuid and a.status = 'completed' and t.story_status = u.status)
 
   union all
   -- 4. The audit chain: each completed transition starts where the previous one ended, for the
@@ -82,8 +85,8 @@ language sql stable security definer set search_path = '' as $$
     select a.id, a.sd_id, a.pre_state, a.created_at,
            lag(a.post_state) over (partition by a.sd_uuid order by a.completed_at, a.created_at) as prev_post
     from audits a where a.status = 'completed'
-  ) c, since
-  where c.prev_post is not null and c.created_at >= since.t
+  ) c
+  where c.prev_post is not null and c.created_at >= coalesce(p_since, '-infinity')
     and (c.pre_state->>'sd_phase', c.pre_state->>'sd_status', c.pre_state->>'transition_version')
         is distinct from
         (c.prev_post->>'sd_phase', c.prev_post->>'sd_status', c.prev_post->>'transition_version')
@@ -93,9 +96,8 @@ language sql stable security definer set search_path = '' as $$
   select 'one_terminal_audit_per_attempt', h.id::text,
          jsonb_build_object('status', h.status, 'terminal_audits', count(a.id))
   from public.handoff_attempts h
-  cross join since
   left join public.sd_transition_audit a on a.attempt_id = h.id and a.status <> 'in_progress'
-  where h.started_at >= since.t
+  where h.started_at >= coalesce(p_since, '-infinity')
   group by h.id, h.status
   having count(a.id) <> case when h.status in ('completed', 'rejected', 'failed', 'abandoned') then 1 else 0 end
 
@@ -104,8 +106,8 @@ language sql stable security definer set search_path = '' as $$
   --    by one transaction, with one created_at).
   select 'handoff_record_has_audit', coalesce(r.attempt_id, a.attempt_id)::text,
          jsonb_build_object('handoff_status', r.status, 'audit_status', a.status)
-  from (select h.* from public.sd_phase_handoffs h, since where h.status = 'accepted' and h.created_at >= since.t) r
-  full join (select x.* from public.sd_transition_audit x, since where x.status = 'completed' and x.created_at >= since.t) a
+  from (select h.* from public.sd_phase_handoffs h where h.status = 'accepted' and h.created_at >= coalesce(p_since, '-infinity')) r
+  full join (select x.* from public.sd_transition_audit x where x.status = 'completed' and x.created_at >= coalesce(p_since, '-infinity')) a
     on a.attempt_id = r.attempt_id
   where r.attempt_id is null or a.attempt_id is null
 
@@ -114,9 +116,8 @@ language sql stable security definer set search_path = '' as $$
   select 'orphan_result', r.id::text,
          jsonb_build_object('sub_agent_code', r.sub_agent_code, 'sd_id', r.sd_id, 'attempt_sd_id', h.sd_id)
   from public.sub_agent_execution_results r
-  cross join since
   left join public.handoff_attempts h on h.id = r.attempt_id
-  where r.created_at >= since.t
+  where r.created_at >= coalesce(p_since, '-infinity')
     and (h.id is null or h.sd_id <> r.sd_id
          or not exists (select 1 from public.leo_sub_agents s where s.code = r.sub_agent_code))
 $$;
