@@ -278,7 +278,7 @@ for (const size of SIZES) {
     built = size;
   }
   const buildS = round((performance.now() - b0) / 1000);
-  if (size > 0) {
+  if (size > 0 && size === SIZES[SIZES.length - 1]) {
     const [row] = await sql<{ n: number }[]>`select count(*)::int as n from public.fn_check_invariants(null)`;
     if (row!.n !== 0) throw new Error(`fn_check_invariants(null) found ${row!.n} violations in the built history`);
   }
