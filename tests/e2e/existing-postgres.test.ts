@@ -106,6 +106,6 @@ describe.skipIf(!installed)("an existing PostgreSQL 15 with Debian's pg_cron", (
     } finally {
       await sql.end({ timeout: 1 });
     }
-    expect((await sweepsRan(pg.url())).length).toBe(6);
+    expect((await sweepsRan(pg.url())).length).toBe(9);
   }, 180000);
 });
