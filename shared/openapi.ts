@@ -52,7 +52,7 @@ export const AttemptStatusSchema = z
 export const OPERATION_ERRORS: Record<string, readonly ErrorCode[]> = {
   getHealth: ['UNAUTHORIZED', 'METHOD_NOT_ALLOWED'],
   runHandoff: [
-    'INVALID_INPUT', 'UNKNOWN_HANDOFF_TYPE', 'UNKNOWN_GATE', 'UNAUTHORIZED', 'FORBIDDEN', 'SD_NOT_FOUND', 'ATTEMPT_NOT_FOUND',
+    'INVALID_INPUT', 'UNKNOWN_HANDOFF_TYPE', 'UNKNOWN_GATE', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_A_MEMBER', 'ROLE_NOT_ALLOWED', 'SD_NOT_FOUND', 'ATTEMPT_NOT_FOUND',
     'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'WRONG_PHASE', 'CLAIMED_BY_OTHER_SESSION', 'SD_BUSY', 'VERSION_CONFLICT',
     'ALREADY_TRANSITIONED', 'IDEMPOTENCY_IN_FLIGHT', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'IDEMPOTENCY_MISMATCH',
     'INVALID_GATE_RESULT', 'INTERNAL', 'DB_UNAVAILABLE', 'CONFIG_INVALID',
@@ -129,6 +129,8 @@ export function buildOpenApi(o: { version: string }): Json {
       description: 'respond-async: answer 202 once the attempt exists and poll its status_url' },
     { name: 'Accept', in: 'header', required: false, schema: { type: 'string', enum: ['application/json', 'text/event-stream'] },
       description: 'text/event-stream: gate events as they happen, then a verdict (or error) event' },
+    { name: 'X-Stagegate-Handoff-Request', in: 'header', required: false, schema: { type: 'string', format: 'uuid' },
+      description: 'Service role only (the handoff_requests consumer and the pg_net dispatch): run the request as whoever inserted that handoff_requests row, recorded as the way in "trigger"; 403 FORBIDDEN for any other caller, 404 NOT_FOUND for an unknown row' },
   ];
   return {
     openapi: '3.1.0',
@@ -152,6 +154,7 @@ export function buildOpenApi(o: { version: string }): Json {
       '/handoff': {
         post: {
           operationId: 'runHandoff', summary: 'Run a handoff: gates in parallel, verdict and transition in SQL', tags: ['handoffs'],
+          description: 'Runs under the caller\'s identity. A signed-in user must be a member of the directive\'s team whose role handoff_permissions allows for the handoff type (LEAD-TO-PLAN: LEAD, PLAN-TO-EXEC: PLAN, EXEC-TO-PLAN: EXEC, PLAN-TO-LEAD: PLAN by default); otherwise 403 NOT_A_MEMBER or ROLE_NOT_ALLOWED and nothing is written. The service role may request any handoff. A session\'s claim belongs to the user who took it.',
           parameters: handoffHeaders,
           requestBody: { required: true, content: { 'application/json': { schema: ref('HandoffRequest') } } },
           responses: {
@@ -171,6 +174,7 @@ export function buildOpenApi(o: { version: string }): Json {
       '/handoff/attempts/{attempt_id}': {
         get: {
           operationId: 'getHandoffAttempt', summary: 'Status of a handoff attempt (poll after 202)', tags: ['handoffs'],
+          description: 'Read under the caller\'s identity: members of the directive\'s team and the service role see the attempt; to anyone else it answers 404 ATTEMPT_NOT_FOUND.',
           parameters: [{ name: 'attempt_id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
           responses: { 200: jsonBody('AttemptStatus', 'The attempt'), ...errorResponses('getHandoffAttempt') },
         },

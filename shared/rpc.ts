@@ -13,6 +13,8 @@ export interface BeginAnswer {
   request_id: string;
   status: 'in_progress' | 'completed' | 'rejected' | 'failed' | 'abandoned';
   replay: boolean;
+  /** Why a request id answered from an earlier attempt (fn_begin_handoff): null for a new attempt. */
+  replay_reason: 'accepted' | 'unchanged_inputs' | 'in_progress' | null;
   result: CompleteAnswer | null;
   sd_id: string;
   sd_uuid: string;
@@ -48,6 +50,39 @@ export interface CompleteAnswer {
   [key: string]: unknown;
 }
 
+/**
+ * Whose request a transaction runs: the way PostgREST runs one, the role and the JWT claims are
+ * set for the transaction (`set_config(…, true)`), so auth.uid() / auth.role(), the permission
+ * rules in SQL and the RLS policies see the caller, not the functions' own connection. `via` is
+ * the way in recorded on every row the transaction writes (stagegate.via).
+ */
+export interface Caller {
+  role: 'authenticated' | 'service_role';
+  claims: Record<string, unknown>;
+  via: 'http' | 'sql' | 'trigger';
+}
+
+/** The caller of a verified JWT's claims, or null when the role may not run handoffs. */
+export function callerFromClaims(claims: Record<string, unknown>, via: Caller['via']): Caller | null {
+  const role = claims.role;
+  if (role !== 'authenticated' && role !== 'service_role') return null;
+  return { role, claims, via };
+}
+
+/** Makes the rest of the transaction `tx` run as the caller. */
+export async function setCaller(tx: postgres.TransactionSql, caller: Caller): Promise<void> {
+  await tx`select set_config('role', ${caller.role}, true), set_config('request.jwt.claims', ${JSON.stringify(caller.claims)}, true),
+                  set_config('stagegate.via', ${caller.via}, true)`;
+}
+
+/** Runs `work` in one transaction under the caller's identity (nothing else shares it). */
+export async function asCaller<T>(sql: postgres.Sql, caller: Caller, work: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
+  return await sql.begin(async (tx) => {
+    await setCaller(tx, caller);
+    return await work(tx);
+  }) as T;
+}
+
 export interface RecordAnswer { result_id: string; idempotent_hit: boolean; result: Record<string, unknown> }
 
 async function one<T>(query: () => Promise<{ r: T }[]>): Promise<T> {
@@ -71,6 +106,30 @@ async function idempotent<T>(query: () => Promise<{ r: T }[]>): Promise<T> {
   }
 }
 
+/**
+ * The handoff RPCs under a caller's identity (each call its own transaction), or on the
+ * connection's own identity when caller is null (tests, tools, the bench's baselines).
+ */
+export function callerRpc(sql: postgres.Sql, caller: Caller | null) {
+  // begin, record and complete are idempotent: after a database restart one retry on a fresh
+  // connection (a new transaction) turns a dead pooled connection into a normal answer
+  const on = async <T>(call: (s: Sql) => Promise<T>): Promise<T> => {
+    if (!caller) return await call(sql);
+    try {
+      return await asCaller(sql, caller, call);
+    } catch (err) {
+      if (mapDbError(err).code !== 'DB_UNAVAILABLE') throw err;
+      await sleep(50);
+      return await asCaller(sql, caller, call);
+    }
+  };
+  return {
+    beginWithBreakers: (a: Parameters<typeof rpc.beginWithBreakers>[1]) => on((s) => rpc.beginWithBreakers(s, a)),
+    recordGateResult: (a: Parameters<typeof rpc.recordGateResult>[1]) => on((s) => rpc.recordGateResult(s, a)),
+    complete: (attemptId: string, expectedVersion?: number | null) => on((s) => rpc.complete(s, attemptId, expectedVersion)),
+  };
+}
+
 export const rpc = {
   /**
    * begin, plus in the same round trip the plan's sub-agents whose breaker is not plainly closed
@@ -78,11 +137,11 @@ export const rpc = {
    */
   // The sql gates are evaluated in supabase/functions/_shared/executors.ts, which needs the
   // query object itself to cancel it when the attempt times out.
-  beginWithBreakers: (sql: Sql, a: { sdId: string; handoffType: string; sessionId: string; requestId: string; expectedVersion?: number | null }) =>
+  beginWithBreakers: (sql: Sql, a: { sdId: string; handoffType: string; sessionId: string; requestId: string; expectedVersion?: number | null; dryRun?: boolean }) =>
     idempotent<BeginAnswer & { troubled_breakers: string[] }>(() => sql`
       select x.r || jsonb_build_object('troubled_breakers', to_jsonb(public.fn_troubled_breakers(
                array(select g ->> 'code' from jsonb_array_elements(x.r -> 'gates') g)))) as r
-      from (select public.fn_begin_handoff(${a.sdId}, ${a.handoffType}, ${a.sessionId}, ${a.requestId}, ${a.expectedVersion ?? null}::int) as r) x`),
+      from (select public.fn_begin_handoff(${a.sdId}, ${a.handoffType}, ${a.sessionId}, ${a.requestId}, ${a.expectedVersion ?? null}::int, ${a.dryRun ?? false}::boolean) as r) x`),
 
   recordGateResult: (sql: Sql, a: { attemptId: string; code: string; result: Json; idempotencyKey: string | null; durationMs: number; attempts: number }) =>
     idempotent<RecordAnswer>(() => sql`select public.fn_record_gate_result(${a.attemptId}::uuid, ${a.code}, ${sql.json(a.result)}, ${a.idempotencyKey}, ${Math.round(a.durationMs)}::int, ${a.attempts}::int) as r`),
@@ -90,11 +149,19 @@ export const rpc = {
   complete: (sql: Sql, attemptId: string, expectedVersion?: number | null) =>
     idempotent<CompleteAnswer>(() => sql`select public.fn_complete_handoff(${attemptId}::uuid, ${expectedVersion ?? null}::int) as r`),
 
+  /**
+   * The verdict of a dry-run attempt, judged by fn_complete_handoff's SQL in a rolled-back
+   * subtransaction; the attempt and its results are deleted. A refusal comes back as `error`.
+   */
+  finishDryRun: (sql: Sql, attemptId: string, expectedVersion?: number | null) =>
+    one<CompleteAnswer & { error?: { sqlstate: string; message: string } }>(() => sql`select public.fn_finish_dry_run(${attemptId}::uuid, ${expectedVersion ?? null}::int) as r`),
+
   breakerAcquire: (sql: Sql, code: string, leaseMs: number) =>
     one<{ allowed: boolean; state: 'closed' | 'open' | 'half_open' }>(() => sql`select public.fn_breaker_acquire(${code}, ${leaseMs}::int) as r`),
 
-  breakerRecord: (sql: Sql, code: string, success: boolean, error: string | null) =>
-    one<{ state: string }>(() => sql`select public.fn_breaker_record(${code}, ${success}, ${error}) as r`),
+  /** attemptId: failures are counted once per attempt, so retries within one handoff cannot open a breaker. */
+  breakerRecord: (sql: Sql, code: string, success: boolean, error: string | null, attemptId: string | null = null) =>
+    one<{ state: string }>(() => sql`select public.fn_breaker_record(${code}, ${success}, ${error}, ${attemptId}::uuid) as r`),
 
   idempotencyBegin: (sql: Sql, scope: string, key: string, fingerprint: string) =>
     one<{ outcome: 'new' | 'replay' | 'in_flight' | 'mismatch'; response_status: number | null; response_body: unknown }>(

@@ -50,6 +50,18 @@ begin
 end
 $$;
 
+-- Supabase Auth's users, reduced to what the project refers to (team_members.user_id). Hosted
+-- Supabase (and `supabase start`) have the full table; nothing here touches it there. The API
+-- roles get no privileges on it, as on hosted.
+create table if not exists auth.users (
+  id uuid primary key,
+  email text,
+  raw_app_meta_data jsonb,
+  raw_user_meta_data jsonb,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now()
+);
+
 -- Hosted Supabase grants new objects in `public` to the API roles by default; reproducing that
 -- locally means a migration that forgets to revoke from anon fails its tests here too.
 grant usage on schema public to anon, authenticated, service_role;

@@ -7,7 +7,7 @@
 // stack/processes.ts stop PostgreSQL (fast shutdown) and the functions server.
 import { startAgentServer, type AgentServer } from './agent-server.ts';
 import { ConfigError, loadConfig, type StackConfig } from './config.ts';
-import { runDemo } from './demo.ts';
+import { demoUserTokens, runDemo, TRY_SD } from './demo.ts';
 import { projectRoot } from './db.ts';
 import { PortInUseError } from './ports.ts';
 import { StartAbortedError, startStack, type RunningStack } from './stack.ts';
@@ -92,11 +92,19 @@ Try it:
 if (config.demo && !stopping) {
   agents = await startAgentServer({ secret: stack.subagentSigningSecret });
   try {
-    const ok = await runDemo({ dbUrl: stack.dbUrl, functionsUrl: stack.functionsUrl, serviceRoleKey: stack.serviceRoleKey, agentUrl: agents.url, signal: abort.signal, print: (l) => console.log(l) });
-    console.log(ok ? '\nDemo finished: every handoff was accepted.' : '\nDemo finished with a handoff that was not accepted (see above).');
-    console.log(`Run one yourself:
-  curl -s -X POST ${stack.functionsUrl}/handoff -H "Authorization: Bearer ${stack.serviceRoleKey}" -H "Content-Type: application/json" \\
-    -d '{"sd_id":"SD-DEMO-002","handoff_type":"lead-to-plan","session_id":"my-session"}'
+    const ok = await runDemo({ dbUrl: stack.dbUrl, functionsUrl: stack.functionsUrl, serviceRoleKey: stack.serviceRoleKey, jwtSecret: config.jwtSecret, agentUrl: agents.url, signal: abort.signal, print: (l) => console.log(l) });
+    console.log(ok ? '\nDemo finished: every handoff was accepted, and the LEAD\'s PLAN-only request was refused.' : '\nDemo finished with an unexpected answer (see above).');
+    // Minted with this stack's JWT secret, which its functions verify: valid here only.
+    const users = await demoUserTokens(config.jwtSecret);
+    console.log('\nDemo users (tokens signed with this stack\'s JWT secret):');
+    for (const { user, token } of users) console.log(`  ${user.email.padEnd(28)} ${user.role.padEnd(6)} of demo-${user.team}: ${token}`);
+    const lead = users.find((u) => u.user.name === 'lead')!.token;
+    console.log(`
+Run one yourself, as the LEAD (accepted), then a PLAN-only handoff as the LEAD (403 ROLE_NOT_ALLOWED):
+  curl -s -X POST ${stack.functionsUrl}/handoff -H "Authorization: Bearer ${lead}" -H "Content-Type: application/json" \\
+    -d '{"sd_id":"${TRY_SD}","handoff_type":"lead-to-plan","session_id":"my-session"}'
+  curl -s -X POST ${stack.functionsUrl}/handoff -H "Authorization: Bearer ${lead}" -H "Content-Type: application/json" \\
+    -d '{"sd_id":"${TRY_SD}","handoff_type":"plan-to-exec","session_id":"my-session"}'
 `);
   } catch (err) {
     // Stopped mid-demo: the demo's requests were cut off on purpose; nothing to report.

@@ -55,6 +55,8 @@ async function post(o: ConsumerOptions, row: HandoffRequestRow, timeoutMs: numbe
         authorization: `Bearer ${o.serviceRoleKey}`,
         'content-type': 'application/json',
         'idempotency-key': `handoff-request:${row.id}`,
+        // the function runs the row as whoever inserted it (recorded as the way in 'trigger')
+        'x-stagegate-handoff-request': row.id,
       },
       body: JSON.stringify({ sd_id: row.sd_id, handoff_type: row.handoff_type, session_id: row.session_id }),
       signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping]),

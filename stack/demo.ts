@@ -3,24 +3,69 @@
 // local HTTP agent and a builtin gate), then walk the SD through all four handoffs over HTTP,
 // printing each gate as it runs and each verdict.
 import postgres from 'postgres';
+import { signJwt } from '../shared/jwt.ts';
 
 export const DEMO_SD = 'SD-DEMO-001';
 export const TRY_SD = 'SD-DEMO-002';
+export const OTHER_TEAM_SD = 'SD-DEMO-003';
 const SESSION = 'demo-session';
+
+// Two teams and a few people with different roles (fixed ids, so the printed tokens stay the same).
+export const DEMO_TEAMS = {
+  platform: 'd0000000-0000-4000-8000-00000000000a',
+  billing: 'd0000000-0000-4000-8000-00000000000b',
+} as const;
+export const DEMO_USERS = [
+  { name: 'lead', email: 'lead@demo.stagegate', id: 'd1000000-0000-4000-8000-00000000000a', team: 'platform', role: 'LEAD' },
+  { name: 'planner', email: 'planner@demo.stagegate', id: 'd2000000-0000-4000-8000-00000000000a', team: 'platform', role: 'PLAN' },
+  { name: 'engineer', email: 'engineer@demo.stagegate', id: 'd3000000-0000-4000-8000-00000000000a', team: 'platform', role: 'EXEC' },
+  { name: 'viewer', email: 'viewer@demo.stagegate', id: 'd4000000-0000-4000-8000-00000000000a', team: 'platform', role: 'VIEWER' },
+  { name: 'billing-lead', email: 'billing-lead@demo.stagegate', id: 'd5000000-0000-4000-8000-00000000000b', team: 'billing', role: 'LEAD' },
+] as const;
+export type DemoUser = (typeof DEMO_USERS)[number];
+
+/**
+ * A token per demo user, signed with the stack's own JWT secret (the one its functions verify
+ * with), as `supabase start` signs its keys: role authenticated, the user's id as sub.
+ */
+export async function demoUserTokens(secret: string): Promise<{ user: DemoUser; token: string }[]> {
+  return await Promise.all(DEMO_USERS.map(async (user) => ({
+    user,
+    token: await signJwt({
+      iss: 'stagegate-local', aud: 'authenticated', role: 'authenticated', sub: user.id, email: user.email,
+      iat: 1_700_000_000, exp: 2_000_000_000,
+    }, secret),
+  })));
+}
+
+async function seedPeople(tx: postgres.TransactionSql): Promise<void> {
+  for (const [name, id] of Object.entries(DEMO_TEAMS)) {
+    await tx`insert into public.teams (id, name) values (${id}, ${`demo-${name}`}) on conflict (id) do nothing`;
+  }
+  for (const u of DEMO_USERS) {
+    await tx`insert into auth.users (id, email) values (${u.id}, ${u.email}) on conflict (id) do nothing`;
+    await tx`insert into public.team_members (team_id, user_id, role) values (${DEMO_TEAMS[u.team]}, ${u.id}, ${u.role})
+      on conflict (team_id, user_id) do update set role = excluded.role`;
+  }
+}
 
 export async function seedDemo(dbUrl: string, agentUrl: string): Promise<void> {
   const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
   try {
     await sql.begin(async (tx) => {
       // The demo directive starts afresh each time; its earlier audit rows stay (they outlive SDs).
-      await tx`delete from public.strategic_directives_v2 where id in (${DEMO_SD}, ${TRY_SD})`;
+      await tx`delete from public.strategic_directives_v2 where id in (${DEMO_SD}, ${TRY_SD}, ${OTHER_TEAM_SD})`;
+      await seedPeople(tx);
       // A second directive left in LEAD for the reader to hand off by hand (README, printed curl).
-      await tx`insert into public.strategic_directives_v2 (id, title, description, scope, success_criteria, sd_type)
+      await tx`insert into public.strategic_directives_v2 (id, title, description, scope, success_criteria, sd_type, team_id)
         values (${TRY_SD}, 'Try me: a directive waiting in LEAD', 'Hand me off yourself', 'README walkthrough',
-                ${tx.json(['LEAD-TO-PLAN accepted'])}, 'feature')`;
-      await tx`insert into public.strategic_directives_v2 (id, title, description, scope, success_criteria, sd_type)
+                ${tx.json(['LEAD-TO-PLAN accepted'])}, 'feature', ${DEMO_TEAMS.platform})`;
+      await tx`insert into public.strategic_directives_v2 (id, title, description, scope, success_criteria, sd_type, team_id)
         values (${DEMO_SD}, 'Demo: atomic handoffs for the billing service', 'Make phase changes atomic and audited',
-                'billing service handoffs', ${tx.json(['5 parallel gates under 30 s', 'no partial transitions'])}, 'feature')`;
+                'billing service handoffs', ${tx.json(['5 parallel gates under 30 s', 'no partial transitions'])}, 'feature', ${DEMO_TEAMS.platform})`;
+      await tx`insert into public.strategic_directives_v2 (id, title, description, scope, success_criteria, sd_type, team_id)
+        values (${OTHER_TEAM_SD}, 'Another team''s directive', 'Only the billing team sees me', 'RLS walkthrough',
+                ${tx.json(['invisible to the platform team'])}, 'feature', ${DEMO_TEAMS.billing})`;
       await tx`insert into public.product_requirements_v2 (id, sd_id, title, executive_summary, functional_requirements, acceptance_criteria, test_scenarios)
         values ('PRD-DEMO-001', ${DEMO_SD}, 'Atomic billing handoffs', 'One transaction per handoff with a full audit trail',
                 ${tx.json(['transition in one transaction', 'audit pre and post state'])},
@@ -98,7 +143,7 @@ export async function streamHandoff(functionsUrl: string, key: string, handoffTy
 }
 
 /** Walks the demo SD through the four handoffs; aborting `signal` (a stop) cuts it short with an AbortError. */
-export async function runDemo(opts: { dbUrl: string; functionsUrl: string; serviceRoleKey: string; agentUrl: string; print: (line: string) => void; signal?: AbortSignal }): Promise<boolean> {
+export async function runDemo(opts: { dbUrl: string; functionsUrl: string; serviceRoleKey: string; jwtSecret: string; agentUrl: string; print: (line: string) => void; signal?: AbortSignal }): Promise<boolean> {
   const { print, signal } = opts;
   signal?.throwIfAborted();
   await seedDemo(opts.dbUrl, opts.agentUrl);
@@ -120,5 +165,15 @@ export async function runDemo(opts: { dbUrl: string; functionsUrl: string; servi
     allAccepted &&= v.verdict === 'accepted';
     print(`    ⇒ ${String(v.verdict).toUpperCase()}: ${String(v.phase_before)} → ${String(v.phase_after)}, score ${String(v.score)} (threshold ${String(v.threshold)}), wall ${String(v.wall_ms)} ms, critical path ${String(v.critical_path_ms)} ms, audit ${String(v.audit_id)}`);
   }
-  return allAccepted;
+  // People: a LEAD asking for a PLAN-only handoff is refused in SQL, and nothing is written.
+  const lead = (await demoUserTokens(opts.jwtSecret)).find((t) => t.user.name === 'lead')!;
+  signal?.throwIfAborted();
+  const refused = await fetch(`${opts.functionsUrl}/handoff`, {
+    method: 'POST', signal,
+    headers: { authorization: `Bearer ${lead.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ sd_id: TRY_SD, handoff_type: 'PLAN-TO-EXEC', session_id: 'lead-session' }),
+  });
+  const body = await refused.json() as { error?: { code?: string; message?: string } };
+  print(`  As ${lead.user.email} (LEAD of demo-platform): PLAN-TO-EXEC of ${TRY_SD} ⇒ HTTP ${refused.status} ${String(body.error?.code)}: ${String(body.error?.message)}`);
+  return allAccepted && refused.status === 403;
 }

@@ -31,6 +31,9 @@ drop view if exists
 drop table if exists
   public.gate_skip_rules,
   public.handoff_attempts,
+  public.handoff_permission_changes,
+  public.handoff_permissions,
+  public.handoff_request_events,
   public.handoff_request_dispatch,
   public.handoff_requests,
   public.handoff_types,
@@ -58,6 +61,8 @@ drop table if exists
   public.sub_agent_breakers,
   public.sub_agent_execution_results,
   public.sweep_schedule,
+  public.team_members,
+  public.teams,
   public.threshold_profile_audit,
   public.threshold_profiles,
   public.unknown_inputs,
@@ -76,9 +81,13 @@ drop function if exists
   public.fn_atomic_plan_to_lead_transition(text,text,text,text),
   public.fn_attempt_answer(handoff_attempts,boolean),
   public.fn_backfill_stage_batch(text,integer,text),
-  public.fn_begin_handoff(text,text,text,text,integer),
+  public.fn_begin_handoff(text,text,text,text,integer,boolean),
+  public.fn_finish_dry_run(uuid,integer),
+  public.fn_attempt_live_for(jsonb),
+  public.fn_handoff_inputs_hash(strategic_directives_v2,text),
+  public.fn_check_text(text,text,boolean),
   public.fn_breaker_acquire(text,integer),
-  public.fn_breaker_record(text,boolean,text),
+  public.fn_breaker_record(text,boolean,text,uuid),
   public.fn_breaker_reset(text,text),
   public.fn_breaker_sweep(),
   public.fn_check_gate_result(text,jsonb),
@@ -121,7 +130,7 @@ drop function if exists
   public.fn_purge_webhook_ids(),
   public.fn_raise_sd_moved(uuid,text),
   public.fn_record_gate_result(uuid,text,jsonb,text,integer,integer),
-  public.fn_record_unknown_input(text,text,text,text),
+  public.fn_record_unknown_input(text,text,text,text,text,text,boolean),
   public.fn_release_sd(text,text),
   public.fn_resolve_sd(text),
   public.fn_retry_handoff_request(uuid),
@@ -173,6 +182,7 @@ drop function if exists
   public.stage_edit_distance(text,text,integer),
   public.stage_suggestions(text,text),
   public.tg__set_updated_at(),
+  public.tg_handoff_attempts__dry_run_guard(),
   public.tg_handoff_requests__dispatch(),
   public.tg_handoff_requests__freeze(),
   public.tg_leo_sub_agents__check_dag(),
@@ -184,3 +194,7 @@ drop function if exists
   public.tg_validation_modes__audit(),
   public.tg_validation_modes__stamp()
   cascade;
+
+-- People (20261201060000..): the private helpers' schema goes whole. auth.users is the bootstrap's
+-- (or Supabase Auth's) and stays.
+drop schema if exists stagegate_private cascade;

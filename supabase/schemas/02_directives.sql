@@ -29,8 +29,13 @@ create table public.strategic_directives_v2 (
   transition_version int not null default 0 check (transition_version >= 0),
   metadata jsonb not null default '{}' check (jsonb_typeof(metadata) = 'object'),
   created_at timestamptz not null default now(),
-  updated_at timestamptz not null default now()
+  updated_at timestamptz not null default now(),
+  team_id uuid not null default '00000000-0000-4000-8000-000000000001'
+    references public.teams (id) on update cascade
 );
+create index strategic_directives_v2_team_id_idx on public.strategic_directives_v2 (team_id);
+comment on column public.strategic_directives_v2.team_id is
+  'The team that owns the directive (the default team unless set). Its members read it; LEAD and PLAN members edit its content.';
 -- sd_type references threshold_profiles ON UPDATE CASCADE: without this index, renaming an SD
 -- type, or deleting a profile (the NO ACTION check), scanned every directive (see
 -- user_stories_prd_id_idx below for building such an index on a large hosted table).
@@ -81,8 +86,18 @@ create table public.sd_claims (
   session_id text not null check (length(session_id) between 1 and 200),
   claimed_at timestamptz not null default now(),
   renewed_at timestamptz not null default now(),
-  expires_at timestamptz not null
+  expires_at timestamptz not null,
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger'))
 );
+comment on column public.sd_claims.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.sd_claims.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.sd_claims.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+-- renewing or taking over a claim makes the caller its holder (a rename of the SD, cascading to
+-- sd_id, does not): the claim belongs to that user (fn_claim_sd)
+create trigger _050_stamp_actor before insert or update of session_id, expires_at on public.sd_claims
+  for each row execute function stagegate_private.tg__stamp_actor();
 -- fn_sweep_retention deletes claims that expired long ago, oldest first.
 create index sd_claims_expires_idx on public.sd_claims (expires_at);
 
@@ -186,6 +201,7 @@ declare
   v_claim public.sd_claims;
   v_prior public.sd_claims;
 begin
+  perform public.fn_check_text('p_sd_id', p_sd_id), public.fn_check_text('p_session_id', p_session_id);  -- sqlfix: no control characters (fn_check_text)
   if p_session_id is null or btrim(p_session_id) = '' or length(p_session_id) > 200 then
     raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_session_id is required (1-200 chars)';
   end if;
@@ -193,49 +209,63 @@ begin
     raise exception using errcode = 'SG001',
       message = format('INVALID_INPUT: p_lease_seconds must be between 1 and 86400 (got %s)', p_lease_seconds);
   end if;
+  perform stagegate_private.fn_authorize_claim(v_sd.team_id, v_sd.id);
 
   select * into v_prior from public.sd_claims c where c.sd_id = v_sd.id;
 
+  -- excluded.actor_id is the caller (the _050_stamp_actor trigger): the same session id under
+  -- another user is someone else's claim
   insert into public.sd_claims as c (sd_id, session_id, claimed_at, renewed_at, expires_at)
   values (v_sd.id, p_session_id, now(), now(), now() + make_interval(secs => p_lease_seconds))
   on conflict (sd_id) do update
     set session_id = excluded.session_id,
-        claimed_at = case when c.session_id = excluded.session_id then c.claimed_at else excluded.claimed_at end,
+        claimed_at = case when c.session_id = excluded.session_id and c.actor_id is not distinct from excluded.actor_id
+                          then c.claimed_at else excluded.claimed_at end,
         renewed_at = excluded.renewed_at,
         expires_at = excluded.expires_at
-    where c.session_id = excluded.session_id or c.expires_at <= now()
+    where (c.session_id = excluded.session_id and c.actor_id is not distinct from excluded.actor_id)
+       or c.expires_at <= now()
   returning * into v_claim;
 
   if not found then
     select * into v_claim from public.sd_claims c where c.sd_id = v_sd.id;
     raise exception using errcode = 'SG005',
-      message = format('CLAIMED_BY_OTHER_SESSION: strategic directive %L is held by session %L until %s',
-                       v_sd.id, v_claim.session_id, v_claim.expires_at);
+      message = format('CLAIMED_BY_OTHER_SESSION: strategic directive %L is held by %s until %s',
+                       v_sd.id, stagegate_private.fn_claim_holder(v_claim.session_id, v_claim.actor_id), v_claim.expires_at);
   end if;
 
   return jsonb_build_object(
     'sd_id', v_sd.id, 'sd_uuid', v_sd.uuid, 'session_id', v_claim.session_id,
     'claimed_at', v_claim.claimed_at, 'expires_at', v_claim.expires_at,
-    'renewed', v_prior.session_id is not distinct from p_session_id and v_prior.expires_at > now(),
-    'took_over_expired', v_prior.session_id is distinct from p_session_id and v_prior.sd_id is not null);
+    'renewed', v_prior.session_id is not distinct from p_session_id and v_prior.actor_id is not distinct from v_claim.actor_id
+               and v_prior.expires_at > now(),
+    'took_over_expired', (v_prior.session_id is distinct from p_session_id or v_prior.actor_id is distinct from v_claim.actor_id)
+                         and v_prior.sd_id is not null);
 end;
 $$;
 comment on function public.fn_claim_sd(text, text, int) is
-  'Claim (or renew) an SD for a session for p_lease_seconds (default 900). Raises SG005 CLAIMED_BY_OTHER_SESSION while another session holds an unexpired lease.';
+  'Claim (or renew) an SD for a session of the calling user for p_lease_seconds (default 900). Raises SG005 CLAIMED_BY_OTHER_SESSION while another session (or the same session id of another user) holds an unexpired lease; SG020/SG021 for a caller who may not request handoffs of the SD.';
 
 create or replace function public.fn_release_sd(p_sd_id text, p_session_id text) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_sd public.strategic_directives_v2 := public.fn_resolve_sd(p_sd_id);
-  v_held_by text;
+  v_actor record;
+  v_held public.sd_claims;
 begin
-  delete from public.sd_claims c where c.sd_id = v_sd.id and c.session_id = p_session_id;
+  perform public.fn_check_text('p_sd_id', p_sd_id), public.fn_check_text('p_session_id', p_session_id);  -- sqlfix: no control characters (fn_check_text)
+  select * into v_actor from stagegate_private.current_actor();
+  delete from public.sd_claims c
+   where c.sd_id = v_sd.id and c.session_id = p_session_id and c.actor_id is not distinct from v_actor.user_id;
   if found then
     return jsonb_build_object('sd_id', v_sd.id, 'released', true, 'held_by', null);
   end if;
-  select c.session_id into v_held_by from public.sd_claims c where c.sd_id = v_sd.id and c.expires_at > now();
-  return jsonb_build_object('sd_id', v_sd.id, 'released', false, 'held_by', v_held_by);
+  select * into v_held from public.sd_claims c where c.sd_id = v_sd.id and c.expires_at > now();
+  return jsonb_build_object('sd_id', v_sd.id, 'released', false,
+    'held_by', case when v_held.sd_id is null then null
+                    when v_actor.privileged or v_held.actor_id = v_actor.user_id then v_held.session_id
+                    else 'another session' end);
 end;
 $$;
 comment on function public.fn_release_sd(text, text) is
-  'Release the SD if p_session_id holds it. Returns {released, held_by}; releasing a claim held by another session changes nothing.';
+  'Release the SD if p_session_id of the calling user holds it. Returns {released, held_by}; releasing a claim held by another session (or another user) changes nothing; held_by names the holder''s session only to its user and the service role.';

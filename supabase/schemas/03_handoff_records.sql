@@ -6,7 +6,7 @@
 -- so every later step of the attempt judges the same plan and the same snapshot.
 create table public.handoff_attempts (
   id uuid primary key default gen_random_uuid(),
-  request_id text not null unique check (length(request_id) between 1 and 200),
+  request_id text not null check (length(request_id) between 1 and 200),
   sd_id text not null,
   sd_uuid uuid not null,
   sd_type text not null,
@@ -23,8 +23,35 @@ create table public.handoff_attempts (
   audit_id uuid,
   started_at timestamptz not null default clock_timestamp(),
   finished_at timestamptz,
-  check ((status = 'in_progress') = (finished_at is null))
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger')),
+  team_id uuid,
+  -- sqlfix (#12): what the verdict depended on, dry runs, and a request id passed to a newer attempt
+  inputs_hash text check (inputs_hash ~ '^[0-9a-f]{64}$'),
+  dry_run boolean not null default false,
+  superseded_at timestamptz,
+  check ((status = 'in_progress') = (finished_at is null)),
+  constraint handoff_attempts_superseded_finished check (superseded_at is null or status <> 'in_progress')
 );
+comment on column public.handoff_attempts.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.handoff_attempts.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.handoff_attempts.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+comment on column public.handoff_attempts.team_id is
+  'The team of the directive when the attempt began: its members read the attempt and everything tied to it by attempt_id (gate results, handoff record, audit row).';
+create index handoff_attempts_team_id_idx on public.handoff_attempts (team_id);
+create trigger _040_stamp_team before insert on public.handoff_attempts
+  for each row execute function stagegate_private.tg_handoff_attempts__stamp_team();
+create trigger _050_stamp_actor before insert on public.handoff_attempts
+  for each row execute function stagegate_private.tg__stamp_actor();
+-- The request id is unique among the attempts not superseded (fn_begin_handoff).
+create unique index handoff_attempts_request_id_key on public.handoff_attempts (request_id) where superseded_at is null;
+comment on column public.handoff_attempts.inputs_hash is
+  'sha256 (hex) of what the verdict depends on, taken at begin: fn_handoff_inputs_hash. A retry of a rejected request id replays only while it is unchanged.';
+comment on column public.handoff_attempts.dry_run is
+  'A dry run: no claim, deleted by fn_finish_dry_run (or the stuck-attempt sweep); never completed for real.';
+comment on column public.handoff_attempts.superseded_at is
+  'Set when a retry of this request id ran anew because the inputs changed (or the attempt ended without a verdict); the request id then belongs to the newer attempt.';
 create index handoff_attempts_sd_uuid_idx on public.handoff_attempts (sd_uuid);
 -- fn_sweep_retention walks finished attempts by start time.
 create index handoff_attempts_started_idx on public.handoff_attempts (started_at);
@@ -57,9 +84,17 @@ create table public.sub_agent_execution_results (
   metadata jsonb not null default '{}',
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger')),
   unique (attempt_id, sub_agent_code),
   check (score <= max_score)
 );
+comment on column public.sub_agent_execution_results.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.sub_agent_execution_results.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.sub_agent_execution_results.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+create trigger _050_stamp_actor before insert on public.sub_agent_execution_results
+  for each row execute function stagegate_private.tg__stamp_actor();
 -- For the last hour's rates of fn_metrics_snapshot and the retention sweep.
 create index sub_agent_execution_results_created_idx on public.sub_agent_execution_results (created_at);
 create index sub_agent_execution_results_key_idx on public.sub_agent_execution_results (idempotency_key)
@@ -89,10 +124,18 @@ create table public.sd_phase_handoffs (
   session_id text,
   execution_time_ms int,
   created_at timestamptz not null default now(),
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger')),
   primary key (id, created_at)
 ) partition by range (created_at);
 create table public.sd_phase_handoffs_default partition of public.sd_phase_handoffs default;
 create index sd_phase_handoffs_attempt_idx on public.sd_phase_handoffs (attempt_id);
+comment on column public.sd_phase_handoffs.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.sd_phase_handoffs.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.sd_phase_handoffs.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+create trigger _050_stamp_actor before insert on public.sd_phase_handoffs
+  for each row execute function stagegate_private.tg__stamp_actor();
 create index sd_phase_handoffs_sd_id_idx on public.sd_phase_handoffs (sd_id);
 create index sd_phase_handoffs_created_idx on public.sd_phase_handoffs (created_at);
 
@@ -122,10 +165,18 @@ create table public.sd_transition_audit (
   completed_at timestamptz,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger')),
   primary key (id, created_at)
 ) partition by range (created_at);
 create table public.sd_transition_audit_default partition of public.sd_transition_audit default;
 create index sd_transition_audit_attempt_idx on public.sd_transition_audit (attempt_id);
+comment on column public.sd_transition_audit.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.sd_transition_audit.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.sd_transition_audit.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+create trigger _050_stamp_actor before insert on public.sd_transition_audit
+  for each row execute function stagegate_private.tg__stamp_actor();
 create index sd_transition_audit_sd_id_idx on public.sd_transition_audit (sd_id, created_at desc);
 create index sd_transition_audit_created_idx on public.sd_transition_audit (created_at desc);
 -- v_latest_failed_transitions: the newest failed rows without reading the rest.
@@ -147,3 +198,18 @@ comment on table public.transition_notifications is
 alter table public.transition_notifications enable row level security;
 revoke all on table public.transition_notifications from public, anon, authenticated;
 grant select on table public.transition_notifications to service_role;
+
+-- sqlfix (#12): requests that leave no attempt behind, counted for the metrics.
+create table public.handoff_request_events (
+  id bigint generated always as identity primary key,
+  kind text not null check (kind in ('replay', 'dry_run')),
+  reason text not null check (length(reason) between 1 and 40),
+  handoff_type text,
+  at timestamptz not null default clock_timestamp()
+);
+create index handoff_request_events_at on public.handoff_request_events (at);
+comment on table public.handoff_request_events is
+  'Counters of requests that leave no attempt behind: replays of a finished request id (kind replay, reason accepted|unchanged_inputs) and dry runs (kind dry_run, reason = verdict). Insert-only, so concurrent retries never wait on each other; purged after 24 h by the idempotency sweep.';
+alter table public.handoff_request_events enable row level security;
+revoke all on table public.handoff_request_events from public, anon, authenticated;
+grant select on table public.handoff_request_events to service_role;

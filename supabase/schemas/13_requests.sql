@@ -36,11 +36,20 @@ create table public.handoff_requests (
   locked_by text,
   net_request_id bigint,
   requested_by text not null default current_user,
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger')),
   check ((status in ('done', 'error')) = (finished_at is not null)),
   check (status <> 'done' or verdict is not null),
   check (status <> 'error' or error is not null),
   check ((status = 'running') = (locked_until is not null))
 );
+comment on column public.handoff_requests.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.handoff_requests.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.handoff_requests.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+-- the request runs as whoever inserted it (the handoff function reads these columns)
+create trigger _050_stamp_actor before insert on public.handoff_requests
+  for each row execute function stagegate_private.tg__stamp_actor();
 comment on table public.handoff_requests is
   'Insert {sd_id, handoff_type, session_id} to run a handoff; read status (pending|running|done|error), verdict and error back. Executed exactly once (Idempotency-Key handoff-request:<id>).';
 create index handoff_requests_pending_idx on public.handoff_requests (run_after) where status = 'pending';
@@ -73,9 +82,10 @@ grant select, insert, update, delete on table public.handoff_request_dispatch to
 create or replace function public.tg_handoff_requests__freeze() returns trigger
 language plpgsql set search_path = '' as $$
 begin
-  if (new.id, new.sd_id, new.handoff_type, new.session_id) is distinct from (old.id, old.sd_id, old.handoff_type, old.session_id) then
+  if (new.id, new.sd_id, new.handoff_type, new.session_id, new.actor_id, new.actor_role, new.actor_via)
+     is distinct from (old.id, old.sd_id, old.handoff_type, old.session_id, old.actor_id, old.actor_role, old.actor_via) then
     raise exception using errcode = 'SG001',
-      message = format('INVALID_INPUT: handoff request %s: id, sd_id, handoff_type and session_id cannot change; insert a new request', old.id);
+      message = format('INVALID_INPUT: handoff request %s: id, sd_id, handoff_type, session_id and who requested it cannot change; insert a new request', old.id);
   end if;
   return new;
 end;
@@ -113,7 +123,9 @@ begin
     using v_cfg.functions_url || '/handoff',
           jsonb_build_object('sd_id', v_req.sd_id, 'handoff_type', v_req.handoff_type, 'session_id', v_req.session_id),
           jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || v_key,
-                             'Idempotency-Key', 'handoff-request:' || v_req.id),
+                             'Idempotency-Key', 'handoff-request:' || v_req.id,
+                             -- people: the function runs the row as whoever inserted it
+                             'X-Stagegate-Handoff-Request', v_req.id::text),
           v_cfg.timeout_ms;
   update public.handoff_requests r
      set status = 'running', attempts = r.attempts + 1, started_at = coalesce(r.started_at, clock_timestamp()),
@@ -147,6 +159,7 @@ create or replace function public.fn_claim_handoff_request(p_worker text, p_leas
 returns setof public.handoff_requests
 language plpgsql security definer set search_path = '' as $$
 begin
+  perform public.fn_check_text('p_worker', p_worker);  -- sqlfix: no control characters (fn_check_text)
   if p_worker is null or length(p_worker) not between 1 and 200 then
     raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_worker is required (1-200 chars)';
   end if;
@@ -334,3 +347,13 @@ comment on function public.fn_exhaust_handoff_requests() is
   'Running handoff requests with an expired lease and no tries left become status error, code ATTEMPTS_EXHAUSTED. Returns how many. Called by fn_claim_handoff_request (local consumer) and fn_sweep_handoff_responses (pg_net) before they pick rows to run again.';
 revoke execute on function public.fn_exhaust_handoff_requests() from public, anon, authenticated;
 grant execute on function public.fn_exhaust_handoff_requests() to service_role;
+
+-- People: a signed-in user inserts requests (run as that user) and reads their own.
+grant select on table public.handoff_requests to authenticated;
+grant insert (sd_id, handoff_type, session_id) on table public.handoff_requests to authenticated;
+create index handoff_requests_actor_id_idx on public.handoff_requests (actor_id) where actor_id is not null;
+create policy "users read their own handoff requests" on public.handoff_requests
+  for select to authenticated using (actor_id = (select auth.uid()));
+-- actor_id is stamped by the _050_stamp_actor trigger before this check runs
+create policy "users request handoffs as themselves" on public.handoff_requests
+  for insert to authenticated with check (actor_id = (select auth.uid()));

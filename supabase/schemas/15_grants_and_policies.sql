@@ -59,7 +59,7 @@ grant execute on function
   public.fn_check_skip_conditions(text, text[]),
   public.fn_claim_sd(text, text, int),
   public.fn_release_sd(text, text),
-  public.fn_begin_handoff(text, text, text, text, int),
+  public.fn_begin_handoff(text, text, text, text, int, boolean),
   public.fn_record_gate_result(uuid, text, jsonb, text, int, int),
   public.fn_evaluate_sql_gate(uuid, text),
   public.fn_complete_handoff(uuid, int),
@@ -105,7 +105,7 @@ revoke all on function
   public.fn_promotion_gate(text),
   public.fn_set_validation_mode(text, text, text, boolean),
   public.fn_demote_validation_mode(text, text),
-  public.fn_record_unknown_input(text, text, text, text),
+  public.fn_record_unknown_input(text, text, text, text, text, text, boolean),
   public.fn_claim_webhook_id(text, timestamptz),
   public.fn_purge_webhook_ids()
 from public, anon, authenticated, service_role;
@@ -114,7 +114,113 @@ grant execute on function
   public.fn_promotion_gate(text),
   public.fn_set_validation_mode(text, text, text, boolean),
   public.fn_demote_validation_mode(text, text),
-  public.fn_record_unknown_input(text, text, text, text),
+  public.fn_record_unknown_input(text, text, text, text, text, text, boolean),
   public.fn_claim_webhook_id(text, timestamptz),
   public.fn_purge_webhook_ids()
 to service_role;
+
+-- Sequences are not for anon or authenticated (issue #15, "Sequences open to anon"). The default
+-- privileges are also revoked by the hand-written migration …_sqlfix_default_privileges.sql
+-- (a schema diff does not carry them).
+--
+-- The bootstrap (stack/bootstrap.sql) and hosted Supabase grant ALL on new sequences in public to
+-- anon and authenticated by default privileges. Earlier migrations revoked tables and functions
+-- one by one but never the sequences, so `set role anon; select setval('public.gate_skip_rules_id_seq', 1)`
+-- worked — and a sequence set back makes the next inserts fail on duplicate keys. Every sequence
+-- here belongs to an identity or serial column written only by definer-rights RPCs or by
+-- service_role, so neither API role needs any privilege on one.
+
+revoke all on all sequences in schema public from public, anon, authenticated;
+
+-- Sequences created by later migrations (run by the same role) start without them too.
+alter default privileges in schema public revoke all on sequences from public, anon, authenticated;
+
+-- ============================================================================================
+-- People: row-level security for signed-in users (helpers and rules: 01a_people.sql)
+-- ============================================================================================
+--
+-- Members read their team's directives, PRDs, stories, attempts, gate results, handoff records and
+-- audit rows; LEAD and PLAN members edit the content of their team's directives, PRDs and stories
+-- (the columns granted below: never phase, status, version, type or team, which the column grants
+-- leave out and the guard triggers refuse besides); EXEC and VIEWER members read only; anon reads
+-- nothing. A signed-in user may insert a handoff_requests row, which runs as that user, and reads
+-- their own rows. Operational tables (breakers, idempotency keys, webhook ids, sweeps, claims,
+-- the outbox) stay service-only: they have RLS on and no policy.
+--
+-- One policy per action and role, named for what it allows; membership through the
+-- security-definer helpers in stagegate_private (evaluated once per statement: `in (select …)`);
+-- auth.uid() through `(select auth.uid())`; an index on every column a policy filters by
+-- (team_id on the directives and attempts, attempt_id on the rest of the history, sd_id on PRDs
+-- and stories, user_id on members, actor_id on handoff requests).
+
+-- The directives (by key) of the current user's teams: the PRD and story policies filter by it.
+create or replace function stagegate_private.my_sd_ids(p_roles text[] default null) returns setof text
+language sql stable security definer set search_path = '' as $$
+  select s.id from public.strategic_directives_v2 s
+  where s.team_id in (select stagegate_private.my_team_ids(p_roles))
+$$;
+revoke all on function stagegate_private.my_sd_ids(text[]) from public, anon, authenticated, service_role;
+grant execute on function stagegate_private.my_sd_ids(text[]) to authenticated, service_role;
+
+do $$
+declare
+  v_table text;
+begin
+  foreach v_table in array array[
+    'strategic_directives_v2', 'product_requirements_v2', 'user_stories',
+    'handoff_attempts', 'sub_agent_execution_results', 'sd_phase_handoffs', 'sd_transition_audit']
+  loop
+    execute format('grant select on table public.%I to authenticated', v_table);
+  end loop;
+end;
+$$;
+
+-- content only: phase, status, transition_version, sd_type, team_id and keys stay the workflow's
+grant update (title, description, scope, success_criteria, priority, metadata) on table public.strategic_directives_v2 to authenticated;
+grant update (title, executive_summary, functional_requirements, acceptance_criteria, test_scenarios) on table public.product_requirements_v2 to authenticated;
+grant update (title, acceptance_criteria) on table public.user_stories to authenticated;
+
+-- the handoff RPCs are callable by signed-in users: their own rules (01a) decide
+grant execute on function
+  public.fn_claim_sd(text, text, int),
+  public.fn_release_sd(text, text),
+  public.fn_begin_handoff(text, text, text, text, int, boolean),
+  public.fn_record_gate_result(uuid, text, jsonb, text, int, int),
+  public.fn_complete_handoff(uuid, int),
+  public.fn_execute_handoff(text, text, text, text, jsonb),
+  public.fn_atomic_lead_to_plan_transition(text, text, text, text),
+  public.fn_atomic_plan_to_exec_transition(text, text, text, text),
+  public.fn_atomic_exec_to_plan_transition(text, text, text, text),
+  public.fn_atomic_plan_to_lead_transition(text, text, text, text),
+  -- the guard triggers call it with the rights of whoever runs the UPDATE (now also a member)
+  public.fn_in_transition()
+to authenticated;
+
+create policy "members read their team's directives" on public.strategic_directives_v2
+  for select to authenticated using (team_id in (select stagegate_private.my_team_ids()));
+create policy "leads and planners edit their team's directives" on public.strategic_directives_v2
+  for update to authenticated
+  using (team_id in (select stagegate_private.my_team_ids('{LEAD,PLAN}')))
+  with check (team_id in (select stagegate_private.my_team_ids('{LEAD,PLAN}')));
+create policy "members read their team's PRDs" on public.product_requirements_v2
+  for select to authenticated using (sd_id in (select stagegate_private.my_sd_ids()));
+create policy "leads and planners edit their team's PRDs" on public.product_requirements_v2
+  for update to authenticated
+  using (sd_id in (select stagegate_private.my_sd_ids('{LEAD,PLAN}')))
+  with check (sd_id in (select stagegate_private.my_sd_ids('{LEAD,PLAN}')));
+create policy "members read their team's stories" on public.user_stories
+  for select to authenticated using (sd_id in (select stagegate_private.my_sd_ids()));
+create policy "leads and planners edit their team's stories" on public.user_stories
+  for update to authenticated
+  using (sd_id in (select stagegate_private.my_sd_ids('{LEAD,PLAN}')))
+  with check (sd_id in (select stagegate_private.my_sd_ids('{LEAD,PLAN}')));
+create policy "members read their team's handoff attempts" on public.handoff_attempts
+  for select to authenticated using (team_id in (select stagegate_private.my_team_ids()));
+-- The rest of a handoff's history belongs to its attempt: readable by whoever may read the
+-- attempt (the subquery runs under the attempts' policy above; attempt_id is indexed everywhere).
+create policy "members read their team's gate results" on public.sub_agent_execution_results
+  for select to authenticated using (exists (select 1 from public.handoff_attempts a where a.id = attempt_id));
+create policy "members read their team's handoff records" on public.sd_phase_handoffs
+  for select to authenticated using (exists (select 1 from public.handoff_attempts a where a.id = attempt_id));
+create policy "members read their team's audit" on public.sd_transition_audit
+  for select to authenticated using (exists (select 1 from public.handoff_attempts a where a.id = attempt_id));

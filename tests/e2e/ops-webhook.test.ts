@@ -50,8 +50,8 @@ describe('signature, timestamp and replay', () => {
     expect(r.body).toMatchObject({ changed: true, kind: 'mode', webhook_id: 'msg_first', mode_read: { mode: 'ENFORCE', source: 'database' },
       changes: [{ scope: '*', old_mode: 'ENFORCE', new_mode: 'WARN', forced: false }] });
     expect(await mode()).toBe('WARN');
-    const [audit] = await db.sql`select reason, via, forced from validation_mode_changes order by id desc limit 1`;
-    expect(audit).toEqual({ reason: 'start the canary', via: 'ops-webhook msg_first', forced: false });
+    const [audit] = await db.sql`select reason, via, forced, actor_role, actor_via from validation_mode_changes order by id desc limit 1`;
+    expect(audit).toEqual({ reason: 'start the canary', via: 'ops-webhook msg_first', forced: false, actor_role: 'service_role', actor_via: 'http' });
     const line = await fns.logLine((l) => l.msg === 'validation mode changed' && l.webhook_id === 'msg_first');
     expect(line).toMatchObject({ level: 'info', scope: '*', old_mode: 'ENFORCE', new_mode: 'WARN', reason: 'start the canary', forced: false, actor: expect.any(String), timestamp: expect.any(String) });
   });

@@ -43,12 +43,22 @@ describe('npm start (stack/cli.ts)', () => {
     expect(out).toContain(`API URL: http://127.0.0.1:${apiPort}`);
     expect(out).toMatch(/service_role key: ey/);
     expect(out).toMatch(/ops webhook key: whsec_/);
-    expect(out).toContain('Demo finished: every handoff was accepted.');
+    expect(out).toContain('Demo finished: every handoff was accepted, and the LEAD\'s PLAN-only request was refused.');
     for (const t of ['LEAD-TO-PLAN', 'PLAN-TO-EXEC', 'EXEC-TO-PLAN', 'PLAN-TO-LEAD']) expect(out).toContain(t);
     // The printed curl really works.
     const key = /service_role key: (\S+)/.exec(out)![1]!;
     const health = await fetch(`http://127.0.0.1:${apiPort}/functions/v1/health`, { headers: { authorization: `Bearer ${key}` } });
     expect(health.status).toBe(200);
+    // A token per demo user; the printed pair of curls as the LEAD: accepted, then 403 for a PLAN-only handoff.
+    for (const role of ['LEAD', 'PLAN', 'EXEC', 'VIEWER']) expect(out).toMatch(new RegExp(`@demo\\.stagegate\\s+${role}\\s+of demo-\\w+: ey`));
+    expect(out).toMatch(/PLAN-TO-EXEC of SD-DEMO-002 ⇒ HTTP 403 ROLE_NOT_ALLOWED/);
+    const lead = /lead@demo\.stagegate\s+LEAD\s+of demo-platform: (\S+)/.exec(out)![1]!;
+    const asLead = (type: string) => fetch(`http://127.0.0.1:${apiPort}/functions/v1/handoff`, {
+      method: 'POST', headers: { authorization: `Bearer ${lead}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ sd_id: 'SD-DEMO-002', handoff_type: type, session_id: 'my-session' }),
+    }).then(async (r) => ({ status: r.status, body: await r.json() as { verdict?: string; error?: { code: string } } }));
+    expect(await asLead('lead-to-plan')).toMatchObject({ status: 200, body: { verdict: 'accepted' } });
+    expect(await asLead('plan-to-exec')).toMatchObject({ status: 403, body: { error: { code: 'ROLE_NOT_ALLOWED' } } });
     const pgPid = Number(fs.readFileSync(path.join(dataDir, 'pgdata', 'postmaster.pid'), 'utf8').split('\n')[0]);
     expect(alive(pgPid)).toBe(true);
     run.child.kill('SIGTERM');

@@ -6,7 +6,7 @@ import {
 describe('error table', () => {
   it('has the agreed statuses', () => {
     expect(Object.fromEntries(Object.entries(ERROR_CODES).map(([k, v]) => [k, v.status]))).toEqual({
-      INVALID_INPUT: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, SD_NOT_FOUND: 404, ATTEMPT_NOT_FOUND: 404,
+      INVALID_INPUT: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_A_MEMBER: 403, ROLE_NOT_ALLOWED: 403, SD_NOT_FOUND: 404, ATTEMPT_NOT_FOUND: 404,
       UNKNOWN_HANDOFF_TYPE: 400, UNKNOWN_GATE: 400, WRONG_PHASE: 409, CLAIMED_BY_OTHER_SESSION: 409, SD_BUSY: 409,
       VERSION_CONFLICT: 409, ALREADY_TRANSITIONED: 409, IDEMPOTENCY_IN_FLIGHT: 409, IDEMPOTENCY_MISMATCH: 422,
       INVALID_GATE_RESULT: 422, METHOD_NOT_ALLOWED: 405, PAYLOAD_TOO_LARGE: 413, UNSUPPORTED_MEDIA_TYPE: 415,
@@ -51,6 +51,10 @@ describe('mapDbError', () => {
     expect(mapDbError(pg('invalid input syntax for type uuid: "zz"', '22P02')))
       .toEqual({ code: 'INVALID_INPUT', status: 400, message: 'The request contains an invalid value', details: null });
     expect(mapDbError(pg('sorry, too many clients already', '53300')).code).toBe('DB_UNAVAILABLE');
+    // what answered 500 before (issue #15): NUL in text, \u0000 in jsonb, a number past int4, a bad interval
+    for (const state of ['22021', '22P05', '22003', '22007', '22008']) {
+      expect(mapDbError(pg('invalid value', state))).toMatchObject({ code: 'INVALID_INPUT', status: 400, message: 'The request contains an invalid value' });
+    }
     expect(mapDbError(pg('terminating connection due to administrator command', '57P01')).code).toBe('DB_UNAVAILABLE');
   });
   it('maps connection failures to DB_UNAVAILABLE', () => {

@@ -33,7 +33,7 @@ describe('docs/openapi.json', () => {
     const doc = buildOpenApi({ version }) as Doc;
     expect(Object.keys(doc.paths).sort()).toEqual(['/handoff', '/handoff/attempts/{attempt_id}', '/health', '/metrics', '/ops-webhook']);
     const names = (p: string, m: string) => (doc.paths[p]![m]!.parameters ?? []).map((x) => `${x.in}:${x.name}:${x.required ? 'required' : 'optional'}`);
-    expect(names('/handoff', 'post')).toEqual(['header:Idempotency-Key:optional', 'header:Prefer:optional', 'header:Accept:optional']);
+    expect(names('/handoff', 'post')).toEqual(['header:Idempotency-Key:optional', 'header:Prefer:optional', 'header:Accept:optional', 'header:X-Stagegate-Handoff-Request:optional']);
     expect(names('/ops-webhook', 'post')).toEqual(['header:webhook-id:required', 'header:webhook-timestamp:required', 'header:webhook-signature:required']);
     expect(Object.keys((doc.components as { securitySchemes: object }).securitySchemes)).toEqual(['bearerAuth', 'standardWebhooks']);
   });

@@ -4,7 +4,7 @@
 import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import { parseHandoffRequest, type HandoffRequest, type HandoffResponse } from '../../../shared/handoff-schema.ts';
 import { deriveRequestId, idempotencyScope, isFinalAnswer, requestFingerprint, sha256Hex } from '../../../shared/idempotency.ts';
-import { rpc } from '../../../shared/rpc.ts';
+import { asCaller, callerFromClaims, rpc, type Caller } from '../../../shared/rpc.ts';
 import { db } from '../_shared/db.ts';
 import { configRefusal, settings } from '../_shared/config.ts';
 import { errorResponse, json, log, readBody, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
@@ -36,23 +36,52 @@ async function readJson(request: Request, rid: string): Promise<{ ok: true; body
   }
 }
 
-/** The attempt's request id: the Idempotency-Key if given, else derived (same SD, type, session, hour → same id). */
-async function attemptRequestId(req: HandoffRequest, scope: string, key: string | null): Promise<string> {
+/** The attempt's request id: the Idempotency-Key if given, else derived (same SD, type, session, user, hour → same id). */
+async function attemptRequestId(req: HandoffRequest, scope: string, key: string | null, caller: Caller): Promise<string> {
   if (req.dry_run) return `dry:${crypto.randomUUID()}`;
   if (req.skip_idempotency) return `run:${crypto.randomUUID()}`;
   if (key) return `key:${await sha256Hex(`${scope}\n${key}`)}`;
-  return await deriveRequestId({ sdId: req.sd_id, handoffType: req.handoff_type, sessionId: req.session_id, now: Date.now() });
+  // people: a session belongs to a user, so two users naming the same session get two attempts
+  const session = caller.role === 'authenticated' ? `${String(caller.claims.sub ?? '')}/${req.session_id}` : req.session_id;
+  return await deriveRequestId({ sdId: req.sd_id, handoffType: req.handoff_type, sessionId: session, now: Date.now() });
+}
+
+/**
+ * Who a request runs as. A handoff_requests row (the local consumer and the hosted pg_net
+ * dispatch post it with the service-role key and X-Stagegate-Handoff-Request: <row id>) runs as
+ * whoever inserted the row, recorded as the way in 'trigger'; anything else as the token's caller.
+ */
+async function callerOf(request: Request, claims: Claims): Promise<{ caller: Caller } | { response: Response }> {
+  const caller = callerFromClaims(claims, 'http');
+  if (!caller) return { response: errorResponse(403, 'FORBIDDEN', `role '${String(claims.role)}' may not run handoffs: use an authenticated user or the service role`) };
+  const rowId = request.headers.get('x-stagegate-handoff-request');
+  if (rowId === null) return { caller };
+  if (caller.role !== 'service_role') {
+    return { response: errorResponse(403, 'FORBIDDEN', 'only the service role runs a handoff request on behalf of whoever inserted it') };
+  }
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(rowId)) {
+    return { response: errorResponse(400, 'INVALID_INPUT', 'X-Stagegate-Handoff-Request must be the uuid of a handoff_requests row') };
+  }
+  const [row] = await db()<{ actor_id: string | null; actor_role: string | null }[]>`
+    select actor_id::text, actor_role from public.handoff_requests where id = ${rowId}::uuid`;
+  if (!row) return { response: errorResponse(404, 'NOT_FOUND', `no handoff request ${rowId}`) };
+  if (row.actor_role === 'authenticated') {
+    return { caller: { role: 'authenticated', claims: { role: 'authenticated', sub: row.actor_id, aud: 'authenticated' }, via: 'trigger' } };
+  }
+  // the service role, or a privileged database role (postgres) that inserted the row
+  return { caller: { role: 'service_role', claims: { role: 'service_role' }, via: 'trigger' } };
 }
 
 function sse(event: string, data: unknown): Uint8Array {
   return new TextEncoder().encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
-async function handleStatus(attemptId: string, rid: string): Promise<Response> {
+async function handleStatus(attemptId: string, caller: Caller, rid: string): Promise<Response> {
   if (!/^[0-9a-f-]{36}$/i.test(attemptId)) return errorResponse(400, 'INVALID_INPUT', 'attempt id must be a uuid');
   try {
-    const [row] = await db()`select id, request_id, sd_id, handoff_type, status, started_at, finished_at, result
-      from public.handoff_attempts where id = ${attemptId}::uuid`;
+    // under the caller's identity: RLS shows a member their team's attempts, and nobody else's
+    const [row] = await asCaller(db(), caller, (tx) => tx`select id, request_id, sd_id, handoff_type, status, started_at, finished_at, result
+      from public.handoff_attempts where id = ${attemptId}::uuid`);
     if (!row) return errorResponse(404, 'ATTEMPT_NOT_FOUND', `no handoff attempt ${attemptId}`);
     return json(row);
   } catch (err) {
@@ -60,13 +89,20 @@ async function handleStatus(attemptId: string, rid: string): Promise<Response> {
   }
 }
 
-async function handleRun(request: Request, claims: Claims, rid: string): Promise<Response> {
+async function handleRun(request: Request, claims: Claims, caller: Caller, rid: string): Promise<Response> {
   const read = await readJson(request, rid);
   if (!read.ok) return read.response;
   const parsed = parseHandoffRequest(read.body);
   if (!parsed.ok) {
-    // Counted for the promotion gate's unknown-input rate.
-    if (parsed.error.code === 'UNKNOWN_HANDOFF_TYPE') await recordUnknownInput('handoff_type', String((read.body as { handoff_type?: unknown }).handoff_type));
+    // Counted for the promotion gate's unknown-input rate: once per caller and window, and only
+    // when the request named a real directive (SQL decides both; see fn_record_unknown_input).
+    if (parsed.error.code === 'UNKNOWN_HANDOFF_TYPE') {
+      const raw = read.body as { handoff_type?: unknown; sd_id?: unknown };
+      await recordUnknownInput('handoff_type', String(raw.handoff_type), {
+        caller: `${String(claims.role)}:${String(claims.sub ?? '')}`,
+        sdId: typeof raw.sd_id === 'string' ? raw.sd_id : null,
+      });
+    }
     return json(errorBody(parsed.error.code, parsed.error.message, parsed.error.details), 400);
   }
   const req = parsed.value;
@@ -84,7 +120,8 @@ async function handleRun(request: Request, claims: Claims, rid: string): Promise
     try {
       const idem = await rpc.idempotencyBegin(sql, scope, key, fingerprint);
       if (idem.outcome === 'replay') {
-        const body = { ...(idem.response_body as Record<string, unknown>), replay: true };
+        const stored = idem.response_body as Record<string, unknown>;
+        const body = 'error' in stored ? { ...stored, replay: true } : { ...stored, replay: true, replay_reason: 'idempotency_key' };
         return json(body, idem.response_status ?? 200, { 'idempotent-replayed': 'true' });
       }
       if (idem.outcome === 'mismatch') return errorResponse(422, 'IDEMPOTENCY_MISMATCH', 'this Idempotency-Key was used with a different request body');
@@ -93,7 +130,7 @@ async function handleRun(request: Request, claims: Claims, rid: string): Promise
       return fail(err, rid);
     }
   }
-  const attemptRid = await attemptRequestId(req, scope, useKey ? key : null);
+  const attemptRid = await attemptRequestId(req, scope, useKey ? key : null, caller);
   const logFields = { request_id: rid, sd_id: req.sd_id, handoff_type: req.handoff_type };
   const finish = async (status: number, body: unknown) => {
     if (!useKey) return;
@@ -103,7 +140,7 @@ async function handleRun(request: Request, claims: Claims, rid: string): Promise
     else await rpc.idempotencyComplete(sql, scope, key, fingerprint, status, body as never).catch((e) => log('error', 'idempotency store failed', { ...logFields, error: String(e) }));
   };
   const run = (extra: Partial<Parameters<typeof runHandoff>[0]> = {}) =>
-    runHandoff({ sql, request: req, requestId: attemptRid, logId: rid, executors: { signingSecret: settings().SUBAGENT_SIGNING_SECRET }, concurrency: settings().STAGEGATE_GATE_CONCURRENCY, readMode: (t) => modeCache().read(t), ...extra });
+    runHandoff({ sql, caller, request: req, requestId: attemptRid, logId: rid, executors: { signingSecret: settings().SUBAGENT_SIGNING_SECRET }, concurrency: settings().STAGEGATE_GATE_CONCURRENCY, readMode: (t) => modeCache().read(t), ...extra });
   const settle = async (promise: Promise<HandoffResponse>): Promise<{ status: number; body: unknown }> => {
     try {
       const body = await promise;
@@ -159,12 +196,14 @@ Deno.serve(async (request) => {
     if (!ALLOWED_ROLES.has(String(claims.role))) {
       return errorResponse(403, 'FORBIDDEN', `role '${String(claims.role)}' may not run handoffs: use an authenticated user or the service role`);
     }
+    const who = await callerOf(request, claims);
+    if ('response' in who) return who.response;
     const path = new URL(request.url).pathname.replace(/^\/functions\/v1/, '').replace(/^\/handoff/, '');
     const status = /^\/attempts\/([^/]+)$/.exec(path);
-    if (status && request.method === 'GET') return await handleStatus(status[1] ?? '', rid);
+    if (status && request.method === 'GET') return await handleStatus(status[1] ?? '', who.caller, rid);
     if (path !== '' && path !== '/') return errorResponse(404, 'NOT_FOUND', `no route ${path}`);
     if (request.method !== 'POST') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use POST', null, { allow: 'POST' });
-    return await handleRun(request, claims, rid);
+    return await handleRun(request, claims, who.caller, rid);
   } catch (err) {
     return fail(err, rid);
   }

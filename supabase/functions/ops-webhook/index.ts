@@ -9,6 +9,7 @@ import {
   type AlertAction,
 } from '../../../shared/ops-webhook.ts';
 import { isValidationMode, type ModeRead } from '../../../shared/mode-cache.ts';
+import { setCaller } from '../../../shared/rpc.ts';
 import { db } from '../_shared/db.ts';
 import { configRefusal } from '../_shared/config.ts';
 import { errorResponse, json, log, readBody, requestId } from '../_shared/http.ts';
@@ -85,6 +86,8 @@ async function handle(request: Request, rid: string): Promise<Response> {
   let changes: ModeChange[];
   try {
     changes = await sql.begin(async (tx) => {
+      // recorded as the service role over http (the webhook's signature stands for the operator)
+      await setCaller(tx, { role: 'service_role', claims: { role: 'service_role' }, via: 'http' });
       const [claim] = await tx<{ claimed: boolean }[]>`
         select public.fn_claim_webhook_id(${verified.id}, to_timestamp(${verified.timestamp})) as claimed`;
       if (!claim?.claimed) throw new Replayed();

@@ -3,7 +3,8 @@
 -- cannot turn a table into a partitioned one (it would drop the table and what depends on it), so
 -- this renames the old tables, creates the partitioned ones, creates a partition for every month
 -- the rows fall in, copies the rows and drops the old tables; the views that read them are created
--- again. metric_counters are recounted by the next migration.
+-- again. The people work's (#16) actor columns, identity-stamp triggers, RLS policies and grants
+-- are recreated on the new tables. metric_counters are recounted by a later migration.
 
 alter table public.sd_phase_handoffs rename to sd_phase_handoffs_unpartitioned;
 alter table public.sd_transition_audit rename to sd_transition_audit_unpartitioned;
@@ -11,11 +12,13 @@ alter table public.sd_transition_audit rename to sd_transition_audit_unpartition
 alter table public.sd_phase_handoffs_unpartitioned drop constraint sd_phase_handoffs_pkey;
 alter table public.sd_phase_handoffs_unpartitioned drop constraint sd_phase_handoffs_attempt_id_key;
 alter table public.sd_phase_handoffs_unpartitioned drop constraint sd_phase_handoffs_status_check;
+alter table public.sd_phase_handoffs_unpartitioned drop constraint sd_phase_handoffs_actor_via_check;
 drop index public.sd_phase_handoffs_sd_id_idx;
 drop index public.sd_phase_handoffs_created_idx;
 alter table public.sd_transition_audit_unpartitioned drop constraint sd_transition_audit_pkey;
 alter table public.sd_transition_audit_unpartitioned drop constraint sd_transition_audit_attempt_id_key;
 alter table public.sd_transition_audit_unpartitioned drop constraint sd_transition_audit_status_check;
+alter table public.sd_transition_audit_unpartitioned drop constraint sd_transition_audit_actor_via_check;
 drop index public.sd_transition_audit_sd_id_idx;
 drop index public.sd_transition_audit_created_idx;
 drop index public.sd_transition_audit_failed_idx;
@@ -36,6 +39,9 @@ create table public.sd_phase_handoffs (
   session_id text,
   execution_time_ms int,
   created_at timestamptz not null default now(),
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger')),
   primary key (id, created_at)
 ) partition by range (created_at);
 create table public.sd_phase_handoffs_default partition of public.sd_phase_handoffs default;
@@ -68,6 +74,9 @@ create table public.sd_transition_audit (
   completed_at timestamptz,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger')),
   primary key (id, created_at)
 ) partition by range (created_at);
 create table public.sd_transition_audit_default partition of public.sd_transition_audit default;
@@ -111,6 +120,7 @@ begin
 end;
 $$;
 
+
 -- a partition for every month that has rows (none on a new database)
 select public.fn_ensure_history_partitions(m.lo, m.hi)
 from (select least((select min(created_at) from public.sd_phase_handoffs_unpartitioned),
@@ -121,6 +131,27 @@ where m.lo is not null;
 
 insert into public.sd_phase_handoffs select * from public.sd_phase_handoffs_unpartitioned;
 insert into public.sd_transition_audit select * from public.sd_transition_audit_unpartitioned;
+
+-- people (#16): who wrote each row, and who may read it (the stamp trigger after the copy, so the
+-- copied rows keep their writers)
+do $$
+declare
+  v_table text;
+begin
+  foreach v_table in array array['sd_phase_handoffs', 'sd_transition_audit'] loop
+    execute format($f$comment on column public.%1$I.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)'$f$, v_table);
+    execute format($f$comment on column public.%1$I.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)'$f$, v_table);
+    execute format($f$comment on column public.%1$I.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)'$f$, v_table);
+    execute format('create trigger _050_stamp_actor before insert on public.%I for each row execute function stagegate_private.tg__stamp_actor()', v_table);
+    execute format('grant select on table public.%I to authenticated', v_table);
+  end loop;
+end;
+$$;
+create policy "members read their team's handoff records" on public.sd_phase_handoffs
+  for select to authenticated using (exists (select 1 from public.handoff_attempts a where a.id = attempt_id));
+create policy "members read their team's audit" on public.sd_transition_audit
+  for select to authenticated using (exists (select 1 from public.handoff_attempts a where a.id = attempt_id));
+
 
 drop view public.v_handoff_duration, public.v_latest_failed_transitions;
 drop table public.sd_phase_handoffs_unpartitioned, public.sd_transition_audit_unpartitioned;
