@@ -20,6 +20,8 @@ try {
     { name: 'load', args: ['bench/load.ts'] },
     // The contention proof is a test; run here it also records its latencies (contention.json).
     { name: 'contention', args: [path.join(here, '..', 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'tests/e2e/contention.test.ts'] },
+    // History at scale (#18): builds up to a million handoffs of history (several minutes).
+    { name: 'history', args: ['bench/history.ts'] },
     // Last: turns bench/results/*.json into REPORT.md.
     { name: 'report', args: ['bench/report.ts'] },
   ];

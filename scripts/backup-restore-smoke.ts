@@ -42,9 +42,20 @@ async function publicTables(sql: Sql): Promise<{ table: string; columns: string[
   const rows = await sql<{ table: string; columns: string[] }[]>`
     select c.relname as table, array_agg(a.attname order by a.attnum) filter (where a.attgenerated = '') as columns
     from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-    where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p')
+    where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') and not c.relispartition
     group by c.relname order by c.relname`;
   return rows;
+}
+
+/** The audit trail's monthly partitions (#18) as their first days: a partitioned table's rows are
+ *  read and written through its parent, and the copy needs the same months before its rows go in. */
+async function historyMonths(sql: Sql): Promise<string[]> {
+  const rows = await sql<{ month: string }[]>`
+    select distinct format('%s-%s-01', m[1], m[2]) as month
+    from pg_class c, regexp_match(c.relname, '^(?:sd_transition_audit|sd_phase_handoffs)_y([0-9]{4})m([0-9]{2})$') m
+    where c.relnamespace = 'public'::regnamespace and c.relispartition and m is not null
+    order by 1`;
+  return rows.map((r) => r.month);
 }
 
 async function latestMigration(sql: Sql): Promise<string | null> {
@@ -61,7 +72,7 @@ async function dumpWithCopy(sql: Sql, dir: string): Promise<void> {
     // as text: through JS numbers, jsonb's 85.00 would come back as 85
     fs.writeFileSync(path.join(dir, `${t.table}.json`), r!.rows as string);
   }
-  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ migration: await latestMigration(sql), tables }, null, 2));
+  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ migration: await latestMigration(sql), tables, months: await historyMonths(sql) }, null, 2));
 }
 
 async function restoreWithCopy(targetUrl: string, dir: string, log: (l: string) => void): Promise<void> {
@@ -69,12 +80,16 @@ async function restoreWithCopy(targetUrl: string, dir: string, log: (l: string) 
   await bootstrap(targetUrl);
   await migrate(targetUrl);
   log(`restore: schema from the migrations in ${Math.round(performance.now() - t0)} ms`);
-  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { migration: string | null; tables: { table: string; columns: string[] }[] };
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { migration: string | null; tables: { table: string; columns: string[] }[]; months?: string[] };
   const sql = postgres(targetUrl, { ...quiet, max: 1 });
   try {
     const here = await latestMigration(sql);
     if (here !== manifest.migration) {
       throw new Error(`the backup was taken at migration ${manifest.migration}, these migrations end at ${here}: restore with the matching checkout`);
+    }
+    // the monthly partitions the source has, made as the source made them
+    for (const month of manifest.months ?? []) {
+      await sql`select public.fn_ensure_history_partitions(${month}::date, ${month}::date)`;
     }
     await sql.begin(async (tx) => {
       // replica: no triggers (the rows are history, not new changes) and no FK order to respect
@@ -106,7 +121,7 @@ export interface Snapshot {
   phases: string[];
   completedAudits: number;
   chainBreaks: { sd_id: string; audit_id: string; pre: unknown; previous_post: unknown }[];
-  /** Rows of public.fn_check_invariants() other than audit_chain (in chainBreaks) where that function exists (null where it does not). */
+  /** Rows of public.fn_check_invariants(null) (whole database) other than audit_chain (in chainBreaks) where that function exists (null where it does not). */
   invariants: { invariant: string; subject: string }[] | null;
 }
 
@@ -118,9 +133,15 @@ export async function snapshot(sql: Sql): Promise<Snapshot> {
   }
   const phases = (await sql`select distinct current_phase from public.strategic_directives_v2 order by 1`).map((r) => r.current_phase as string);
   const [{ n }] = (await sql`select count(*)::int as n from public.sd_transition_audit where status = 'completed'`) as unknown as [{ n: number }];
-  const rows = (await sql`select to_regprocedure('public.fn_check_invariants()') is not null as e`)[0]!.e
-    ? await sql<{ invariant: string; subject: string; detail: Record<string, unknown> }[]>`select invariant, subject, detail from public.fn_check_invariants()`
-    : null;
+  // The whole database: fn_check_invariants(null) where the windowed form exists (#18; the
+  // no-argument form checks only the last day there), else the older whole-database one.
+  const [has] = await sql`select to_regprocedure('public.fn_check_invariants(timestamptz)') is not null as windowed,
+                                 to_regprocedure('public.fn_check_invariants()') is not null as plain`;
+  const rows = has!.windowed
+    ? await sql<{ invariant: string; subject: string; detail: Record<string, unknown> }[]>`select invariant, subject, detail from public.fn_check_invariants(null)`
+    : has!.plain
+      ? await sql<{ invariant: string; subject: string; detail: Record<string, unknown> }[]>`select invariant, subject, detail from public.fn_check_invariants()`
+      : null;
   // The audit chain is fn_check_invariants' own 'audit_chain' rule, reported with its states.
   const chainBreaks = (rows ?? []).filter((r) => r.invariant === 'audit_chain')
     .map((r) => ({ sd_id: r.subject, audit_id: String(r.detail.audit_id), pre: r.detail.pre_state, previous_post: r.detail.previous_post_state }));

@@ -35,8 +35,16 @@ export const REQUIRED_RPCS: readonly RpcSignature[] = [
   { name: 'fn_atomic_exec_to_plan_transition', args: 'p_sd_id text, p_prd_id text, p_session_id text, p_request_id text' },
   { name: 'fn_atomic_plan_to_lead_transition', args: 'p_sd_id text, p_prd_id text, p_session_id text, p_request_id text' },
   // Operations: the runbook's checks and sweeps, the metrics function, the requests consumer.
-  { name: 'fn_check_invariants', args: '' },
+  { name: 'fn_check_invariants', args: 'p_since timestamp with time zone' },
   { name: 'fn_metrics_snapshot', args: '' },
+  // History at scale (#18): counters, retention, the audit trail's monthly partitions.
+  { name: 'fn_metrics_recount', args: '' },
+  { name: 'fn_metrics_rebuild_counters', args: '' },
+  { name: 'fn_sweep_retention', args: '' },
+  { name: 'fn_sweep_partitions', args: '' },
+  { name: 'fn_ensure_history_partitions', args: 'p_from date, p_to date' },
+  { name: 'fn_detach_history_month', args: 'p_month date' },
+  { name: 'fn_attach_history_month', args: 'p_month date' },
   { name: 'fn_run_sweep', args: 'p_name text' },
   { name: 'fn_run_sweeps', args: '' },
   { name: 'fn_schedule_sweeps', args: '' },

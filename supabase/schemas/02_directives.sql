@@ -98,6 +98,8 @@ comment on column public.sd_claims.actor_via is 'The way in: http (edge function
 -- sd_id, does not): the claim belongs to that user (fn_claim_sd)
 create trigger _050_stamp_actor before insert or update of session_id, expires_at on public.sd_claims
   for each row execute function stagegate_private.tg__stamp_actor();
+-- fn_sweep_retention deletes claims that expired long ago, oldest first.
+create index sd_claims_expires_idx on public.sd_claims (expires_at);
 
 create trigger tg_strategic_directives_v2__updated_at before update on public.strategic_directives_v2
   for each row execute function public.tg__set_updated_at();

@@ -53,6 +53,8 @@ comment on column public.handoff_attempts.dry_run is
 comment on column public.handoff_attempts.superseded_at is
   'Set when a retry of this request id ran anew because the inputs changed (or the attempt ended without a verdict); the request id then belongs to the newer attempt.';
 create index handoff_attempts_sd_uuid_idx on public.handoff_attempts (sd_uuid);
+-- fn_sweep_retention walks finished attempts by start time.
+create index handoff_attempts_started_idx on public.handoff_attempts (started_at);
 create index handoff_attempts_in_progress_idx on public.handoff_attempts (started_at) where status = 'in_progress';
 
 -- One row per (attempt, gate). A repeated record is not a new row: it bumps hit_count and sets
@@ -93,12 +95,22 @@ comment on column public.sub_agent_execution_results.actor_role is 'authenticate
 comment on column public.sub_agent_execution_results.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
 create trigger _050_stamp_actor before insert on public.sub_agent_execution_results
   for each row execute function stagegate_private.tg__stamp_actor();
+-- For the last hour's rates of fn_metrics_snapshot and the retention sweep.
+create index sub_agent_execution_results_created_idx on public.sub_agent_execution_results (created_at);
 create index sub_agent_execution_results_key_idx on public.sub_agent_execution_results (idempotency_key)
   where idempotency_key is not null;
 
+-- The audit trail (sd_phase_handoffs and sd_transition_audit) is kept for ever, partitioned by
+-- month of created_at (#18): <table>_yYYYYmMM, created ahead by fn_sweep_partitions (12_sweeps.sql),
+-- so an operator can detach and archive an old month and bring it back (docs/runbook.md,
+-- "History: partitions and archives"). A <table>_default partition takes a row whose month has no
+-- partition yet, so an insert never fails for want of one. The primary key of a partitioned table
+-- must hold the partition key, (id, created_at), and attempt_id is no longer unique on its own:
+-- one row per attempt is kept by the writers, which hold the attempt's row lock (fn_complete_handoff,
+-- fn_sweep_stuck_attempts), and checked by fn_check_invariants.
 create table public.sd_phase_handoffs (
-  id uuid primary key default gen_random_uuid(),
-  attempt_id uuid not null unique,
+  id uuid not null default gen_random_uuid(),
+  attempt_id uuid not null,
   sd_id text not null,
   sd_uuid uuid not null,
   handoff_type text not null,
@@ -114,24 +126,29 @@ create table public.sd_phase_handoffs (
   created_at timestamptz not null default now(),
   actor_id uuid,
   actor_role text,
-  actor_via text check (actor_via in ('http', 'sql', 'trigger'))
-);
+  actor_via text check (actor_via in ('http', 'sql', 'trigger')),
+  primary key (id, created_at)
+) partition by range (created_at);
+create table public.sd_phase_handoffs_default partition of public.sd_phase_handoffs default;
+create index sd_phase_handoffs_attempt_idx on public.sd_phase_handoffs (attempt_id);
 comment on column public.sd_phase_handoffs.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
 comment on column public.sd_phase_handoffs.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
 comment on column public.sd_phase_handoffs.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
 create trigger _050_stamp_actor before insert on public.sd_phase_handoffs
   for each row execute function stagegate_private.tg__stamp_actor();
 create index sd_phase_handoffs_sd_id_idx on public.sd_phase_handoffs (sd_id);
+create index sd_phase_handoffs_created_idx on public.sd_phase_handoffs (created_at);
 
--- Exactly one terminal row per attempt (unique attempt_id).
+-- Exactly one terminal row per attempt (see above: kept by the writers, checked by
+-- fn_check_invariants).
 create table public.sd_transition_audit (
-  id uuid primary key default gen_random_uuid(),
+  id uuid not null default gen_random_uuid(),
   sd_id text not null,
   sd_uuid uuid,
   transition_type text not null,
   session_id text,
   request_id text,
-  attempt_id uuid unique,
+  attempt_id uuid,
   pre_state jsonb,
   post_state jsonb,
   -- abandoned: closed by fn_sweep_stuck_attempts (12_sweeps.sql); failed: a state change was
@@ -150,8 +167,11 @@ create table public.sd_transition_audit (
   updated_at timestamptz not null default now(),
   actor_id uuid,
   actor_role text,
-  actor_via text check (actor_via in ('http', 'sql', 'trigger'))
-);
+  actor_via text check (actor_via in ('http', 'sql', 'trigger')),
+  primary key (id, created_at)
+) partition by range (created_at);
+create table public.sd_transition_audit_default partition of public.sd_transition_audit default;
+create index sd_transition_audit_attempt_idx on public.sd_transition_audit (attempt_id);
 comment on column public.sd_transition_audit.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
 comment on column public.sd_transition_audit.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
 comment on column public.sd_transition_audit.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
@@ -159,6 +179,8 @@ create trigger _050_stamp_actor before insert on public.sd_transition_audit
   for each row execute function stagegate_private.tg__stamp_actor();
 create index sd_transition_audit_sd_id_idx on public.sd_transition_audit (sd_id, created_at desc);
 create index sd_transition_audit_created_idx on public.sd_transition_audit (created_at desc);
+-- v_latest_failed_transitions: the newest failed rows without reading the rest.
+create index sd_transition_audit_failed_idx on public.sd_transition_audit (created_at desc) where status = 'failed';
 
 create trigger tg_sub_agent_execution_results__updated_at before update on public.sub_agent_execution_results
   for each row execute function public.tg__set_updated_at();

@@ -19,8 +19,8 @@
 --     Skipped gates are not results of a gate run and are left out of both rates.
 --
 -- The snapshot: the function instances are stateless and many, so every counter and histogram is
--- computed here from the tables, never kept in a function's memory: any instance answers the same
--- numbers, and a cold start resets nothing. Counters are totals since the beginning of the tables
+-- kept in the database (metric_counters, below), never in a function's memory: any instance
+-- answers the same numbers, and a cold start resets nothing. Counters are totals since the beginning of the tables
 -- (Prometheus derives rates); the only counts that can go down are HTTP idempotency hits, whose
 -- keys the retention sweep purges after 24 h — Prometheus treats that as a counter reset.
 --
@@ -29,80 +29,455 @@
 -- Prometheus `le` rule, is value - 1 < bound, which is what width_bucket(value - 1, bounds)
 -- counts: bucket i holds the values in (bounds[i-1], bounds[i]]; the last one is +Inf.
 
-create or replace view public.v_transition_success_rate with (security_invoker = true) as
-select
-  (a.created_at at time zone 'UTC')::date as day,
-  count(*) filter (where a.status = 'completed') as completed,
-  count(*) filter (where a.status = 'rejected') as rejected,
-  count(*) filter (where a.status = 'failed') as failed,
-  count(*) filter (where a.would_reject or a.score < a.threshold) as would_reject,
-  count(*) filter (where a.status in ('completed', 'rejected', 'failed')) as judged,
-  round(100.0 * count(*) filter (where a.status = 'completed')
-        / nullif(count(*) filter (where a.status in ('completed', 'failed')), 0), 2) as success_rate_pct,
-  round(100.0 * count(*) filter (where a.status = 'failed')
-        / nullif(count(*) filter (where a.status in ('completed', 'failed')), 0), 2) as failure_rate_pct,
-  round(100.0 * count(*) filter (where a.would_reject or a.score < a.threshold)
-        / nullif(count(*) filter (where a.status in ('completed', 'rejected', 'failed')), 0), 2) as would_reject_rate_pct
-from public.sd_transition_audit a
-group by 1;
-comment on view public.v_transition_success_rate is
-  'Per UTC day: completed, rejected, failed and would-reject (would_reject or score below threshold) audit rows; success_rate_pct = completed / (completed + failed) (runbook: > 95%), failure_rate_pct (alert > 5%), would_reject_rate_pct = would_reject / judged.';
+-- ============================================================================================
+-- Counters: what a scrape reads instead of the history.
+--
+-- Every total the snapshot reports is kept in metric_counters by statement triggers on the tables
+-- it counts, in the transaction that writes the rows (insert +1, delete -1, update old -1 new +1),
+-- so a count always equals a recount of the rows there are: after a purge too (a purged row is a
+-- delete like any other), and whoever writes the rows (the RPCs, a sweep, a bulk load, an operator).
+-- A scrape sums a few hundred counter rows, whatever the history's size.
+--
+-- No hot row: each key is split into 16 shards and a transaction adds to the shard of its backend
+-- (pg_backend_pid() % 16), so two handoffs completing at once on different connections update
+-- different rows; a read sums the shards. Keys are upserted in key order, so two transactions that
+-- share a shard wait for each other, never deadlock. day = '-infinity' holds the all-time totals;
+-- a real day holds that UTC day's numbers for the per-day views. TRUNCATE of a counted table
+-- clears its counters. fn_metrics_rebuild_counters() recounts everything from the rows (after a
+-- restore, or to check: fn_metrics_recount() is the snapshot computed from the rows).
+-- ============================================================================================
+create table public.metric_counters (
+  metric text not null,
+  day date not null,
+  l1 text not null default '',
+  l2 text not null default '',
+  l3 text not null default '',
+  shard smallint not null check (shard >= 0 and shard < 16),
+  n bigint not null default 0,
+  total numeric not null default 0,
+  primary key (metric, day, l1, l2, l3, shard)
+);
+comment on table public.metric_counters is
+  'Running counts (n) and sums (total) per metric, UTC day (''-infinity'' = all time), labels l1..l3 and shard, kept by statement triggers on the counted tables; summed over shards at read. See fn_metrics_snapshot.';
+alter table public.metric_counters enable row level security;
+revoke all on table public.metric_counters from public, anon, authenticated;
+grant select on table public.metric_counters to service_role;
 
-create or replace view public.v_handoff_duration with (security_invoker = true) as
+-- The histogram bounds, in whole milliseconds (the snapshot returns them in seconds).
+create or replace function public.metrics_handoff_bounds() returns int[]
+language sql immutable set search_path = '' as $$
+  select array[100, 250, 500, 1000, 2500, 5000, 10000, 15000, 30000, 60000, 120000, 300000]
+$$;
+create or replace function public.metrics_gate_bounds() returns int[]
+language sql immutable set search_path = '' as $$
+  select array[5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000]
+$$;
+
+-- Adds a set of deltas (metric, day, l1, l2, l3, n, total) to this backend's shard.
+create or replace function public.metrics_add(p_deltas jsonb) returns void
+language sql security definer set search_path = '' as $$
+  insert into public.metric_counters as c (metric, day, l1, l2, l3, shard, n, total)
+  select d.metric, d.day, d.l1, d.l2, d.l3, (pg_catalog.pg_backend_pid() % 16)::smallint, sum(d.n), sum(d.total)
+  from jsonb_to_recordset(p_deltas) as d(metric text, day date, l1 text, l2 text, l3 text, n bigint, total numeric)
+  group by 1, 2, 3, 4, 5
+  having sum(d.n) <> 0 or sum(d.total) <> 0
+  order by 1, 2, 3, 4, 5
+  on conflict (metric, day, l1, l2, l3, shard) do update set n = c.n + excluded.n, total = c.total + excluded.total
+$$;
+
+-- The deltas of a set of rows as jsonb, for metrics_add: one SQL text per counted table, with %1$s
+-- standing for a row source with a sign column s and the table's columns (+1 rows added, -1 rows
+-- gone). The triggers pass their transition tables; fn_metrics_rebuild_counters and the partition
+-- functions pass a table or a partition.
+create or replace function public.metrics_delta_sql(p_kind text) returns text
+language sql immutable set search_path = '' as $$
+  select 'select jsonb_agg(g) from (select d.metric, d.day, d.l1, d.l2, d.l3, sum(d.n) as n, sum(d.total) as total from ('
+    || case p_kind
+    when 'handoffs' then $q$
+      select 'handoffs' as metric, '-infinity'::date as day, r.handoff_type as l1, r.status as l2, '' as l3, r.s as n, 0::numeric as total
+      from %1$s r
+      union all
+      select 'handoff_duration', '-infinity', r.handoff_type,
+             width_bucket(r.execution_time_ms - 1, public.metrics_handoff_bounds())::text, '', r.s, r.s * r.execution_time_ms
+      from %1$s r where r.execution_time_ms is not null $q$
+    when 'audit' then $q$
+      select x.metric, x.day, r.status as l1, '' as l2, '' as l3, r.s as n, 0::numeric as total
+      from %1$s r
+      cross join lateral (values ('-infinity'::date), ((r.created_at at time zone 'UTC')::date)) dd(day)
+      cross join lateral (values ('transitions', dd.day), ('would_reject', dd.day)) x(metric, day)
+      where x.metric = 'transitions' or coalesce(r.would_reject or r.score < r.threshold, false) $q$
+    -- l1 sub-agent, l2 verdict, l3 skipped ('true'/'false'); gate_results' total sums hit_count
+    when 'results' then $q$
+      select x.metric, dd.day, r.sub_agent_code as l1, r.verdict as l2, r.skipped::text as l3, r.s as n,
+             case when x.metric = 'gate_results' then r.s * r.hit_count else 0 end::numeric as total
+      from %1$s r
+      cross join lateral (values ('-infinity'::date), ((r.created_at at time zone 'UTC')::date)) dd(day)
+      cross join lateral (values ('gate_results', true),
+                                 ('gate_invalid', coalesce(r.error like 'invalid_result:%%', false)),
+                                 ('gate_normalized', jsonb_array_length(r.fixes) > 0),
+                                 ('gate_hit', coalesce(r.metadata ->> 'idempotent_hit' = 'true', false))) x(metric, counted)
+      where x.counted
+      union all
+      select 'gate_duration', '-infinity', r.sub_agent_code,
+             width_bucket(r.duration_ms - 1, public.metrics_gate_bounds())::text, '', r.s, r.s * r.duration_ms
+      from %1$s r where not r.skipped and r.duration_ms is not null $q$
+    -- sqlfix: a dry run is nobody's attempt (dry_run is set at insert; fn_finish_dry_run deletes it)
+    when 'attempts' then $q$
+      select 'attempts' as metric, '-infinity'::date as day, '' as l1, '' as l2, '' as l3, r.s as n, 0::numeric as total
+      from %1$s r where not r.dry_run $q$
+    when 'http_keys' then $q$
+      select 'http_hits' as metric, '-infinity'::date as day, '' as l1, '' as l2, '' as l3, 0 as n, (r.s * r.hits)::numeric as total
+      from %1$s r $q$
+    when 'unknown_inputs' then $q$
+      select 'unknown_inputs' as metric, '-infinity'::date as day, r.kind as l1, '' as l2, '' as l3, r.s as n, 0::numeric as total
+      from %1$s r $q$
+    end
+    || ') d group by 1, 2, 3, 4, 5 having sum(d.n) <> 0 or sum(d.total) <> 0) g'
+$$;
+
+-- One trigger function for every counted table; tg_argv[0] names its delta SQL.
+create or replace function public.tg_metrics() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_deltas jsonb;
+begin
+  execute format(public.metrics_delta_sql(tg_argv[0]), case tg_op
+    when 'INSERT' then '(select 1 as s, n.* from new_rows n)'
+    when 'DELETE' then '(select -1 as s, o.* from old_rows o)'
+    else '(select 1 as s, n.* from new_rows n union all select -1 as s, o.* from old_rows o)' end)
+  into v_deltas;
+  if v_deltas is not null then
+    perform public.metrics_add(v_deltas);
+  end if;
+  return null;
+end;
+$$;
+
+-- Adds (p_sign = 1) or takes away (-1) the counts of every row of p_rel (a counted table or one of
+-- its partitions) of kind p_kind. For fn_metrics_rebuild_counters and the partition functions.
+create or replace function public.metrics_count_relation(p_kind text, p_rel regclass, p_sign int) returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_deltas jsonb;
+begin
+  execute format(public.metrics_delta_sql(p_kind), format('(select %s as s, t.* from %s t)', p_sign, p_rel))
+  into v_deltas;
+  if v_deltas is not null then
+    perform public.metrics_add(v_deltas);
+  end if;
+end;
+$$;
+
+-- TRUNCATE fires no row deltas: the table's counters go with it.
+create or replace function public.tg_metrics__truncate() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  delete from public.metric_counters c where c.metric = any(tg_argv);
+  return null;
+end;
+$$;
+
+-- Recounts metric_counters from the rows (after a restore or a detach done by hand, or to check).
+-- Blocks writes to the counted tables while it runs: not for a busy hour.
+create or replace function public.fn_metrics_rebuild_counters() returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_rows bigint;
+begin
+  lock table public.sd_phase_handoffs, public.sd_transition_audit, public.sub_agent_execution_results,
+             public.handoff_attempts, public.http_idempotency_keys, public.unknown_inputs in share mode;
+  delete from public.metric_counters;
+  perform public.metrics_count_relation('handoffs', 'public.sd_phase_handoffs', 1);
+  perform public.metrics_count_relation('audit', 'public.sd_transition_audit', 1);
+  perform public.metrics_count_relation('results', 'public.sub_agent_execution_results', 1);
+  perform public.metrics_count_relation('attempts', 'public.handoff_attempts', 1);
+  perform public.metrics_count_relation('http_keys', 'public.http_idempotency_keys', 1);
+  perform public.metrics_count_relation('unknown_inputs', 'public.unknown_inputs', 1);
+  select count(*) into v_rows from public.metric_counters;
+  return jsonb_build_object('counter_rows', v_rows);
+end;
+$$;
+comment on function public.fn_metrics_rebuild_counters() is
+  'Recount metric_counters from the rows of the counted tables (locks them against writes while it runs). Returns {counter_rows}.';
+
+create trigger tg_metrics_ins after insert on public.sd_phase_handoffs referencing new table as new_rows
+  for each statement execute function public.tg_metrics('handoffs');
+create trigger tg_metrics_upd after update on public.sd_phase_handoffs referencing old table as old_rows new table as new_rows
+  for each statement execute function public.tg_metrics('handoffs');
+create trigger tg_metrics_del after delete on public.sd_phase_handoffs referencing old table as old_rows
+  for each statement execute function public.tg_metrics('handoffs');
+create trigger tg_metrics_trunc after truncate on public.sd_phase_handoffs
+  for each statement execute function public.tg_metrics__truncate('handoffs', 'handoff_duration');
+
+create trigger tg_metrics_ins after insert on public.sd_transition_audit referencing new table as new_rows
+  for each statement execute function public.tg_metrics('audit');
+create trigger tg_metrics_upd after update on public.sd_transition_audit referencing old table as old_rows new table as new_rows
+  for each statement execute function public.tg_metrics('audit');
+create trigger tg_metrics_del after delete on public.sd_transition_audit referencing old table as old_rows
+  for each statement execute function public.tg_metrics('audit');
+create trigger tg_metrics_trunc after truncate on public.sd_transition_audit
+  for each statement execute function public.tg_metrics__truncate('transitions', 'would_reject');
+
+create trigger tg_metrics_ins after insert on public.sub_agent_execution_results referencing new table as new_rows
+  for each statement execute function public.tg_metrics('results');
+create trigger tg_metrics_upd after update on public.sub_agent_execution_results referencing old table as old_rows new table as new_rows
+  for each statement execute function public.tg_metrics('results');
+create trigger tg_metrics_del after delete on public.sub_agent_execution_results referencing old table as old_rows
+  for each statement execute function public.tg_metrics('results');
+create trigger tg_metrics_trunc after truncate on public.sub_agent_execution_results
+  for each statement execute function public.tg_metrics__truncate('gate_results', 'gate_invalid', 'gate_normalized', 'gate_hit', 'gate_duration');
+
+create trigger tg_metrics_ins after insert on public.handoff_attempts referencing new table as new_rows
+  for each statement execute function public.tg_metrics('attempts');
+create trigger tg_metrics_del after delete on public.handoff_attempts referencing old table as old_rows
+  for each statement execute function public.tg_metrics('attempts');
+create trigger tg_metrics_trunc after truncate on public.handoff_attempts
+  for each statement execute function public.tg_metrics__truncate('attempts');
+
+create trigger tg_metrics_ins after insert on public.http_idempotency_keys referencing new table as new_rows
+  for each statement execute function public.tg_metrics('http_keys');
+create trigger tg_metrics_upd after update on public.http_idempotency_keys referencing old table as old_rows new table as new_rows
+  for each statement execute function public.tg_metrics('http_keys');
+create trigger tg_metrics_del after delete on public.http_idempotency_keys referencing old table as old_rows
+  for each statement execute function public.tg_metrics('http_keys');
+create trigger tg_metrics_trunc after truncate on public.http_idempotency_keys
+  for each statement execute function public.tg_metrics__truncate('http_hits');
+
+create trigger tg_metrics_ins after insert on public.unknown_inputs referencing new table as new_rows
+  for each statement execute function public.tg_metrics('unknown_inputs');
+create trigger tg_metrics_upd after update on public.unknown_inputs referencing old table as old_rows new table as new_rows
+  for each statement execute function public.tg_metrics('unknown_inputs');
+create trigger tg_metrics_del after delete on public.unknown_inputs referencing old table as old_rows
+  for each statement execute function public.tg_metrics('unknown_inputs');
+create trigger tg_metrics_trunc after truncate on public.unknown_inputs
+  for each statement execute function public.tg_metrics__truncate('unknown_inputs');
+
+revoke all on function public.metrics_handoff_bounds(), public.metrics_gate_bounds(), public.metrics_add(jsonb),
+  public.metrics_delta_sql(text), public.tg_metrics(), public.metrics_count_relation(text, regclass, int),
+  public.tg_metrics__truncate(), public.fn_metrics_rebuild_counters()
+  from public, anon, authenticated, service_role;
+grant execute on function public.fn_metrics_rebuild_counters() to service_role;
+
+-- The per-day counting views read the day rows of metric_counters (a few rows per day and label,
+-- summed over shards), not the history; for the two that need every value of a day see
+-- fn_sweep_metric_days below.
+create or replace view public.v_transition_success_rate with (security_invoker = true) as
+with c as (
+  select c.day,
+         sum(c.n) filter (where c.metric = 'transitions' and c.l1 = 'completed')::bigint as completed,
+         sum(c.n) filter (where c.metric = 'transitions' and c.l1 = 'rejected')::bigint as rejected,
+         sum(c.n) filter (where c.metric = 'transitions' and c.l1 = 'failed')::bigint as failed,
+         sum(c.n) filter (where c.metric = 'transitions')::bigint as audits,
+         sum(c.n) filter (where c.metric = 'would_reject')::bigint as would_reject
+  from public.metric_counters c
+  where c.metric in ('transitions', 'would_reject') and c.day > '-infinity'
+  group by c.day
+)
 select
-  (h.created_at at time zone 'UTC')::date as day,
-  h.handoff_type,
-  h.from_phase,
-  h.to_phase,
-  count(*) as handoffs,
-  round(avg(h.execution_time_ms), 1) as avg_ms,
-  percentile_cont(0.5) within group (order by h.execution_time_ms) as p50_ms,
-  percentile_cont(0.95) within group (order by h.execution_time_ms) as p95_ms,
-  max(h.execution_time_ms) as max_ms
-from public.sd_phase_handoffs h
-where h.execution_time_ms is not null
-group by 1, 2, 3, 4;
-comment on view public.v_handoff_duration is
-  'Per UTC day and handoff: count and duration (begin to complete, ms): avg (runbook: < 30 s, alert > 60 s), p50, p95, max.';
+  c.day,
+  coalesce(c.completed, 0) as completed,
+  coalesce(c.rejected, 0) as rejected,
+  coalesce(c.failed, 0) as failed,
+  coalesce(c.would_reject, 0) as would_reject,
+  coalesce(c.completed, 0) + coalesce(c.rejected, 0) + coalesce(c.failed, 0) as judged,
+  round(100.0 * coalesce(c.completed, 0) / nullif(coalesce(c.completed, 0) + coalesce(c.failed, 0), 0), 2) as success_rate_pct,
+  round(100.0 * coalesce(c.failed, 0) / nullif(coalesce(c.completed, 0) + coalesce(c.failed, 0), 0), 2) as failure_rate_pct,
+  round(100.0 * coalesce(c.would_reject, 0)
+        / nullif(coalesce(c.completed, 0) + coalesce(c.rejected, 0) + coalesce(c.failed, 0), 0), 2) as would_reject_rate_pct
+from c
+where c.audits > 0;
+comment on view public.v_transition_success_rate is
+  'Per UTC day: completed, rejected, failed and would-reject (would_reject or score below threshold) audit rows; success_rate_pct = completed / (completed + failed) (runbook: > 95%), failure_rate_pct (alert > 5%), would_reject_rate_pct = would_reject / judged. From metric_counters.';
+
+-- v_handoff_duration and v_orchestration_speed need every value of a day (percentiles, per-attempt
+-- ratios), which no counter keeps. A closed day does not change (the audit trail is append-only;
+-- compaction leaves durations and the orchestrated flag alone), so fn_sweep_metric_days computes
+-- each day of the window once, an hour after it ends, into metric_days_*; the views read those
+-- rows and compute only the days not rolled up yet (today, from the created_at indexes). Their
+-- cost follows a day's traffic, not the history's size. The window is the last 31 UTC days.
+create or replace function public.metrics_window_start() returns timestamptz
+language sql stable set search_path = '' as $$
+  select ((now() at time zone 'UTC')::date - 30)::timestamp at time zone 'UTC'
+$$;
+
+create or replace function public.metrics_handoff_duration_rows(p_from timestamptz, p_to timestamptz)
+returns table (day date, handoff_type text, from_phase text, to_phase text, handoffs bigint, avg_ms numeric,
+               p50_ms double precision, p95_ms double precision, max_ms int)
+language sql stable set search_path = '' as $$
+  select
+    (h.created_at at time zone 'UTC')::date,
+    h.handoff_type,
+    h.from_phase,
+    h.to_phase,
+    count(*),
+    round(avg(h.execution_time_ms), 1),
+    percentile_cont(0.5) within group (order by h.execution_time_ms),
+    percentile_cont(0.95) within group (order by h.execution_time_ms),
+    max(h.execution_time_ms)
+  from public.sd_phase_handoffs h
+  where h.execution_time_ms is not null and h.created_at >= p_from and h.created_at < p_to
+  group by 1, 2, 3, 4
+$$;
 
 -- parallel_speedup = the gates' summed run time / the attempt's wall time: 1 means the gates ran
 -- one after another, n means n ran at once on average (the runbook's "60-70% time reduction").
-create or replace view public.v_orchestration_speed with (security_invoker = true) as
-with per_attempt as (
+-- An attempt belongs to the day of its first orchestrated result (in the window).
+create or replace function public.metrics_orchestration_rows(p_from timestamptz, p_to timestamptz)
+returns table (day date, attempts bigint, executions numeric, avg_time_sec numeric, max_time_sec numeric,
+               parallel_speedup numeric)
+language sql stable set search_path = '' as $$
+  with candidates as (
+    select distinct r.attempt_id from public.sub_agent_execution_results r
+    where r.created_at >= greatest(p_from, public.metrics_window_start()) and r.created_at < p_to
+      and r.metadata ->> 'orchestrated' = 'true' and not r.skipped and r.duration_ms is not null
+  ), per_attempt as (
+    select
+      r.attempt_id,
+      min(r.created_at) as first_at,
+      count(*) as executions,
+      sum(r.duration_ms) as gate_ms,
+      avg(r.execution_time) as avg_time_sec,
+      max(r.execution_time) as max_time_sec
+    from public.sub_agent_execution_results r
+    where r.attempt_id in (select c.attempt_id from candidates c)
+      and r.metadata ->> 'orchestrated' = 'true' and not r.skipped and r.duration_ms is not null
+      and r.created_at >= public.metrics_window_start()
+    group by r.attempt_id
+    having min(r.created_at) >= p_from and min(r.created_at) < p_to
+  )
   select
-    r.attempt_id,
-    min(r.created_at) as first_at,
-    count(*) as executions,
-    sum(r.duration_ms) as gate_ms,
-    avg(r.execution_time) as avg_time_sec,
-    max(r.execution_time) as max_time_sec
-  from public.sub_agent_execution_results r
-  where r.metadata ->> 'orchestrated' = 'true' and not r.skipped and r.duration_ms is not null
-  group by r.attempt_id
-)
-select
-  (p.first_at at time zone 'UTC')::date as day,
-  count(*) as attempts,
-  sum(p.executions) as executions,
-  round(sum(p.avg_time_sec * p.executions) / nullif(sum(p.executions), 0), 3) as avg_time_sec,
-  max(p.max_time_sec) as max_time_sec,
-  round(avg(p.gate_ms / nullif(extract(epoch from a.finished_at - a.started_at) * 1000, 0))::numeric, 2) as parallel_speedup
-from per_attempt p
-join public.handoff_attempts a on a.id = p.attempt_id
-group by 1;
+    (p.first_at at time zone 'UTC')::date,
+    count(*),
+    sum(p.executions),
+    round(sum(p.avg_time_sec * p.executions) / nullif(sum(p.executions), 0), 3),
+    max(p.max_time_sec),
+    round(avg(p.gate_ms / nullif(extract(epoch from a.finished_at - a.started_at) * 1000, 0))::numeric, 2)
+  from per_attempt p
+  join public.handoff_attempts a on a.id = p.attempt_id
+  group by 1
+$$;
+
+create table public.metric_days (
+  day date primary key,
+  rolled_at timestamptz not null default now()
+);
+create table public.metric_days_handoff_duration (
+  day date not null references public.metric_days (day) on delete cascade,
+  handoff_type text not null,
+  from_phase text not null,
+  to_phase text not null,
+  handoffs bigint not null,
+  avg_ms numeric,
+  p50_ms double precision,
+  p95_ms double precision,
+  max_ms int,
+  primary key (day, handoff_type, from_phase, to_phase)
+);
+create table public.metric_days_orchestration (
+  day date primary key references public.metric_days (day) on delete cascade,
+  attempts bigint not null,
+  executions numeric,
+  avg_time_sec numeric,
+  max_time_sec numeric,
+  parallel_speedup numeric
+);
+comment on table public.metric_days is
+  'UTC days whose v_handoff_duration and v_orchestration_speed rows fn_sweep_metric_days has computed once (metric_days_handoff_duration, metric_days_orchestration).';
+
+-- The first day of the window not rolled up yet: the views compute from there on.
+create or replace function public.metrics_live_from() returns timestamptz
+language sql stable set search_path = '' as $$
+  select coalesce(
+    (select min(g.d)::timestamp at time zone 'UTC'
+     from generate_series((public.metrics_window_start() at time zone 'UTC')::date, (now() at time zone 'UTC')::date, interval '1 day') g(d)
+     where not exists (select 1 from public.metric_days m where m.day = g.d::date)),
+    (now() at time zone 'UTC')::date::timestamp at time zone 'UTC')
+$$;
+
+create or replace view public.v_handoff_duration with (security_invoker = true) as
+select m.day, m.handoff_type, m.from_phase, m.to_phase, m.handoffs, m.avg_ms, m.p50_ms, m.p95_ms, m.max_ms
+from public.metric_days_handoff_duration m
+where m.day >= (public.metrics_window_start() at time zone 'UTC')::date
+  and m.day < (public.metrics_live_from() at time zone 'UTC')::date
+union all
+select * from public.metrics_handoff_duration_rows(public.metrics_live_from(), 'infinity');
+comment on view public.v_handoff_duration is
+  'Per UTC day of the last 31 and handoff: count and duration (begin to complete, ms): avg (runbook: < 30 s, alert > 60 s), p50, p95, max. Closed days from metric_days_handoff_duration.';
+
+create or replace view public.v_orchestration_speed with (security_invoker = true) as
+select m.day, m.attempts, m.executions, m.avg_time_sec, m.max_time_sec, m.parallel_speedup
+from public.metric_days_orchestration m
+where m.day >= (public.metrics_window_start() at time zone 'UTC')::date
+  and m.day < (public.metrics_live_from() at time zone 'UTC')::date
+union all
+select * from public.metrics_orchestration_rows(public.metrics_live_from(), 'infinity');
 comment on view public.v_orchestration_speed is
-  'Per UTC day: orchestrated gate runs, their average and longest run time in seconds (runbook: < 15 s), and parallel_speedup = summed gate time / attempt wall time (finished attempts only).';
+  'Per UTC day of the last 31: orchestrated gate runs, their average and longest run time in seconds (runbook: < 15 s), and parallel_speedup = summed gate time / attempt wall time (finished attempts only). Closed days from metric_days_orchestration.';
+
+-- Rolls up the closed days of the window (an hour after they end, so late results and slow
+-- attempts are in), oldest first, at most p_days per run; forgets days older than the window.
+create or replace function public.fn_sweep_metric_days(p_days int default 31) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_day date;
+  v_done int := 0;
+  v_forgot int;
+begin
+  if p_days is null or p_days < 1 or p_days > 366 then
+    raise exception using errcode = 'SG001', message = format('INVALID_INPUT: p_days must be 1..366 (got %s)', p_days);
+  end if;
+  if not pg_try_advisory_xact_lock(hashtext('stagegate.metric_days')::bigint) then
+    return jsonb_build_object('rolled_up', 0, 'busy', true);
+  end if;
+  delete from public.metric_days m where m.day < (public.metrics_window_start() at time zone 'UTC')::date;
+  get diagnostics v_forgot = row_count;
+  for v_day in
+    select g.d::date from generate_series((public.metrics_window_start() at time zone 'UTC')::date,
+                                          (now() at time zone 'UTC')::date, interval '1 day') g(d)
+    where (g.d::date + 1)::timestamp at time zone 'UTC' + interval '1 hour' <= now()
+      and not exists (select 1 from public.metric_days m where m.day = g.d::date)
+    order by 1 limit p_days
+  loop
+    insert into public.metric_days (day) values (v_day);
+    insert into public.metric_days_handoff_duration
+    select * from public.metrics_handoff_duration_rows(v_day::timestamp at time zone 'UTC', (v_day + 1)::timestamp at time zone 'UTC');
+    insert into public.metric_days_orchestration
+    select * from public.metrics_orchestration_rows(v_day::timestamp at time zone 'UTC', (v_day + 1)::timestamp at time zone 'UTC');
+    v_done := v_done + 1;
+  end loop;
+  return jsonb_build_object('rolled_up', v_done, 'forgotten', v_forgot);
+end;
+$$;
+comment on function public.fn_sweep_metric_days(int) is
+  'Compute v_handoff_duration and v_orchestration_speed once for each closed UTC day of the last 31 not done yet (at most p_days per run), into metric_days_*; forget days past the window. Returns {rolled_up, forgotten}. Scheduled by sweep_schedule ''metric_days''.';
+
+alter table public.metric_days enable row level security;
+alter table public.metric_days_handoff_duration enable row level security;
+alter table public.metric_days_orchestration enable row level security;
+revoke all on table public.metric_days, public.metric_days_handoff_duration, public.metric_days_orchestration
+  from public, anon, authenticated;
+grant select on table public.metric_days, public.metric_days_handoff_duration, public.metric_days_orchestration to service_role;
+grant delete on table public.metric_days to service_role;
+revoke all on function public.metrics_window_start(), public.metrics_handoff_duration_rows(timestamptz, timestamptz),
+  public.metrics_orchestration_rows(timestamptz, timestamptz), public.metrics_live_from(), public.fn_sweep_metric_days(int)
+  from public, anon, authenticated;
+grant execute on function public.metrics_window_start(), public.metrics_handoff_duration_rows(timestamptz, timestamptz),
+  public.metrics_orchestration_rows(timestamptz, timestamptz), public.metrics_live_from(), public.fn_sweep_metric_days(int)
+  to service_role;
 
 create or replace view public.v_idempotent_hit_rate with (security_invoker = true) as
 select
   'sub_agent_result'::text as source,
-  (r.created_at at time zone 'UTC')::date as day,
-  count(*) as records,
-  count(*) filter (where r.metadata ->> 'idempotent_hit' = 'true') as hit_records,
-  coalesce(sum(r.hit_count), 0) as duplicate_calls,
-  round(100.0 * count(*) filter (where r.metadata ->> 'idempotent_hit' = 'true') / count(*), 2) as hit_rate_pct
-from public.sub_agent_execution_results r
-group by 2
+  c.day,
+  sum(c.n) filter (where c.metric = 'gate_results')::bigint as records,
+  coalesce(sum(c.n) filter (where c.metric = 'gate_hit'), 0)::bigint as hit_records,
+  coalesce(sum(c.total) filter (where c.metric = 'gate_results'), 0)::bigint as duplicate_calls,
+  round(100.0 * coalesce(sum(c.n) filter (where c.metric = 'gate_hit'), 0)
+        / sum(c.n) filter (where c.metric = 'gate_results'), 2) as hit_rate_pct
+from public.metric_counters c
+where c.metric in ('gate_results', 'gate_hit') and c.day > '-infinity'
+group by c.day
+having sum(c.n) filter (where c.metric = 'gate_results') > 0
 union all
 select
   'http'::text,
@@ -117,22 +492,33 @@ comment on view public.v_idempotent_hit_rate is
   'Per source (sub_agent_result, http) and UTC day of the first record: records, records hit again, duplicate calls, hit_rate_pct (runbook target < 10%, alert > 50%). HTTP keys are purged after 24 h, so only recent days show for http.';
 
 create or replace view public.v_gate_validation_failure_rate with (security_invoker = true) as
+with c as (
+  select c.day, c.l1 as sub_agent_code,
+         sum(c.n) filter (where c.metric = 'gate_results')::bigint as results,
+         coalesce(sum(c.n) filter (where c.metric = 'gate_invalid'), 0)::bigint as invalid,
+         coalesce(sum(c.n) filter (where c.metric = 'gate_normalized'), 0)::bigint as normalized,
+         coalesce(sum(c.n) filter (where c.metric = 'gate_results' and c.l2 = 'FAIL'), 0)::bigint as failed,
+         coalesce(sum(c.n) filter (where c.metric = 'gate_results' and c.l2 = 'ERROR'), 0)::bigint as errored
+  from public.metric_counters c
+  where c.metric in ('gate_results', 'gate_invalid', 'gate_normalized') and c.day > '-infinity' and c.l3 = 'false'
+  group by 1, 2
+)
 select
-  (r.created_at at time zone 'UTC')::date as day,
-  r.sub_agent_code,
-  count(*) as results,
-  count(*) filter (where r.error like 'invalid_result:%') as invalid,
-  count(*) filter (where jsonb_array_length(r.fixes) > 0) as normalized,
-  count(*) filter (where r.verdict = 'FAIL') as failed,
-  count(*) filter (where r.verdict = 'ERROR') as errored,
-  round(100.0 * count(*) filter (where r.error like 'invalid_result:%') / count(*), 2) as validation_failure_rate_pct,
-  round(100.0 * count(*) filter (where r.verdict in ('FAIL', 'ERROR')) / count(*), 2) as gate_failure_rate_pct
-from public.sub_agent_execution_results r
-where not r.skipped
-group by 1, 2;
+  c.day,
+  c.sub_agent_code,
+  c.results,
+  c.invalid,
+  c.normalized,
+  c.failed,
+  c.errored,
+  round(100.0 * c.invalid / c.results, 2) as validation_failure_rate_pct,
+  round(100.0 * (c.failed + c.errored) / c.results, 2) as gate_failure_rate_pct
+from c
+where c.results > 0;
 comment on view public.v_gate_validation_failure_rate is
-  'Per UTC day and sub-agent (skipped gates left out): results, invalid (failed the gate-result contract; alert > 10%), normalized (accepted after fixes), FAIL and ERROR verdicts, and their rates.';
+  'Per UTC day and sub-agent (skipped gates left out): results, invalid (failed the gate-result contract; alert > 10%), normalized (accepted after fixes), FAIL and ERROR verdicts, and their rates. From metric_counters.';
 
+-- On sd_transition_audit_failed_idx: the newest 50 failed rows, whatever the history's size.
 create or replace view public.v_latest_failed_transitions with (security_invoker = true) as
 select
   a.created_at,
@@ -179,11 +565,9 @@ $$;
 comment on function public.metrics_histogram(int[], int[]) is
   'Internal to fn_metrics_snapshot: {count, sum_s, buckets} of millisecond values against millisecond bounds; buckets[i] counts values in (bounds[i-1], bounds[i]], the last one the values above every bound.';
 
--- Includes the NOTIFY outbox's backlog: notifications_pending and oldest_notification_pending_s
--- (null when empty). If the transition_notifications sweep stops, transitions still commit but
--- listeners hear nothing; the gauge and the StagegateNotificationRelayStalled alert say so.
--- sd_phase_handoffs and handoff_attempts are read once per scrape.
-create or replace function public.fn_metrics_snapshot() returns jsonb
+-- The snapshot computed from the rows, as it was before metric_counters: the reference the counters
+-- are checked against (tests/db/history-metrics.test.ts), not for scrapes.
+create or replace function public.fn_metrics_recount() returns jsonb
 language plpgsql stable security definer set search_path = '' set lock_timeout = '2s' as $$
 declare
   c_handoff_bounds constant int[] := array[100, 250, 500, 1000, 2500, 5000, 10000, 15000, 30000, 60000, 120000, 300000];
@@ -315,8 +699,168 @@ begin
   return v_result;
 end;
 $$;
+comment on function public.fn_metrics_recount() is
+  'fn_metrics_snapshot computed from the rows instead of metric_counters: the same answer (generated_at and the ages aside), at a cost that grows with the history. For tests and for checking the counters by hand.';
+
+-- Includes the NOTIFY outbox's backlog: notifications_pending and oldest_notification_pending_s
+-- (null when empty). If the transition_notifications sweep stops, transitions still commit but
+-- listeners hear nothing; the gauge and the StagegateNotificationRelayStalled alert say so.
+-- Totals and histograms come from metric_counters; the last hour's rates from the rows of the
+-- last hour (created_at indexes); open attempts from the in-progress partial index. So a scrape
+-- costs the same at a million handoffs as on an empty database. fn_metrics_recount() computes
+-- the same answer from the rows (tests compare the two).
+create or replace function public.fn_metrics_snapshot() returns jsonb
+language plpgsql stable security definer set search_path = '' set lock_timeout = '2s' as $$
+declare
+  c_handoff_bounds constant int[] := public.metrics_handoff_bounds();
+  c_gate_bounds constant int[] := public.metrics_gate_bounds();
+  c_window constant interval := interval '1 hour';
+  v_mode_store jsonb;
+  v_result jsonb;
+begin
+  -- The mode store is read on its own, so a failure there is reported (mode_store.ok = false,
+  -- the ModeStoreFetchFailing alert) instead of costing every other metric.
+  begin
+    v_mode_store := jsonb_build_object('ok', true, 'error', null, 'modes',
+      coalesce((select jsonb_agg(jsonb_build_object('scope', m.scope, 'mode', m.mode) order by m.scope)
+                from public.validation_modes m), '[]'::jsonb),
+      'global', public.fn_get_validation_mode(null));
+  exception when others then
+    v_mode_store := jsonb_build_object('ok', false, 'error', sqlerrm, 'modes', '[]'::jsonb, 'global', null);
+  end;
+
+  with totals as materialized (
+    select c.metric, c.l1, c.l2, c.l3, sum(c.n)::bigint as n, sum(c.total)::bigint as total
+    from public.metric_counters c
+    where c.day = '-infinity'
+    group by 1, 2, 3, 4
+  ), results as materialized (
+    select r.skipped, coalesce(r.error like 'invalid_result:%', false) as invalid,
+           r.metadata ->> 'idempotent_hit' = 'true' as hit
+    from public.sub_agent_execution_results r
+    where r.created_at > now() - c_window
+  ), handoffs as materialized (
+    select h.execution_time_ms from public.sd_phase_handoffs h where h.created_at > now() - c_window
+  ), attempts as (
+    select count(*) as in_progress, min(a.started_at) as oldest_in_progress
+    from public.handoff_attempts a where a.status = 'in_progress'
+      and not a.dry_run  -- sqlfix: a dry run is nobody's open attempt
+  ), requests as materialized (
+    -- sqlfix: requests that left no attempt: replays of a finished request id, dry runs
+    -- (handoff_request_events is kept 24 h by fn_sweep_idempotency, so this read stays bounded)
+    select e.kind, e.reason, e.at > now() - c_window as recent from public.handoff_request_events e
+  ), outbox as (
+    select count(*) as pending, min(n.created_at) as oldest from public.transition_notifications n
+  ), audits as materialized (
+    select a.status,
+           -- fn_promotion_gate's definition: ENFORCE would refuse it on the threshold.
+           coalesce(a.would_reject or a.score < a.threshold, false) as would_reject
+    from public.sd_transition_audit a
+    where a.created_at > now() - c_window
+  ), histograms as (
+    -- {count, sum_s, buckets} per label, as metrics_histogram computes it from the values
+    select t.metric, t.l1,
+           jsonb_build_object('count', sum(t.n), 'sum_s', sum(t.total) / 1000.0,
+             'buckets', (select jsonb_agg(coalesce((select sum(b.n) from totals b
+                                                    where b.metric = t.metric and b.l1 = t.l1 and b.l2 = g.i::text), 0)
+                                          order by g.i)
+                         from generate_series(0, cardinality(case when t.metric = 'handoff_duration'
+                                                                  then c_handoff_bounds else c_gate_bounds end)) g(i))) as histogram
+    from totals t
+    where t.metric in ('handoff_duration', 'gate_duration')
+    group by 1, 2
+    having sum(t.n) > 0
+  )
+  select jsonb_build_object(
+    'generated_at', clock_timestamp(),
+    'window_s', extract(epoch from c_window)::int,
+    'handoff_bounds_s', (select jsonb_agg(b / 1000.0 order by b) from unnest(c_handoff_bounds) b),
+    'gate_bounds_s', (select jsonb_agg(b / 1000.0 order by b) from unnest(c_gate_bounds) b),
+
+    -- -------------------------------------------------------------- handoffs and transitions
+    'handoffs', coalesce((
+      select jsonb_agg(jsonb_build_object('handoff_type', x.l1, 'verdict', x.l2, 'count', x.n) order by x.l1, x.l2)
+      from (select t.l1, t.l2, sum(t.n) as n from totals t where t.metric = 'handoffs' group by 1, 2 having sum(t.n) > 0) x),
+      '[]'::jsonb),
+    'handoff_durations', coalesce((
+      select jsonb_agg(jsonb_build_object('handoff_type', h.l1) || h.histogram order by h.l1)
+      from histograms h where h.metric = 'handoff_duration'), '[]'::jsonb),
+    'transitions', coalesce((
+      select jsonb_object_agg(x.l1, x.n)
+      from (select t.l1, sum(t.n) as n from totals t where t.metric = 'transitions' group by 1 having sum(t.n) > 0) x),
+      '{}'::jsonb),
+    'would_reject', (select coalesce(sum(t.n), 0) from totals t where t.metric = 'would_reject'),
+    'attempts', (select coalesce(sum(t.n), 0) from totals t where t.metric = 'attempts'),
+    'attempts_in_progress', (select a.in_progress from attempts a),
+    'oldest_in_progress_s', (select extract(epoch from clock_timestamp() - a.oldest_in_progress) from attempts a),
+    -- the NOTIFY outbox: rows wait here until the transition_notifications sweep relays them
+    -- (every second); a growing backlog or an old row means the relay has stopped
+    'notifications_pending', (select o.pending from outbox o),
+    'oldest_notification_pending_s', (select extract(epoch from clock_timestamp() - o.oldest) from outbox o),
+
+    -- -------------------------------------------------------------- gates
+    'gate_results', coalesce((
+      select jsonb_agg(jsonb_build_object('sub_agent', x.l1, 'verdict', x.l2, 'count', x.n,
+                                          'invalid', x.invalid, 'normalized', x.normalized, 'hits', x.hits)
+                       order by x.l1, x.l2)
+      from (select t.l1, t.l2,
+                   sum(t.n) filter (where t.metric = 'gate_results') as n,
+                   coalesce(sum(t.n) filter (where t.metric = 'gate_invalid'), 0) as invalid,
+                   coalesce(sum(t.n) filter (where t.metric = 'gate_normalized'), 0) as normalized,
+                   coalesce(sum(t.total) filter (where t.metric = 'gate_results'), 0) as hits
+            from totals t where t.metric in ('gate_results', 'gate_invalid', 'gate_normalized')
+            group by 1, 2 having sum(t.n) filter (where t.metric = 'gate_results') > 0) x), '[]'::jsonb),
+    'gate_durations', coalesce((
+      select jsonb_agg(jsonb_build_object('sub_agent', h.l1) || h.histogram order by h.l1)
+      from histograms h where h.metric = 'gate_duration'), '[]'::jsonb),
+    'http_idempotent_hits', (select coalesce(sum(t.total), 0) from totals t where t.metric = 'http_hits'),
+    -- sqlfix: a client retrying a finished handoff (HTTP derived request id or SQL request id)
+    'handoff_request_replays', coalesce((
+      select jsonb_object_agg(x.reason, x.n)
+      from (select q.reason, count(*) as n from requests q where q.kind = 'replay' group by 1) x), '{}'::jsonb),
+    'dry_runs', (select count(*) from requests q where q.kind = 'dry_run'),
+    'breakers', coalesce((
+      select jsonb_agg(jsonb_build_object('sub_agent', b.sub_agent_code, 'state', b.state) order by b.sub_agent_code)
+      from public.sub_agent_breaker_status b where b.active), '[]'::jsonb),
+
+    -- -------------------------------------------------------------- validation mode, unknown inputs
+    'mode_store', v_mode_store,
+    'unknown_inputs', coalesce((
+      select jsonb_object_agg(x.l1, x.n)
+      from (select t.l1, sum(t.n) as n from totals t where t.metric = 'unknown_inputs' group by 1 having sum(t.n) > 0) x),
+      '{}'::jsonb),
+
+    -- -------------------------------------------------------------- the runbook's rates, last hour
+    -- null when nothing happened in the window (a rate of nothing is not zero).
+    'ratios', (
+      select jsonb_build_object(
+        'transition_failure', (select count(*) filter (where a.status = 'failed')::numeric
+                                      / nullif(count(*) filter (where a.status in ('completed', 'failed')), 0)
+                               from audits a),
+        'would_reject', (select count(*) filter (where a.would_reject)::numeric
+                                / nullif(count(*) filter (where a.status in ('completed', 'rejected', 'failed')), 0)
+                         from audits a),
+        'idempotent_hit', (select count(*) filter (where r.hit)::numeric / nullif(count(*), 0) from results r),
+        -- sqlfix: replays of a finished request id / (those + attempts begun), last hour
+        'handoff_request_replay', (select q.n::numeric / nullif(q.n + a.n, 0)
+                                   from (select count(*) as n from requests q where q.kind = 'replay' and q.recent) q,
+                                        (select count(*) as n from public.handoff_attempts h
+                                         where h.started_at > now() - c_window and not h.dry_run) a),
+        'gate_validation_failure', (select count(*) filter (where r.invalid)::numeric / nullif(count(*), 0)
+                                    from results r where not r.skipped),
+        -- unknown inputs / requests, requests = judged handoffs + unknown inputs (fn_promotion_gate's
+        -- definition): a request either reached a verdict or was refused as not normalisable.
+        'unknown_input', (select u.n::numeric / nullif(u.n + j.n, 0)
+                          from (select count(*) as n from public.unknown_inputs i where i.at > now() - c_window) u,
+                               (select count(*) as n from audits a where a.status in ('completed', 'rejected', 'failed')) j),
+        'handoff_avg_duration_s', (select avg(h.execution_time_ms) / 1000.0 from handoffs h)))
+  ) into v_result;
+  return v_result;
+end;
+$$;
 comment on function public.fn_metrics_snapshot() is
-  'Everything the metrics function needs in one call: totals per label for handoffs, transitions, gate results (invalid, normalized, idempotent hits), HTTP idempotent hits, replays of a finished handoff request by reason (handoff_request_replays), dry runs, attempts (dry runs left out), unknown inputs; the NOTIFY outbox backlog (notifications_pending, oldest_notification_pending_s, null when empty); duration histograms {count, sum_s, buckets} with their bounds (handoff_bounds_s, gate_bounds_s); breaker states; the mode store (ok, error, modes, global); and the runbook''s rates over the last hour (ratios, null when the window is empty).';
-revoke all on function public.metrics_histogram(int[], int[]), public.fn_metrics_snapshot()
+  'Everything the metrics function needs in one call: totals per label for handoffs, transitions, gate results (invalid, normalized, idempotent hits), HTTP idempotent hits, replays of a finished handoff request by reason (handoff_request_replays), dry runs, attempts (dry runs left out), unknown inputs; the NOTIFY outbox backlog (notifications_pending, oldest_notification_pending_s, null when empty); duration histograms {count, sum_s, buckets} with their bounds (handoff_bounds_s, gate_bounds_s); breaker states; the mode store (ok, error, modes, global); and the runbook''s rates over the last hour (ratios, null when the window is empty). Totals from metric_counters, so its cost does not grow with the history.';
+
+revoke all on function public.metrics_histogram(int[], int[]), public.fn_metrics_snapshot(), public.fn_metrics_recount()
   from public, anon, authenticated, service_role;
-grant execute on function public.fn_metrics_snapshot() to service_role;
+grant execute on function public.fn_metrics_snapshot(), public.fn_metrics_recount() to service_role;

@@ -123,6 +123,292 @@ comment on function public.fn_sweep_idempotency(interval) is
   'Purge HTTP Idempotency-Key records older than p_http_older_than (default 24 hours, live leases kept) and, if public.fn_purge_webhook_ids() exists, webhook ids past their window. Returns {http_idempotency_keys, webhook_ids (null when there is no webhook store)}.';
 
 -- ============================================================================================
+-- fn_sweep_retention: what is only needed for a while, purged or compacted after the period of
+-- its retention_settings row, in batches of batch_size rows (at most max_batches per run).
+--   attempt_context  finished attempts' context snapshots -> {"purged": true} (by started_at)
+--   gate_payload     gate results' issues, warnings and fixes -> [] (fixes keeps one marker when it
+--                    had any, so "normalized" still counts it), metadata.purged = true (by created_at)
+--   http_idempotency HTTP Idempotency-Key records (completed, or lease expired), deleted
+--   webhook_ids      ops webhook ids, deleted (never inside the replay tolerance)
+--   handoff_requests finished database-triggered requests (their answer was delivered), deleted
+--   expired_claims   session claims whose lease ended that long ago, deleted
+-- The audit trail (sd_transition_audit, sd_phase_handoffs) is kept: see the monthly partitions.
+-- Compaction walks forward from a watermark on an indexed timestamp, so a run never rereads what
+-- an earlier one did; deletions take the oldest rows first on their index. No lock a handoff
+-- needs: the rows touched are old (a handoff writes only its own new rows), the counters do not
+-- move for a compaction (the counted columns keep their values), and each kind's settings row is
+-- taken FOR UPDATE SKIP LOCKED, so two sweepers never work on the same kind at once.
+-- ============================================================================================
+create table public.retention_settings (
+  kind text primary key
+    check (kind in ('attempt_context', 'gate_payload', 'http_idempotency', 'webhook_ids', 'handoff_requests', 'expired_claims')),
+  keep interval not null check (keep >= interval '0'),
+  batch_size int not null default 1000 check (batch_size between 1 and 100000),
+  max_batches int not null default 20 check (max_batches between 1 and 10000),
+  -- compaction kinds: every row up to (watermark, watermark_id) in (time, id) order is done
+  watermark timestamptz,
+  watermark_id uuid,
+  last_run_at timestamptz,
+  last_count bigint
+);
+comment on table public.retention_settings is
+  'Retention periods (keep) and batch sizes of fn_sweep_retention, one row per kind of short-lived data; watermark = how far compaction has gone.';
+alter table public.retention_settings enable row level security;
+revoke all on table public.retention_settings from public, anon, authenticated;
+grant select, update on table public.retention_settings to service_role;
+
+create or replace function public.fn_sweep_retention() returns jsonb
+language plpgsql security definer set search_path = '' set lock_timeout = '1s' as $$
+declare
+  r public.retention_settings;
+  v_cut timestamptz;
+  v_n int;
+  v_total bigint;
+  v_wm timestamptz;
+  v_wm_id uuid;
+  v_ts timestamptz;
+  v_id uuid;
+  v_out jsonb := '{}';
+  v_tolerance interval;
+begin
+  for r in select * from public.retention_settings s order by s.kind for update skip locked loop
+    v_cut := now() - r.keep;
+    v_total := 0;
+    v_wm := coalesce(r.watermark, '-infinity');
+    v_wm_id := coalesce(r.watermark_id, '00000000-0000-0000-0000-000000000000');
+    for i in 1 .. r.max_batches loop
+      if r.kind = 'attempt_context' then
+        with b as (
+          select a.id, a.started_at from public.handoff_attempts a
+          where (a.started_at, a.id) > (v_wm, v_wm_id) and a.started_at < v_cut and a.status <> 'in_progress'
+          order by a.started_at, a.id limit r.batch_size
+          for update skip locked
+        ), u as (
+          update public.handoff_attempts a set context = '{"purged": true}'::jsonb
+          from b where a.id = b.id and a.context <> '{"purged": true}'::jsonb
+        )
+        select count(*), max(b.started_at), (array_agg(b.id order by b.started_at desc, b.id desc))[1] into v_n, v_ts, v_id from b;
+      elsif r.kind = 'gate_payload' then
+        with b as (
+          select x.id, x.created_at from public.sub_agent_execution_results x
+          where (x.created_at, x.id) > (v_wm, v_wm_id) and x.created_at < v_cut
+          order by x.created_at, x.id limit r.batch_size
+          for update skip locked
+        ), u as (
+          update public.sub_agent_execution_results x
+             set issues = '[]', warnings = '[]',
+                 fixes = case when jsonb_array_length(x.fixes) > 0 then '["(purged)"]'::jsonb else '[]'::jsonb end,
+                 metadata = x.metadata || '{"purged": true}'::jsonb
+          from b where x.id = b.id and not coalesce((x.metadata ->> 'purged')::boolean, false)
+        )
+        select count(*), max(b.created_at), (array_agg(b.id order by b.created_at desc, b.id desc))[1] into v_n, v_ts, v_id from b;
+      elsif r.kind = 'http_idempotency' then
+        delete from public.http_idempotency_keys k
+        where (k.scope, k.key) in (
+          select o.scope, o.key from public.http_idempotency_keys o
+          where o.created_at < v_cut and (o.status = 'completed' or o.locked_until <= now())
+          order by o.created_at limit r.batch_size for update skip locked);
+        get diagnostics v_n = row_count;
+      elsif r.kind = 'webhook_ids' then
+        -- never inside the window fn_claim_webhook_id accepts timestamps for (replays stay refused)
+        v_tolerance := (select s.webhook_tolerance from public.validation_mode_settings s);
+        delete from public.ops_webhook_ids w
+        where w.id in (
+          select o.id from public.ops_webhook_ids o
+          where o.webhook_ts < least(v_cut, now() - v_tolerance - interval '1 minute')
+          order by o.webhook_ts limit r.batch_size for update skip locked);
+        get diagnostics v_n = row_count;
+      elsif r.kind = 'handoff_requests' then
+        delete from public.handoff_requests q
+        where q.id in (
+          select o.id from public.handoff_requests o
+          where o.status in ('done', 'error') and o.finished_at < v_cut
+          order by o.finished_at limit r.batch_size for update skip locked);
+        get diagnostics v_n = row_count;
+      elsif r.kind = 'expired_claims' then
+        delete from public.sd_claims c
+        where c.sd_id in (
+          select o.sd_id from public.sd_claims o where o.expires_at < v_cut
+          order by o.expires_at limit r.batch_size for update skip locked);
+        get diagnostics v_n = row_count;
+      end if;
+      if v_ts is not null then
+        v_wm := v_ts;
+        v_wm_id := v_id;
+        v_ts := null;
+      end if;
+      v_total := v_total + v_n;
+      exit when v_n < r.batch_size;
+    end loop;
+    update public.retention_settings s
+       set watermark = case when s.kind in ('attempt_context', 'gate_payload') and v_wm > '-infinity' then v_wm else s.watermark end,
+           watermark_id = case when s.kind in ('attempt_context', 'gate_payload') and v_wm > '-infinity' then v_wm_id else s.watermark_id end,
+           last_run_at = now(), last_count = v_total
+     where s.kind = r.kind;
+    v_out := v_out || jsonb_build_object(r.kind, v_total);
+  end loop;
+  return v_out;
+end;
+$$;
+comment on function public.fn_sweep_retention() is
+  'Purge or compact short-lived data past its retention_settings period in batches: attempts'' context snapshots, gate results'' raw payloads (issues, warnings, fixes), HTTP idempotency records, ops webhook ids, finished handoff_requests, expired claims. The audit trail is kept. Returns {<kind>: rows purged or compacted}. Scheduled by sweep_schedule ''retention''.';
+revoke execute on function public.fn_sweep_retention() from public, anon, authenticated;
+grant execute on function public.fn_sweep_retention() to service_role;
+
+-- ============================================================================================
+-- The audit trail's monthly partitions (03_handoff_records.sql). fn_sweep_partitions creates
+-- this month's and the next three months' partitions of sd_transition_audit and
+-- sd_phase_handoffs (daily is plenty), so the default partition stays empty. If rows did land
+-- in a default partition for a month being created, they are moved into the new partition.
+-- fn_detach_history_month / fn_attach_history_month take a month out for archiving and bring it
+-- back, keeping metric_counters equal to a recount of the rows the tables then hold.
+-- ============================================================================================
+create or replace function public.history_partition_name(p_table text, p_month date) returns text
+language sql immutable set search_path = '' as $$
+  select p_table || '_y' || to_char(p_month, 'YYYY') || 'm' || to_char(p_month, 'MM')
+$$;
+
+create or replace function public.fn_ensure_history_partitions(p_from date, p_to date) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_month date;
+  v_table text;
+  v_part text;
+  v_created jsonb := '[]';
+  v_moved bigint;
+begin
+  if p_from is null or p_to is null or p_to < p_from or p_to > p_from + interval '20 years' then
+    raise exception using errcode = 'SG001',
+      message = format('INVALID_INPUT: months from %s to %s: both required, from <= to, at most 20 years', p_from, p_to);
+  end if;
+  v_month := date_trunc('month', p_from)::date;
+  while v_month <= p_to loop
+    foreach v_table in array array['sd_transition_audit', 'sd_phase_handoffs'] loop
+      v_part := public.history_partition_name(v_table, v_month);
+      continue when to_regclass('public.' || v_part) is not null;
+      execute format('select count(*) from public.%I where created_at >= %L and created_at < %L',
+                     v_table || '_default', v_month, (v_month + interval '1 month')::date) into v_moved;
+      if v_moved = 0 then
+        execute format('create table public.%I partition of public.%I for values from (%L) to (%L)',
+                       v_part, v_table, v_month, (v_month + interval '1 month')::date);
+      else
+        -- rows of this month are in the default partition: take it out, create the month, move
+        -- them (partition to partition: the parent's counters see no change), put it back
+        execute format('alter table public.%I detach partition public.%I', v_table, v_table || '_default');
+        execute format('create table public.%I partition of public.%I for values from (%L) to (%L)',
+                       v_part, v_table, v_month, (v_month + interval '1 month')::date);
+        execute format('with moved as (delete from public.%I where created_at >= %L and created_at < %L returning *) '
+                       'insert into public.%I select * from moved',
+                       v_table || '_default', v_month, (v_month + interval '1 month')::date, v_part);
+        execute format('alter table public.%I attach partition public.%I default', v_table, v_table || '_default');
+      end if;
+      execute format('alter table public.%I enable row level security', v_part);
+      execute format('revoke all on table public.%I from public, anon, authenticated', v_part);
+      execute format('grant all on table public.%I to service_role', v_part);
+      v_created := v_created || jsonb_build_object('partition', v_part, 'moved_from_default', v_moved);
+    end loop;
+    v_month := (v_month + interval '1 month')::date;
+  end loop;
+  return jsonb_build_object('created', v_created);
+end;
+$$;
+comment on function public.fn_ensure_history_partitions(date, date) is
+  'Create the monthly partitions of sd_transition_audit and sd_phase_handoffs for every month from p_from to p_to that has none (rows of such a month already in the default partition are moved into it). Returns {created: [{partition, moved_from_default}]}.';
+
+create or replace function public.fn_sweep_partitions() returns jsonb
+language plpgsql security definer set search_path = '' as $$
+begin
+  -- one creator at a time (pg_cron beside a local scheduler)
+  if not pg_try_advisory_xact_lock(hashtext('stagegate.history_partitions')::bigint) then
+    return jsonb_build_object('created', '[]'::jsonb, 'busy', true);
+  end if;
+  return public.fn_ensure_history_partitions((now() at time zone 'UTC')::date,
+                                              ((now() at time zone 'UTC') + interval '3 months')::date);
+end;
+$$;
+comment on function public.fn_sweep_partitions() is
+  'Create this month''s and the next three months'' partitions of the audit trail where missing. Returns {created}. Scheduled by sweep_schedule ''partitions''.';
+
+create or replace function public.fn_detach_history_month(p_month date) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_table text;
+  v_part text;
+  v_rows bigint;
+  v_out jsonb := '{}';
+begin
+  if p_month is null or p_month >= date_trunc('month', now() at time zone 'UTC')::date then
+    raise exception using errcode = 'SG001',
+      message = format('INVALID_INPUT: only a past month can be detached (got %s)', p_month);
+  end if;
+  foreach v_table in array array['sd_transition_audit', 'sd_phase_handoffs'] loop
+    v_part := public.history_partition_name(v_table, date_trunc('month', p_month)::date);
+    if not exists (select 1 from pg_catalog.pg_inherits i
+                   where i.inhrelid = to_regclass('public.' || v_part) and i.inhparent = ('public.' || v_table)::regclass) then
+      raise exception using errcode = 'SG001',
+        message = format('INVALID_INPUT: %s is not an attached partition of %s', v_part, v_table);
+    end if;
+    -- the rows leave the table without a DELETE: take their counts out by hand
+    perform public.metrics_count_relation(case v_table when 'sd_transition_audit' then 'audit' else 'handoffs' end,
+                                          ('public.' || v_part)::regclass, -1);
+    execute format('select count(*) from public.%I', v_part) into v_rows;
+    execute format('alter table public.%I detach partition public.%I', v_table, v_part);
+    v_out := v_out || jsonb_build_object(v_part, v_rows);
+  end loop;
+  -- the month's rolled-up days of v_handoff_duration / v_orchestration_speed are computed again
+  delete from public.metric_days m where m.day >= date_trunc('month', p_month)::date
+                                     and m.day < (date_trunc('month', p_month) + interval '1 month')::date;
+  return jsonb_build_object('detached', v_out);
+end;
+$$;
+comment on function public.fn_detach_history_month(date) is
+  'Detach the partitions of the month of p_month (a past month) from sd_transition_audit and sd_phase_handoffs, taking their rows out of metric_counters; the tables stay as public.<table>_yYYYYmMM to archive (pg_dump -t) and drop. Returns {detached: {partition: rows}}.';
+
+create or replace function public.fn_attach_history_month(p_month date) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_table text;
+  v_part text;
+  v_month date := date_trunc('month', p_month)::date;
+  v_rows bigint;
+  v_out jsonb := '{}';
+begin
+  if p_month is null then
+    raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_month is required';
+  end if;
+  foreach v_table in array array['sd_transition_audit', 'sd_phase_handoffs'] loop
+    v_part := public.history_partition_name(v_table, v_month);
+    if to_regclass('public.' || v_part) is null then
+      raise exception using errcode = 'SG001',
+        message = format('INVALID_INPUT: no table public.%s to attach (restore it from its archive first)', v_part);
+    end if;
+    if exists (select 1 from pg_catalog.pg_inherits i where i.inhrelid = ('public.' || v_part)::regclass) then
+      raise exception using errcode = 'SG001', message = format('INVALID_INPUT: %s is attached already', v_part);
+    end if;
+    execute format('alter table public.%I attach partition public.%I for values from (%L) to (%L)',
+                   v_table, v_part, v_month, (v_month + interval '1 month')::date);
+    execute format('alter table public.%I enable row level security', v_part);
+    execute format('revoke all on table public.%I from public, anon, authenticated', v_part);
+    perform public.metrics_count_relation(case v_table when 'sd_transition_audit' then 'audit' else 'handoffs' end,
+                                          ('public.' || v_part)::regclass, 1);
+    execute format('select count(*) from public.%I', v_part) into v_rows;
+    v_out := v_out || jsonb_build_object(v_part, v_rows);
+  end loop;
+  delete from public.metric_days m where m.day >= v_month and m.day < (v_month + interval '1 month')::date;
+  return jsonb_build_object('attached', v_out);
+end;
+$$;
+comment on function public.fn_attach_history_month(date) is
+  'Re-attach public.<table>_yYYYYmMM (detached, or restored from an archive) as the partition of its month of sd_transition_audit and sd_phase_handoffs, adding its rows back to metric_counters. Returns {attached: {partition: rows}}.';
+
+revoke execute on function public.history_partition_name(text, date), public.fn_ensure_history_partitions(date, date),
+  public.fn_sweep_partitions(), public.fn_detach_history_month(date), public.fn_attach_history_month(date)
+  from public, anon, authenticated;
+grant execute on function public.fn_ensure_history_partitions(date, date), public.fn_sweep_partitions(),
+  public.fn_detach_history_month(date), public.fn_attach_history_month(date)
+  to service_role;
+
+-- ============================================================================================
 -- fn_sweep_breakers: open breakers whose reset time elapsed go half-open, so the status view and
 -- the metrics show the truth even when no handoff has touched that sub-agent since.
 -- ============================================================================================

@@ -54,6 +54,8 @@ comment on table public.handoff_requests is
   'Insert {sd_id, handoff_type, session_id} to run a handoff; read status (pending|running|done|error), verdict and error back. Executed exactly once (Idempotency-Key handoff-request:<id>).';
 create index handoff_requests_pending_idx on public.handoff_requests (run_after) where status = 'pending';
 create index handoff_requests_running_idx on public.handoff_requests (locked_until) where status = 'running';
+-- fn_sweep_retention deletes finished requests, oldest first.
+create index handoff_requests_finished_idx on public.handoff_requests (finished_at) where status in ('done', 'error');
 create index handoff_requests_net_idx on public.handoff_requests (net_request_id) where net_request_id is not null;
 -- ============================================================================================
 -- Grants: service_role only. Inserting a request runs a handoff, as calling the function does.

@@ -19,7 +19,7 @@ begin
     'sd_phases', 'threshold_profiles', 'threshold_profile_audit', 'handoff_types', 'validation_modes',
     'sd_type_classes', 'gate_skip_rules', 'leo_sub_agents', 'strategic_directives_v2', 'product_requirements_v2',
     'user_stories', 'sd_claims', 'handoff_attempts', 'sub_agent_execution_results', 'sd_phase_handoffs',
-    'sd_transition_audit']
+    'sd_transition_audit', 'sd_phase_handoffs_default', 'sd_transition_audit_default']
   loop
     execute format('alter table public.%I enable row level security', v_table);
     execute format('revoke all on table public.%I from public, anon, authenticated', v_table);

@@ -155,6 +155,13 @@ describe('fn_demote_validation_mode', () => {
   });
 });
 
+describe('fn_record_unknown_input', () => {
+  it('refuses a missing kind with INVALID_INPUT (not a not-null violation)', async () => {
+    await expect(db.sql`select fn_record_unknown_input(${null}, ${'x'}, ${null}, ${'handoff'}, ${null}, ${null}, ${false})`)
+      .rejects.toMatchObject({ code: 'SG001', message: expect.stringMatching(/^INVALID_INPUT: p_kind/) });
+  });
+});
+
 describe('webhook ids', () => {
   it('claims an id once, and purges only ids a replay could no longer use', async () => {
     const claim = async (id: string, ts: string) => (await db.sql`select fn_claim_webhook_id(${id}, now() - ${ts}::interval) as c`)[0]!.c;

@@ -54,6 +54,7 @@ describe('scripts/backup-restore-smoke.ts', () => {
   it('dumps, restores into a fresh database and finds the same system', async () => {
     const { code, report, stderr } = await smoke();
     expect(stderr).toMatch(/backup: engine (copy|pg_dump)/);
+    expect(report.problems ?? report).toEqual([]);
     expect(code).toBe(0);
     expect(report).toMatchObject({ ok: true, problems: [], completed_audits: 4, kept: false, schema_same: true });
     expect(report.phases).toEqual(['COMPLETED', 'EXEC']);

@@ -46,6 +46,7 @@ describe('docs/runbook.md: structure', () => {
       'bash: supabase link --project-ref "$PROJECT_REF"',
       "sql: select vault.create_secret('<service-role key>', 'stagegate_service_role_key', 'stagegate: handoff_requests dispatch');",
       "sql: select jobname, schedule, command, active from cron.job where jobname like 'stagegate\\_%' order by jobname;",
+      'bash: pg_dump "$DATABASE_URL" -t public.sd_transition_audit_y2025m01 -t public.sd_phase_handoffs_y2025m01 -Fc -f audit-2025-01.dump',
       'bash: supabase functions deploy',
       "sql: delete from supabase_migrations.schema_migrations where version >= '20261125000000';",
     ]);
