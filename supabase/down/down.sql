@@ -28,6 +28,8 @@ drop view if exists
   cascade;
 
 drop table if exists
+  public.approval_decisions,
+  public.approval_events,
   public.gate_skip_rules,
   public.handoff_attempts,
   public.handoff_permission_changes,
@@ -67,6 +69,9 @@ drop table if exists
 
 drop function if exists
   public.breaker_lock(text),
+  public.fn_decide_approval(uuid, text, text),
+  public.fn_sweep_approval_events(int),
+  public.fn_sweep_expired_approvals(),
   public.breaker_reason(text),
   public.fn_atomic_exec_to_plan_transition(text,text,text,text),
   public.fn_atomic_lead_to_plan_transition(text,text,text,text),

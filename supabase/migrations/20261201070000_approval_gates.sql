@@ -110,10 +110,6 @@ create policy "members read their team's approval decisions" on public.approval_
   for select to authenticated using (exists (select 1 from public.handoff_attempts a where a.id = attempt_id));
 create policy "members read their team's approval events" on public.approval_events
   for select to authenticated using (exists (select 1 from public.handoff_attempts a where a.id = attempt_id));
-create policy "the service role reads approval decisions" on public.approval_decisions
-  for select to service_role using (true);
-create policy "the service role reads approval events" on public.approval_events
-  for select to service_role using (true);
 
 -- ============================================================================================
 -- The plan: approval gates carry what they ask for (frozen at begin with the rest of the plan)

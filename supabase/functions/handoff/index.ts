@@ -1,6 +1,9 @@
 // POST /functions/v1/handoff — run a handoff end to end (see README "Handoffs over HTTP").
-// GET  /functions/v1/handoff/attempts/<attempt_id> — status of an attempt (for Prefer: respond-async).
+// GET  /functions/v1/handoff/attempts/<attempt_id> — status of an attempt (for Prefer: respond-async);
+//      with Accept: text/event-stream, its approval events until it is settled.
+// POST /functions/v1/handoff/attempts/<attempt_id>/approvals — an approver's decision.
 // Thin by design: authenticate, parse, orchestrate, shape. Every rule is decided in SQL.
+import { ApprovalDecisionRequestSchema } from '../../../shared/approvals.ts';
 import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import { parseHandoffRequest, type HandoffRequest, type HandoffResponse } from '../../../shared/handoff-schema.ts';
 import { deriveRequestId, requestFingerprint, sha256Hex } from '../../../shared/idempotency.ts';
@@ -14,6 +17,9 @@ const MAX_BODY_BYTES = 64 * 1024;
 const ALLOWED_ROLES = new Set(['service_role', 'authenticated']);
 const signingSecret = Deno.env.get('SUBAGENT_SIGNING_SECRET') || undefined;
 const concurrency = Number(Deno.env.get('STAGEGATE_GATE_CONCURRENCY') ?? '5');
+// How long an event stream follows an attempt awaiting approval before it ends with still_waiting.
+const approvalStreamMs = Number(Deno.env.get('STAGEGATE_APPROVAL_STREAM_MS') ?? '900000');
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type Claims = Record<string, unknown>;
 
@@ -80,8 +86,80 @@ function sse(event: string, data: unknown): Uint8Array {
   return new TextEncoder().encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
-async function handleStatus(attemptId: string, caller: Caller, rid: string): Promise<Response> {
+type AttemptRow = { id: string; status: string; result: Record<string, unknown> | null };
+
+/**
+ * An attempt awaiting approval, followed as events: each approval event (approval_requested,
+ * approval_decided, approval_expired, override) as it is written, then `verdict` with the
+ * attempt's answer once it is settled, or `still_waiting` after STAGEGATE_APPROVAL_STREAM_MS.
+ * Read under the caller's identity (RLS), once a second.
+ */
+async function followApproval(attemptId: string, caller: Caller, emit: (event: string, data: unknown) => void, afterEventId = 0): Promise<void> {
+  const until = Date.now() + approvalStreamMs;
+  let last = afterEventId;
+  for (;;) {
+    const { events, attempt } = await asCaller(db(), caller, async (tx) => ({
+      events: await tx<{ id: string; event: string; payload: Record<string, unknown> }[]>`
+        select id::text, event, payload from public.approval_events where attempt_id = ${attemptId}::uuid and id > ${last} order by id`,
+      attempt: (await tx<AttemptRow[]>`select id, status, result from public.handoff_attempts where id = ${attemptId}::uuid`)[0],
+    }));
+    for (const e of events) {
+      last = Number(e.id);
+      emit(e.event, { event_id: last, ...e.payload });
+    }
+    if (!attempt) return emit('error', errorBody('ATTEMPT_NOT_FOUND', `no handoff attempt ${attemptId}`));
+    if (attempt.status !== 'awaiting_approval') return emit('verdict', attempt.result);
+    if (Date.now() > until) return emit('still_waiting', { attempt_id: attemptId, status: attempt.status, approvals: attempt.result?.approvals ?? null });
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+function eventStream(work: (emit: (event: string, data: unknown) => void) => Promise<void>): Response {
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const emit = (event: string, data: unknown) => controller.enqueue(sse(event, data));
+      try {
+        await work(emit);
+      } catch (err) {
+        const m = mapDbError(err);
+        emit('error', errorBody(m.code, m.message, m.details));
+      }
+      controller.close();
+    },
+  });
+  return new Response(stream, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
+}
+
+/** Where to follow and decide an attempt that awaits approval. */
+function approvalLinks(request: Request, attemptId: string): { status_url: string; approvals_url: string } {
+  const statusUrl = `${new URL(request.url).origin}/functions/v1/handoff/attempts/${attemptId}`;
+  return { status_url: statusUrl, approvals_url: `${statusUrl}/approvals` };
+}
+
+async function handleDecision(request: Request, attemptId: string, caller: Caller, rid: string): Promise<Response> {
+  if (!UUID.test(attemptId)) return errorResponse(400, 'INVALID_INPUT', 'attempt id must be a uuid');
+  const read = await readJson(request);
+  if (!read.ok) return read.response;
+  const parsed = ApprovalDecisionRequestSchema.safeParse(read.body);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
+    return json(errorBody('INVALID_INPUT', `Invalid decision: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues }), 400);
+  }
+  try {
+    // under the approver's identity: SQL decides who may approve, and records who did
+    const answer = await asCaller(db(), caller, (tx) => rpc.decideApproval(tx, attemptId, parsed.data.decision, parsed.data.comment ?? null));
+    log('info', 'approval decided', { request_id: rid, attempt_id: attemptId, decision: parsed.data.decision, recorded: answer.recorded, status: answer.status });
+    return json(answer, 200);
+  } catch (err) {
+    return fail(err, rid, { attempt_id: attemptId });
+  }
+}
+
+async function handleStatus(request: Request, attemptId: string, caller: Caller, rid: string): Promise<Response> {
   if (!/^[0-9a-f-]{36}$/i.test(attemptId)) return errorResponse(400, 'INVALID_INPUT', 'attempt id must be a uuid');
+  if (/\btext\/event-stream\b/i.test(request.headers.get('accept') ?? '')) {
+    return eventStream((emit) => followApproval(attemptId, caller, emit));
+  }
   try {
     // under the caller's identity: RLS shows a member their team's attempts, and nobody else's
     const [row] = await asCaller(db(), caller, (tx) => tx`select id, request_id, sd_id, handoff_type, status, started_at, finished_at, result
@@ -130,8 +208,10 @@ async function handleRun(request: Request, claims: Claims, caller: Caller, rid: 
   const logFields = { request_id: rid, sd_id: req.sd_id, handoff_type: req.handoff_type };
   const finish = async (status: number, body: unknown) => {
     if (!useKey) return;
-    // A retryable failure is not stored, so the client may retry with the same key.
-    if (status >= 500) await rpc.idempotencyAbandon(sql, scope, key).catch(() => {});
+    // A retryable failure is not stored, so the client may retry with the same key; nor is a
+    // handoff awaiting approval: a retry then answers with the attempt as it is by then (begin
+    // replays the same request id).
+    if (status >= 500 || status === 202) await rpc.idempotencyAbandon(sql, scope, key).catch(() => {});
     else await rpc.idempotencyComplete(sql, scope, key, fingerprint, status, body as never).catch((e) => log('error', 'idempotency store failed', { ...logFields, error: String(e) }));
   };
   const run = (extra: Partial<Parameters<typeof runHandoff>[0]> = {}) =>
@@ -140,6 +220,8 @@ async function handleRun(request: Request, claims: Claims, caller: Caller, rid: 
     try {
       const body = await promise;
       log('info', 'handoff answered', { ...logFields, attempt_id: body.attempt_id, verdict: body.verdict, score: body.score, wall_ms: body.wall_ms });
+      // approvals: the automated gates passed; people decide next (202, and where to follow it)
+      if (body.verdict === 'awaiting_approval') return { status: 202, body: { ...body, ...approvalLinks(request, body.attempt_id) } };
       return { status: 200, body };
     } catch (err) {
       const m = mapDbError(err);
@@ -170,7 +252,18 @@ async function handleRun(request: Request, claims: Claims, caller: Caller, rid: 
       async start(controller) {
         const result = await settle(run({ onEvent: (e) => controller.enqueue(sse(e.type, e)) }));
         await finish(result.status, result.body);
-        controller.enqueue(sse(result.status === 200 ? 'verdict' : 'error', result.body));
+        const body = result.body as { verdict?: string; attempt_id?: string };
+        if (result.status === 202 && body.attempt_id) {
+          // approvals: the stream stays with the waiting handoff until it is settled
+          controller.enqueue(sse('awaiting_approval', result.body));
+          const emit = (event: string, data: unknown) => controller.enqueue(sse(event, data));
+          await followApproval(body.attempt_id, caller, emit).catch((err) => {
+            const m = mapDbError(err);
+            emit('error', errorBody(m.code, m.message, m.details));
+          });
+        } else {
+          controller.enqueue(sse(result.status === 200 ? 'verdict' : 'error', result.body));
+        }
         controller.close();
       },
     });
@@ -193,7 +286,12 @@ Deno.serve(async (request) => {
     if ('response' in who) return who.response;
     const path = new URL(request.url).pathname.replace(/^\/functions\/v1/, '').replace(/^\/handoff/, '');
     const status = /^\/attempts\/([^/]+)$/.exec(path);
-    if (status && request.method === 'GET') return await handleStatus(status[1] ?? '', who.caller, rid);
+    if (status && request.method === 'GET') return await handleStatus(request, status[1] ?? '', who.caller, rid);
+    const decision = /^\/attempts\/([^/]+)\/approvals$/.exec(path);
+    if (decision) {
+      if (request.method !== 'POST') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use POST', null, { allow: 'POST' });
+      return await handleDecision(request, decision[1] ?? '', who.caller, rid);
+    }
     if (path !== '' && path !== '/') return errorResponse(404, 'NOT_FOUND', `no route ${path}`);
     if (request.method !== 'POST') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use POST', null, { allow: 'POST' });
     return await handleRun(request, claims, who.caller, rid);
