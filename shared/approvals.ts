@@ -67,6 +67,37 @@ export const ApprovalDecisionResponseSchema = z
 
 export type ApprovalDecisionResponse = z.infer<typeof ApprovalDecisionResponseSchema>;
 
+export const OverrideRequestSchema = z
+  .strictObject({
+    reason: z.string().trim().min(1).max(2000).describe('Why the rejected handoff is accepted anyway (kept in the audit and the history)'),
+  })
+  .meta({ id: 'OverrideRequest' });
+
+export const OverrideResponseSchema = z
+  .object({
+    override: z.object({
+      id: z.string(),
+      attempt_id: z.string().describe('The attempt that applied the transition in place of the rejected one'),
+      overridden_attempt_id: z.string(),
+      actor_id: z.string().nullable(),
+      role: z.string(),
+      reason: z.string(),
+      score: z.number().nullable(),
+      threshold: z.number().nullable(),
+      failed_gate: z.string().nullable(),
+      validation_mode: z.string().nullable(),
+      audit_id: z.string().nullable(),
+      created_at: z.string(),
+    }),
+    recorded: z.boolean().describe('false: the attempt had already been overridden; that override is returned'),
+    status: z.string(),
+    verdict: z.string().nullable().describe('accepted, or awaiting_approval when the plan holds approval gates'),
+    result: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .meta({ id: 'OverrideResponse' });
+
+export type OverrideResponse = z.infer<typeof OverrideResponseSchema>;
+
 /** Approval gates wait for people: the orchestrator runs every other gate of the plan. */
 export function isApprovalGate(gate: { kind?: unknown }): boolean {
   return gate.kind === 'approval';

@@ -1,7 +1,7 @@
 // Typed calls of the SQL API. Runtime-agnostic: it takes a postgres.js client, which runs in
 // Deno (the functions) and Node (tests, tools) alike. Every write goes through an RPC.
 import type postgres from 'postgres';
-import type { ApprovalDecisionResponse } from './approvals.ts';
+import type { ApprovalDecisionResponse, OverrideResponse } from './approvals.ts';
 import type { GateSpec } from './dag-runner.ts';
 import { mapDbError } from './errors.ts';
 import { sleep } from './resilience.ts';
@@ -151,6 +151,10 @@ export const rpc = {
   /** An approver's decision on an attempt awaiting approval (run it under the approver's identity). */
   decideApproval: (sql: Sql, attemptId: string, decision: 'approve' | 'reject', comment: string | null) =>
     one<ApprovalDecisionResponse>(() => sql`select public.fn_decide_approval(${attemptId}::uuid, ${decision}, ${comment}) as r`),
+
+  /** A member with the override permission accepts a rejected attempt (run it under their identity). */
+  overrideHandoff: (sql: Sql, attemptId: string, reason: string) =>
+    one<OverrideResponse>(() => sql`select public.fn_override_handoff(${attemptId}::uuid, ${reason}) as r`),
 
   breakerAcquire: (sql: Sql, code: string, leaseMs: number) =>
     one<{ allowed: boolean; state: 'closed' | 'open' | 'half_open' }>(() => sql`select public.fn_breaker_acquire(${code}, ${leaseMs}::int) as r`),

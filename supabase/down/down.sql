@@ -32,6 +32,7 @@ drop table if exists
   public.approval_events,
   public.gate_skip_rules,
   public.handoff_attempts,
+  public.handoff_overrides,
   public.handoff_permission_changes,
   public.handoff_permissions,
   public.handoff_request_dispatch,
@@ -40,6 +41,7 @@ drop table if exists
   public.http_idempotency_keys,
   public.leo_sub_agents,
   public.ops_webhook_ids,
+  public.override_permissions,
   public.product_requirements_v2,
   public.sd_claims,
   public.transition_notifications,
@@ -70,6 +72,7 @@ drop table if exists
 drop function if exists
   public.breaker_lock(text),
   public.fn_decide_approval(uuid, text, text),
+  public.fn_override_handoff(uuid, text),
   public.fn_sweep_approval_events(int),
   public.fn_sweep_expired_approvals(),
   public.breaker_reason(text),

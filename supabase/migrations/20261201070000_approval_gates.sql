@@ -200,6 +200,7 @@ declare
   v_message text;
   v_approvals jsonb;
   v_verdict text;
+  v_override jsonb;
 begin
   with plan as (
     select g->>'code' as code, (g->>'weight')::numeric as weight, (g->>'required')::boolean as required,
@@ -256,6 +257,17 @@ begin
       v_warnings := v_warnings || ('WARN mode, would reject: ' || v_message);
     end if;
   end if;
+  -- ---------------------------------------------------------------- overrides
+  -- A member with the override permission accepted this handoff below its threshold or with a
+  -- failed overridable gate (fn_override_handoff, 20261201070100); approvals still apply.
+  if v_failed_gate is not null then
+    v_override := stagegate_private.fn_override_for(p_attempt.id, v_gates);
+    if v_override is not null then
+      v_warnings := v_warnings || format('%s overridden by %s (%s): %s', v_failed_gate, v_override->>'actor_id',
+                                         v_override->>'role', v_override->>'reason');
+      v_failed_gate := null;
+    end if;
+  end if;
   v_verdict := case when v_failed_gate is null then 'accepted' else 'rejected' end;
 
   -- ---------------------------------------------------------------- approvals
@@ -279,7 +291,8 @@ begin
     'score', v_score, 'threshold', v_threshold, 'validation_mode', v_mode, 'failed_gate', v_failed_gate,
     'issues', to_jsonb(v_issues || v_gate_issues), 'warnings', to_jsonb(v_warnings || v_gate_warnings),
     'would_reject', v_would_reject, 'gates', v_gates)
-    || case when v_approvals is null then '{}'::jsonb else jsonb_build_object('approvals', v_approvals) end;
+    || case when v_approvals is null then '{}'::jsonb else jsonb_build_object('approvals', v_approvals) end
+    || case when v_override is null then '{}'::jsonb else jsonb_build_object('override', v_override) end;
 end;
 $$;
 
@@ -748,7 +761,11 @@ begin
   end if;
 
   -- ---------------------------------------------------------------- decide, one at a time
-  -- The attempt's row lock queues concurrent deciders: each sees the decisions committed before it.
+  -- Concurrent deciders queue on the directive's advisory lock (the one complete takes, so it is
+  -- ours when complete asks for it), then on the attempt's row: each sees the decisions committed
+  -- before it. Queuing on the row alone is not enough: a committing decider wakes the next one
+  -- before its advisory lock is gone, and complete would answer SD_BUSY.
+  perform pg_advisory_xact_lock(public.fn_sd_lock_key(v_attempt.sd_uuid));
   select * into v_attempt from public.handoff_attempts a where a.id = p_attempt_id for update;
   if v_attempt.status <> 'awaiting_approval' then
     raise exception using errcode = 'SG043',

@@ -6,7 +6,7 @@ import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAs, freshDatabase, type FreshDatabase } from '../helpers/db.ts';
 import { approvalGate, APPROVERS, seedApprovers } from '../helpers/approvals.ts';
-import { asUser, intoTeam, seedPeople, TEAM_ALPHA, type UserName } from '../helpers/people.ts';
+import { asUser, intoTeam, seedPeople, TEAM_ALPHA, USERS, type UserName } from '../helpers/people.ts';
 import { begin, complete, execute, refusal, seedSd } from './_handoff-fixtures.ts';
 
 describe('approval gates', () => {
@@ -180,5 +180,86 @@ describe('approval gates', () => {
     const r = await execute(as('lead'), sd, 'LEAD-TO-PLAN', `req-${sd}`, [{ code: 'SD_DEFINED', passed: false, score: 0, maxScore: 100 }], `sess-${sd}`);
     expect(r.verdict).toBe('rejected');
     expect(await db.sql`select 1 from approval_events where sd_id = ${sd}`).toHaveLength(0);
+  });
+
+  describe('overrides', () => {
+    const override = async (sql: postgres.Sql, attemptId: string, reason: string | null) => {
+      const [row] = await sql<{ r: Record<string, any> }[]>`select fn_override_handoff(${attemptId}::uuid, ${reason}) as r`;
+      return row!.r;
+    };
+    /** A security directive (threshold 90) scored 80 by a non-required gate: rejected on the threshold. */
+    const belowThreshold = async (requiredFails = false) => {
+      await db.sql`update leo_sub_agents set active = false where kind = 'approval'`;
+      await db.sql`insert into leo_sub_agents (code, kind, target, required, handoff_types, sd_types)
+        values ('SOFT_REVIEW', 'builtin', 'review', false, '{LEAD-TO-PLAN}', '{security}'),
+               ('HARD_REVIEW', 'builtin', 'review', true, '{LEAD-TO-PLAN}', '{security}')
+        on conflict (code) do nothing`;
+      const id = `SD-OVERRIDE-${++n}`;
+      await seedSd(db.sql, { id, sdType: 'security', phase: 'LEAD', stories: [{ key: 'US-1', status: 'done' }] });
+      await intoTeam(db.sql, TEAM_ALPHA, id);
+      const r = await execute(as('lead'), id, 'LEAD-TO-PLAN', `req-${id}`, [
+        { code: 'SOFT_REVIEW', passed: false, score: 40, maxScore: 100 },
+        { code: 'HARD_REVIEW', passed: !requiredFails, score: requiredFails ? 100 : 100, maxScore: 100 },
+      ], `sess-${id}`);
+      expect(r.verdict).toBe('rejected');
+      return { sd: id, rejected: r };
+    };
+
+    it('a LEAD accepts a handoff below its threshold with a reason: its own attempt, audit row and event; counted by SD type', async () => {
+      const { sd, rejected } = await belowThreshold();
+      expect(rejected.failed_gate).toBe('SD_TYPE_THRESHOLD');
+      expect(await refusal(override(approver(0), rejected.attempt_id, ' '))).toMatchObject({ state: 'SG001', code: 'INVALID_INPUT' });
+      const done = await override(approver(0), rejected.attempt_id, 'security review signed off on paper');
+      expect(done).toMatchObject({ recorded: true, status: 'completed', verdict: 'accepted',
+        override: { actor_id: APPROVERS[0], role: 'LEAD', reason: 'security review signed off on paper', failed_gate: 'SD_TYPE_THRESHOLD', threshold: 90 } });
+      expect(Number(done.override.score)).toBeLessThan(90);
+      expect(done.result.override).toMatchObject({ reason: 'security review signed off on paper' });
+      expect(await sdRow(sd)).toEqual({ current_phase: 'PLAN', transition_version: 1 });
+      const audits = await db.sql`select status, actor_id from sd_transition_audit where sd_id = ${sd} order by created_at`;
+      expect(audits).toEqual([{ status: 'rejected', actor_id: USERS.lead }, { status: 'completed', actor_id: APPROVERS[0] }]);
+      expect(await db.sql`select event from approval_events where sd_id = ${sd}`).toEqual([{ event: 'override' }]);
+      // again: the first override, nothing new
+      const again = await override(approver(1), rejected.attempt_id, 'me too');
+      expect(again).toMatchObject({ recorded: false, override: { id: done.override.id } });
+      const [m] = await db.sql`select fn_metrics_snapshot() as r`;
+      expect(m!.r.overrides).toMatchObject({ security: 1, feature: 0 });
+      expect(await invariants()).toEqual([]);
+    });
+
+    it('without the permission, or for a failed required gate that is not overridable, nothing happens', async () => {
+      const { sd, rejected } = await belowThreshold();
+      expect(await refusal(override(as('plan'), rejected.attempt_id, 'please'))).toMatchObject({ state: 'SG044', code: 'OVERRIDE_NOT_ALLOWED' });
+      expect(await refusal(override(as('outsider'), rejected.attempt_id, 'please'))).toMatchObject({ state: 'SG009', code: 'ATTEMPT_NOT_FOUND' });
+      expect(await refusal(override(as('service_role'), rejected.attempt_id, 'please'))).toMatchObject({ state: 'SG044', code: 'OVERRIDE_NOT_ALLOWED' });
+      // the permission is data: PLAN may once it is granted
+      await db.sql`insert into override_permissions (role) values ('PLAN')`;
+      try {
+        expect((await override(as('plan'), rejected.attempt_id, 'granted')).verdict).toBe('accepted');
+      } finally {
+        await db.sql`delete from override_permissions where role = 'PLAN'`;
+      }
+      expect(await sdRow(sd)).toMatchObject({ current_phase: 'PLAN' });
+
+      const hard = await belowThreshold(true);
+      await db.sql`update leo_sub_agents set active = false where code = 'SOFT_REVIEW'`;
+      const sd2 = `SD-OVERRIDE-${++n}`;
+      await seedSd(db.sql, { id: sd2, sdType: 'security', phase: 'LEAD', stories: [{ key: 'US-1', status: 'done' }] });
+      await intoTeam(db.sql, TEAM_ALPHA, sd2);
+      const failedGate = await execute(as('lead'), sd2, 'LEAD-TO-PLAN', `req-${sd2}`, [{ code: 'HARD_REVIEW', passed: false, score: 95, maxScore: 100 }], `sess-${sd2}`);
+      expect(failedGate.failed_gate).toBe('HARD_REVIEW');
+      const refused = await refusal(override(approver(0), failedGate.attempt_id, 'ship it'));
+      expect(refused).toMatchObject({ state: 'SG045', code: 'NOT_OVERRIDABLE' });
+      expect(refused.message).toMatch(/HARD_REVIEW .* not marked overridable/);
+      expect(await sdRow(sd2)).toEqual({ current_phase: 'LEAD', transition_version: 0 });
+      // unless the registry marks it overridable
+      await db.sql`update leo_sub_agents set overridable = true where code = 'HARD_REVIEW'`;
+      expect((await override(approver(0), failedGate.attempt_id, 'known false positive')).verdict).toBe('accepted');
+      await db.sql`update leo_sub_agents set overridable = false, active = true where code in ('HARD_REVIEW', 'SOFT_REVIEW')`;
+      // an accepted attempt is not overridable
+      expect(await refusal(override(approver(0), (await db.sql`select attempt_id from handoff_overrides where overridden_attempt_id = ${failedGate.attempt_id}`)[0]!.attempt_id, 'x')))
+        .toMatchObject({ state: 'SG045' });
+      expect(hard.rejected.verdict).toBe('rejected');
+      expect(await invariants()).toEqual([]);
+    });
   });
 });

@@ -2,8 +2,10 @@
 // GET  /functions/v1/handoff/attempts/<attempt_id> — status of an attempt (for Prefer: respond-async);
 //      with Accept: text/event-stream, its approval events until it is settled.
 // POST /functions/v1/handoff/attempts/<attempt_id>/approvals — an approver's decision.
+// POST /functions/v1/handoff/attempts/<attempt_id>/override — accept a rejected handoff, with a reason.
 // Thin by design: authenticate, parse, orchestrate, shape. Every rule is decided in SQL.
-import { ApprovalDecisionRequestSchema } from '../../../shared/approvals.ts';
+import type { z } from 'zod';
+import { ApprovalDecisionRequestSchema, OverrideRequestSchema } from '../../../shared/approvals.ts';
 import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import { parseHandoffRequest, type HandoffRequest, type HandoffResponse } from '../../../shared/handoff-schema.ts';
 import { deriveRequestId, requestFingerprint, sha256Hex } from '../../../shared/idempotency.ts';
@@ -136,19 +138,38 @@ function approvalLinks(request: Request, attemptId: string): { status_url: strin
   return { status_url: statusUrl, approvals_url: `${statusUrl}/approvals` };
 }
 
-async function handleDecision(request: Request, attemptId: string, caller: Caller, rid: string): Promise<Response> {
-  if (!UUID.test(attemptId)) return errorResponse(400, 'INVALID_INPUT', 'attempt id must be a uuid');
+/** The body of a decision or an override: a uuid in the path and a zod-checked JSON body. */
+async function readAttemptCommand<T>(request: Request, attemptId: string, schema: z.ZodType<T>, what: string): Promise<{ ok: true; value: T } | { ok: false; response: Response }> {
+  if (!UUID.test(attemptId)) return { ok: false, response: errorResponse(400, 'INVALID_INPUT', 'attempt id must be a uuid') };
   const read = await readJson(request);
-  if (!read.ok) return read.response;
-  const parsed = ApprovalDecisionRequestSchema.safeParse(read.body);
+  if (!read.ok) return read;
+  const parsed = schema.safeParse(read.body);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
-    return json(errorBody('INVALID_INPUT', `Invalid decision: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues }), 400);
+    return { ok: false, response: json(errorBody('INVALID_INPUT', `Invalid ${what}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues }), 400) };
   }
+  return { ok: true, value: parsed.data };
+}
+
+async function handleDecision(request: Request, attemptId: string, caller: Caller, rid: string): Promise<Response> {
+  const body = await readAttemptCommand(request, attemptId, ApprovalDecisionRequestSchema, 'decision');
+  if (!body.ok) return body.response;
   try {
     // under the approver's identity: SQL decides who may approve, and records who did
-    const answer = await asCaller(db(), caller, (tx) => rpc.decideApproval(tx, attemptId, parsed.data.decision, parsed.data.comment ?? null));
-    log('info', 'approval decided', { request_id: rid, attempt_id: attemptId, decision: parsed.data.decision, recorded: answer.recorded, status: answer.status });
+    const answer = await asCaller(db(), caller, (tx) => rpc.decideApproval(tx, attemptId, body.value.decision, body.value.comment ?? null));
+    log('info', 'approval decided', { request_id: rid, attempt_id: attemptId, decision: body.value.decision, recorded: answer.recorded, status: answer.status });
+    return json(answer, 200);
+  } catch (err) {
+    return fail(err, rid, { attempt_id: attemptId });
+  }
+}
+
+async function handleOverride(request: Request, attemptId: string, caller: Caller, rid: string): Promise<Response> {
+  const body = await readAttemptCommand(request, attemptId, OverrideRequestSchema, 'override');
+  if (!body.ok) return body.response;
+  try {
+    const answer = await asCaller(db(), caller, (tx) => rpc.overrideHandoff(tx, attemptId, body.value.reason));
+    log('info', 'handoff overridden', { request_id: rid, attempt_id: attemptId, override_attempt_id: answer.override.attempt_id, recorded: answer.recorded, verdict: answer.verdict });
     return json(answer, 200);
   } catch (err) {
     return fail(err, rid, { attempt_id: attemptId });
@@ -287,10 +308,12 @@ Deno.serve(async (request) => {
     const path = new URL(request.url).pathname.replace(/^\/functions\/v1/, '').replace(/^\/handoff/, '');
     const status = /^\/attempts\/([^/]+)$/.exec(path);
     if (status && request.method === 'GET') return await handleStatus(request, status[1] ?? '', who.caller, rid);
-    const decision = /^\/attempts\/([^/]+)\/approvals$/.exec(path);
-    if (decision) {
+    const command = /^\/attempts\/([^/]+)\/(approvals|override)$/.exec(path);
+    if (command) {
       if (request.method !== 'POST') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use POST', null, { allow: 'POST' });
-      return await handleDecision(request, decision[1] ?? '', who.caller, rid);
+      return command[2] === 'approvals'
+        ? await handleDecision(request, command[1] ?? '', who.caller, rid)
+        : await handleOverride(request, command[1] ?? '', who.caller, rid);
     }
     if (path !== '' && path !== '/') return errorResponse(404, 'NOT_FOUND', `no route ${path}`);
     if (request.method !== 'POST') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use POST', null, { allow: 'POST' });
