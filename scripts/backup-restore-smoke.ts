@@ -9,14 +9,17 @@
 // found (PG_BIN_DIR, /usr/lib/postgresql/*/bin, PATH) — pg_dump refuses newer servers, and Debian 12
 // only has client 15 while our server is 17. copy: the schema from the migrations through the
 // Supabase CLI (as a deploy builds it), the rows as JSON, one file per table; checked against
-// the source's migration history so the schema really is the same. Exit 0 = identical, 1 = a
-// mismatch (listed), 2 = could not run.
+// the source's migration history. Either way the restored schema is then compared with the
+// source's by the Supabase CLI's diff (the one `npm run db:diff` and the drift test use), so a
+// source whose schema drifted from supabase/schemas/ (a hand-made change) fails the smoke instead
+// of restoring as something else. Exit 0 = identical, 1 = a mismatch (listed), 2 = could not run.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { bootstrap, createDatabase, dropDatabase, migrate, withDatabase } from '../stack/db.ts';
+import { diffDatabases } from '../stack/schema.ts';
 
 type Sql = postgres.Sql;
 const quiet = { max: 2, onnotice: () => {}, connect_timeout: 10 } as const;
@@ -171,10 +174,12 @@ export async function backupRestoreSmoke(sourceUrl: string, opts: { keep?: boole
     const restoredSql = postgres(targetUrl, quiet);
     const after = await snapshot(restoredSql).finally(() => restoredSql.end({ timeout: 1 }));
     const problems = compare(before, after);
+    const schemaDiff = await diffDatabases(sourceUrl, targetUrl);
+    if (schemaDiff !== '') problems.push(`schema of the restored copy differs from the source's (supabase db diff, source -> copy):\n${schemaDiff}`);
     const report = {
       ok: problems.length === 0, engine, source: new URL(sourceUrl).pathname.slice(1), restored_into: target, kept: !!opts.keep,
       tables: Object.keys(before.tables).length, rows: Object.values(before.tables).reduce((s, t) => s + t.rows, 0),
-      phases: before.phases, completed_audits: before.completedAudits, problems,
+      phases: before.phases, completed_audits: before.completedAudits, schema_same: schemaDiff === '', problems,
     };
     return report;
   } finally {

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   INTERNAL: { status: 500, retryable: false },
   DB_UNAVAILABLE: { status: 503, retryable: true },
+  CONFIG_INVALID: { status: 503, retryable: false },
   NOT_FOUND: { status: 404, retryable: false },
   // Validation modes and the ops webhook.
   PROMOTION_BLOCKED: { status: 409, retryable: false },
@@ -88,7 +89,7 @@ export class StagegateError extends Error {
  * this table is the fallback for a raise that carries only the SQLSTATE.
  */
 export const SQLSTATE_CODES: Readonly<Record<string, ErrorCode>> = {
-  // Kept in step with the table at the top of supabase/migrations/*_core_config.sql.
+  // Kept in step with the table at the top of supabase/schemas/01_workflow.sql.
   SG001: 'INVALID_INPUT',
   SG002: 'SD_NOT_FOUND',
   SG003: 'UNKNOWN_HANDOFF_TYPE',

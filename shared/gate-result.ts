@@ -2,6 +2,7 @@
 // before it is recorded. Non-strict mode repairs the variations agents are known to send and
 // records every repair; strict mode refuses anything that needed one.
 import { z } from 'zod';
+import { replaceUnstorable } from './safe-text.ts';
 
 export const GateResultSchema = z
   .object({
@@ -107,7 +108,10 @@ export function normalizeGateResult(
     return invalid(`expected an object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'array' : typeof raw}`);
   }
   const fx: Fixer = { fixes: [] };
-  const obj: Record<string, unknown> = { ...raw };
+  // A NUL or a lone surrogate anywhere in the result cannot be stored (jsonb): replaced, and said so.
+  const clean = replaceUnstorable(raw);
+  if (clean.replaced > 0) fx.fixes.push(`replaced ${clean.replaced} unstorable character(s) (NUL, lone surrogate) with U+FFFD`);
+  const obj: Record<string, unknown> = { ...(clean.value as Record<string, unknown>) };
   rename(obj, 'pass', 'passed', fx);
   rename(obj, 'max_score', 'maxScore', fx);
   for (const [field, make] of Object.entries(DEFAULTS)) {

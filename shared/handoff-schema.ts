@@ -5,6 +5,7 @@ import { ApprovalsSchema } from './approvals.ts';
 import { ERROR_CODE_LIST, type ErrorCode } from './errors.ts';
 import { GateResultSchema } from './gate-result.ts';
 import { ModeReadSchema } from './mode-cache.ts';
+import { int4, safeText } from './safe-text.ts';
 import { HANDOFF_TYPES, type HandoffType, normalizeHandoffType } from './stages.ts';
 
 export { HANDOFF_TYPES, type HandoffType };
@@ -12,14 +13,14 @@ export { HANDOFF_TYPES, type HandoffType };
 // strictObject: an unknown field is refused, so a misspelt option never silently does nothing.
 export const HandoffRequestSchema = z
   .strictObject({
-    sd_id: z.string().trim().min(1).max(200).describe('Strategic directive key (e.g. SD-DEMO-001) or uuid'),
-    handoff_type: z.string().min(1).max(64)
+    sd_id: safeText().trim().min(1).max(200).describe('Strategic directive key (e.g. SD-DEMO-001) or uuid'),
+    handoff_type: safeText().min(1).max(64)
       .describe('LEAD-TO-PLAN, PLAN-TO-EXEC, EXEC-TO-PLAN or PLAN-TO-LEAD; variants such as exec_to_plan or ExecToPlan are normalised'),
-    session_id: z.string().trim().min(1).max(200).describe('Session that holds (or takes) the claim on the SD'),
-    timeout_ms: z.number().int().min(100).max(600_000).optional().describe('Per-attempt cap on every gate timeout'),
+    session_id: safeText().trim().min(1).max(200).describe('Session that holds (or takes) the claim on the SD'),
+    timeout_ms: int4(100, 600_000).optional().describe('Per-attempt cap on every gate timeout'),
     dry_run: z.boolean().default(false).describe('Evaluate the gates and return the verdict without any transition'),
     skip_idempotency: z.boolean().default(false).describe('Run again even if an identical request was answered this hour'),
-    expected_version: z.number().int().min(0).optional().describe('transition_version the caller last saw; a mismatch is VERSION_CONFLICT'),
+    expected_version: int4(0).optional().describe('transition_version the caller last saw; a mismatch is VERSION_CONFLICT'),
   })
   .meta({ id: 'HandoffRequest' });
 

@@ -78,3 +78,28 @@ export async function deriveRequestId(input: {
   const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
+
+/**
+ * The Idempotency-Key scope of a caller: the function, the role and a digest of the subject.
+ * Hashed so that any `sub` fits the scope column (1..255 printable ASCII): a raw `sub` of more
+ * than about 230 characters, or one outside ASCII, used to make every keyed request a 400.
+ */
+export async function idempotencyScope(fn: string, role: string, sub: string | undefined): Promise<string> {
+  return `${fn}:${role}:${await sha256Hex(`${role}\n${sub ?? ''}`)}`;
+}
+
+/** Error codes the same request body always gets again, whatever the data: stored under a key. */
+export const FINAL_ERROR_CODES: ReadonlySet<string> = new Set(['INVALID_INPUT', 'UNKNOWN_HANDOFF_TYPE']);
+
+/**
+ * Whether an answer is final for its body and may be stored under its Idempotency-Key: every 2xx
+ * (a rejected verdict is an answer too), and only the 4xx whose code the same body always gets.
+ * A 409 WRONG_PHASE, SD_BUSY, CLAIMED_BY_OTHER_SESSION, VERSION_CONFLICT, a 404 SD_NOT_FOUND
+ * or a 403 depend on the data and the moment: a retry with the same key must run again.
+ */
+export function isFinalAnswer(status: number, body: unknown): boolean {
+  if (status >= 200 && status < 300) return true;
+  if (status < 400 || status >= 500) return false;
+  const code = (body as { error?: { code?: unknown } } | null)?.error?.code;
+  return typeof code === 'string' && FINAL_ERROR_CODES.has(code);
+}

@@ -4,6 +4,7 @@
 // Alertmanager payload asks for. Pure and runtime-agnostic; the function does the I/O.
 import { z } from 'zod';
 import { VALIDATION_MODES, ModeReadSchema } from './mode-cache.ts';
+import { safeProse } from './safe-text.ts';
 
 export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
 export const MIN_SECRET_BYTES = 32;
@@ -16,13 +17,13 @@ export const OpsModeRequestSchema = z
   .strictObject({
     mode: z.enum(VALIDATION_MODES),
     scope: Scope.default('*').describe("'*' for the global mode, or an sd_type for its override"),
-    reason: z.string().trim().min(1).max(500).describe('Why; recorded in the audit of mode changes'),
+    reason: safeProse().trim().min(1).max(500).describe('Why; recorded in the audit of mode changes'),
     force: z.boolean().default(false).describe('Override a refused promotion to ENFORCE (audited as forced)'),
   })
   .meta({ id: 'OpsModeRequest', description: 'Set a validation mode' });
 export type OpsModeRequest = z.output<typeof OpsModeRequestSchema>;
 
-const Labels = z.record(z.string(), z.string());
+const Labels = z.record(safeProse().max(1000), safeProse().max(10_000));
 
 /** Prometheus Alertmanager's webhook payload (version 4); unknown fields are allowed. */
 export const AlertmanagerPayloadSchema = z
@@ -38,7 +39,7 @@ export const AlertmanagerPayloadSchema = z
     externalURL: z.string().optional(),
     alerts: z.array(z.looseObject({
       status: z.enum(['firing', 'resolved']),
-      labels: z.object({ alertname: z.string().min(1) }).catchall(z.string())
+      labels: z.object({ alertname: safeProse().min(1).max(1000) }).catchall(safeProse().max(10_000))
         .describe('alertname, plus optional scope or sd_type to demote one sd_type only'),
       annotations: Labels.optional(),
       startsAt: z.string().optional(),

@@ -1,7 +1,10 @@
-// The RPCs the edge functions call, with the identity signatures they expect. The health
+// Every RPC someone is told to call — by the edge functions and the local stack, by the runbook
+// (docs/), or a SQL user by the README — with the identity signatures they expect. The health
 // function's pre-flight probe compares this list with pg_proc, so a missing or changed migration
 // is reported by name before any request depends on it (stage-normalization memo: "pre-flight DB
-// probe"). Keep in step with supabase/migrations.
+// probe"). Keep in step with supabase/schemas/: tests/db/rpc-contract.test.ts derives the names
+// from those texts and checks the signatures against the migrated database, so the list cannot
+// drift from either.
 export interface RpcSignature { name: string; args: string }
 
 export const REQUIRED_RPCS: readonly RpcSignature[] = [
@@ -23,6 +26,22 @@ export const REQUIRED_RPCS: readonly RpcSignature[] = [
   { name: 'fn_record_unknown_input', args: 'p_kind text, p_input text, p_sd_type text, p_source text' },
   { name: 'fn_claim_webhook_id', args: 'p_id text, p_timestamp timestamp with time zone' },
   { name: 'fn_purge_webhook_ids', args: '' },
+  { name: 'fn_troubled_breakers', args: 'p_codes text[]' },
+  // The seeds' stage normaliser and atomic transitions (the seed runbook's pre-flight probe).
+  { name: 'normalize_stage', args: 'p_input text' },
+  { name: 'fn_atomic_lead_to_plan_transition', args: 'p_sd_id text, p_prd_id text, p_session_id text, p_request_id text' },
+  { name: 'fn_atomic_plan_to_exec_transition', args: 'p_sd_id text, p_prd_id text, p_session_id text, p_request_id text' },
+  { name: 'fn_atomic_exec_to_plan_transition', args: 'p_sd_id text, p_prd_id text, p_session_id text, p_request_id text' },
+  { name: 'fn_atomic_plan_to_lead_transition', args: 'p_sd_id text, p_prd_id text, p_session_id text, p_request_id text' },
+  // Operations: the runbook's checks and sweeps, the metrics function, the requests consumer.
+  { name: 'fn_check_invariants', args: '' },
+  { name: 'fn_metrics_snapshot', args: '' },
+  { name: 'fn_run_sweep', args: 'p_name text' },
+  { name: 'fn_run_sweeps', args: '' },
+  { name: 'fn_schedule_sweeps', args: '' },
+  { name: 'fn_claim_handoff_request', args: 'p_worker text, p_lease interval, p_limit integer' },
+  { name: 'fn_finish_handoff_request', args: 'p_id uuid, p_http_status integer, p_body jsonb' },
+  { name: 'fn_retry_handoff_request', args: 'p_id uuid' },
 ];
 
 export interface ProbeRow { name: string; args: string }

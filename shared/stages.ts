@@ -1,5 +1,5 @@
 // Stage, phase and handoff-type normalisation. The SQL twin lives in
-// supabase/migrations/20261125020000_stage_normalization.sql (normalize_stage,
+// supabase/schemas/07_stages.sql (normalize_stage,
 // normalize_handoff_type, parse_stage_distribution, table stage_synonyms); the parity
 // test (tests/db/stages-parity.test.ts) proves both give the same answer for every input,
 // and that STAGE_ALIASES below equals the rows of stage_synonyms.

@@ -2,6 +2,7 @@
 // is parsed here once; a bad value stops the stack with one structured JSON error, not a trace.
 import path from 'node:path';
 import { z } from 'zod';
+import { parseFunctionEnv } from '../shared/function-config.ts';
 import { parseWebhookSecrets } from '../shared/ops-webhook.ts';
 
 const port = (name: string, fallback: number) =>
@@ -74,6 +75,10 @@ export function loadConfig(env: Record<string, string | undefined>, projectRoot:
   if (e.DATABASE_URL === undefined && e.STAGEGATE_API_PORT === e.STAGEGATE_DB_PORT) {
     throw new ConfigError([{ variable: 'STAGEGATE_DB_PORT', message: 'must differ from STAGEGATE_API_PORT' }]);
   }
+  // The functions' own settings (STAGEGATE_GATE_CONCURRENCY, pool sizes, …) pass through to the
+  // functions server: a bad one stops the start here, as the functions would refuse to run with it.
+  const functions = parseFunctionEnv({ ...cleaned, STAGEGATE_JWT_SECRET: e.STAGEGATE_JWT_SECRET });
+  if (!functions.ok) throw new ConfigError(functions.problems);
   return {
     apiPort: e.STAGEGATE_API_PORT,
     dbPort: e.STAGEGATE_DB_PORT,

@@ -4,7 +4,8 @@
 // /functions/v1/<name>, checking the JWT first where config.toml says verify_jwt = true — the
 // same rule the hosted gateway applies. There is no switch to turn the check off: a function
 // that should be public says verify_jwt = false in config.toml, as on hosted Supabase.
-import { bearerToken, verifyJwt } from '../shared/jwt.ts';
+import { parseFunctionEnv } from '../shared/function-config.ts';
+import { bearerToken, jwtVerifier } from '../shared/jwt.ts';
 
 type Handler = (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Response | Promise<Response>;
 interface FunctionSpec { name: string; entry: string; verifyJwt: boolean }
@@ -13,6 +14,20 @@ const specs = JSON.parse(Deno.env.get('STAGEGATE_FUNCTIONS') ?? '[]') as Functio
 const jwtSecret = Deno.env.get('STAGEGATE_JWT_SECRET') ?? '';
 const port = Number(Deno.env.get('STAGEGATE_API_PORT') ?? '54321');
 if (jwtSecret.length < 32) throw new Error('STAGEGATE_JWT_SECRET must be at least 32 characters');
+// The gateway accepts what the functions accept: the local secret, and the asymmetric keys of
+// SUPABASE_JWKS / STAGEGATE_JWKS_URL when given (never SUPABASE_URL's, which is this server). A
+// bad setting leaves the gateway on the secret alone; the functions refuse and health says why.
+const fnEnv = parseFunctionEnv(Deno.env.toObject());
+const verifyToken = jwtVerifier({
+  secret: jwtSecret,
+  ...(fnEnv.ok ? {
+    jwks: fnEnv.env.SUPABASE_JWKS,
+    jwksUrl: fnEnv.env.STAGEGATE_JWKS_URL,
+    jwksCacheMs: fnEnv.env.STAGEGATE_JWKS_CACHE_MS,
+    issuers: fnEnv.env.STAGEGATE_JWT_ISSUER,
+    userAudience: fnEnv.env.STAGEGATE_JWT_AUDIENCE,
+  } : {}),
+});
 
 const handlers = new Map<string, { handler: Handler; verifyJwt: boolean }>();
 const realServe = Deno.serve;
@@ -45,7 +60,7 @@ const server = Deno.serve({ port, hostname: '127.0.0.1', onListen: () => console
   if (fn.verifyJwt) {
     const token = bearerToken(request.headers.get('authorization'));
     if (!token) return gatewayError(401, 'UNAUTHORIZED', 'missing authorization header: Bearer <JWT>');
-    const check = await verifyJwt(token, jwtSecret);
+    const check = await verifyToken(token);
     if (!check.ok) return gatewayError(401, 'UNAUTHORIZED', `invalid JWT: ${check.reason}`);
   }
   try {

@@ -46,8 +46,12 @@ async function waitForHealth(functionsUrl: string, key: string, timeoutMs: numbe
   while (Date.now() < deadline) {
     try {
       const response = await fetch(`${functionsUrl}/health`, { headers: { authorization: `Bearer ${key}` } });
-      const body = (await response.json()) as { status?: string; preflight?: { missing?: string[] }; database?: { reachable?: boolean } };
+      const body = (await response.json()) as { status?: string; preflight?: { missing?: string[] }; database?: { reachable?: boolean }; config?: { ok?: boolean; problems?: { variable: string; message: string }[] } };
       if (response.status === 200 && body.status === 'ok') return;
+      if (body.config?.ok === false) {
+        last = `invalid function settings: ${body.config.problems?.map((p) => `${p.variable}: ${p.message}`).join('; ')}`;
+        break;
+      }
       last = body.database?.reachable === false ? 'database unreachable' : `pre-flight probe failed: missing ${body.preflight?.missing?.join(', ') || 'migration history'}`;
       // A missing RPC will not appear by waiting: report it at once.
       if (body.database?.reachable) break;

@@ -1,9 +1,10 @@
--- Rollback: removes everything supabase/migrations creates (the seed's rollback procedure grown to
--- the whole product), so the migrations can be applied again afterwards. WARNING: the audit trail
+-- Rollback: removes everything supabase/schemas/ defines and supabase/migrations/ creates (the
+-- seed's rollback procedure grown to the whole product), so the migrations can be applied again
+-- afterwards. WARNING: the audit trail
 -- goes with its tables; take a backup first (docs/runbook.md, "Backup and restore").
 --
 -- Objects are named one by one (nothing else in `public` is touched); tests/db/down-script.test.ts
--- fails when a migration adds an object this file does not remove. It also unschedules the pg_cron
+-- fails when a schema file adds an object this file does not remove. It also unschedules the pg_cron
 -- jobs (hosted) and forgets the migration history, so `supabase migration up` / `db push` re-apply.
 
 do $$

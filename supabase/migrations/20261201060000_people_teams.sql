@@ -1,3 +1,9 @@
+-- Hand-written: DDL interleaved with the rows it needs, which a schema diff cannot order: the
+-- default team is inserted between creating public.teams and adding the not-null team_id (with
+-- its foreign key) to the directives a database already holds; handoff_permissions gets its
+-- default rows; existing attempts get their directive's team. The objects are the ones
+-- supabase/schemas/01a_people.sql (and the people parts of 02, 03, 10, 13) define.
+--
 -- People, part 1: teams, members, who may request which handoff, and who did what.
 --
 -- Every directive belongs to one team; a Supabase Auth user (auth.uid()) is a member of a team

@@ -1,3 +1,7 @@
+-- Hand-written: written with 20261201060000 and 20261201060200 as one change (the people
+-- feature), before supabase/schemas/ existed; tests/db/schema-drift.test.ts checks it ends where
+-- supabase/schemas/ says (01a_people.sql, and the marked "people:" lines in 02, 06 and 13).
+--
 -- People, part 2: who may request a handoff, decided in PL/pgSQL at begin.
 --
 -- The rule lives in stagegate_private.fn_authorize_handoff: a member of the directive's team whose

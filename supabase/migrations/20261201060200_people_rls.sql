@@ -1,3 +1,7 @@
+-- Hand-written: with 20261201060000 and 20261201060100 (see there); the schema side of these
+-- grants and policies is in supabase/schemas/15_grants_and_policies.sql, 01a_people.sql and
+-- 13_requests.sql.
+--
 -- People, part 3: row-level security for signed-in users.
 --
 -- Members read their team's directives, PRDs, stories, attempts, gate results, handoff records and

@@ -1,4 +1,4 @@
-// Circuit breakers in Postgres (20261125030000_circuit_breakers.sql): the transitions of
+// Circuit breakers in Postgres (supabase/schemas/08_breakers.sql): the transitions of
 // MemoryBreakerStore, one half-open probe at a time across connections, every change recorded.
 import fc from 'fast-check';
 import postgres from 'postgres';

@@ -18,7 +18,7 @@ describe('supabase/down/down.sql', () => {
   beforeAll(async () => { db = await freshDatabase(); });
   afterAll(async () => { await db.drop(); });
 
-  it('removes every object the migrations created, then the Supabase CLI applies them all again and they work', async () => {
+  it('removes every object the migrations created from supabase/schemas/, then the Supabase CLI applies them all again and they work', async () => {
     const { sql } = db;
     const before = await sql.unsafe(ours);
     expect(before.length).toBeGreaterThan(100);

@@ -1,4 +1,4 @@
-// public.handoff_requests and its RPCs (supabase/migrations/20261125060100_handoff_requests.sql):
+// public.handoff_requests and its RPCs (supabase/schemas/13_requests.sql):
 // NOTIFY on insert, claim with leases, what each answer means, and the hosted pg_net path against
 // stand-ins for the parts of pg_net and Vault it uses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// Idempotency-Key records (20261125030100_http_idempotency.sql): the outcomes of Stripe's and the
+// Idempotency-Key records (supabase/schemas/09_idempotency.sql): the outcomes of Stripe's and the
 // IETF draft's protocol, race-safety of the first request, leases, retention and access.
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

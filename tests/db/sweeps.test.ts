@@ -1,4 +1,4 @@
-// The scheduled sweeps (supabase/migrations/20261125060000_sweeps.sql), one rule per test.
+// The scheduled sweeps (supabase/schemas/12_sweeps.sql), one rule per test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAs, freshDatabase, type FreshDatabase } from '../helpers/db.ts';
 import { seedDirective, useOnlyAgents } from '../helpers/fixtures.ts';

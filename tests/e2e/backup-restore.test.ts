@@ -18,9 +18,9 @@ async function handoff(sd: string, type: string, rid: string, score = 100) {
   return r!.r;
 }
 
-async function smoke(): Promise<{ code: number; report: Record<string, unknown>; stderr: string }> {
+async function smoke(args: string[] = []): Promise<{ code: number; report: Record<string, unknown>; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(path.join(projectRoot, 'node_modules/.bin/tsx'), ['scripts/backup-restore-smoke.ts'],
+    const { stdout, stderr } = await run(path.join(projectRoot, 'node_modules/.bin/tsx'), ['scripts/backup-restore-smoke.ts', ...args],
       { cwd: projectRoot, env: { ...process.env, DATABASE_URL: db.url }, timeout: 120000 });
     return { code: 0, report: JSON.parse(stdout), stderr };
   } catch (err) {
@@ -55,13 +55,25 @@ describe('scripts/backup-restore-smoke.ts', () => {
     const { code, report, stderr } = await smoke();
     expect(stderr).toMatch(/backup: engine (copy|pg_dump)/);
     expect(code).toBe(0);
-    expect(report).toMatchObject({ ok: true, problems: [], completed_audits: 4, kept: false });
+    expect(report).toMatchObject({ ok: true, problems: [], completed_audits: 4, kept: false, schema_same: true });
     expect(report.phases).toEqual(['COMPLETED', 'EXEC']);
     expect(report.tables as number).toBeGreaterThanOrEqual(20);
     expect(report.rows as number).toBeGreaterThan(50);
     // the restored database was dropped again
     const left = await db.sql`select datname from pg_database where datname = ${report.restored_into as string}`;
     expect(left).toEqual([]);
+  });
+
+  it('exits 1 when the source schema drifted from the migrations (the copy engine rebuilds it from them)', async () => {
+    await db.sql`create function public.hand_made_drift() returns int language sql as 'select 1'`;
+    try {
+      const { code, report } = await smoke(['--engine', 'copy']);
+      expect(code).toBe(1);
+      expect(report.schema_same).toBe(false);
+      expect((report.problems as string[]).join('\n')).toMatch(/schema of the restored copy differs[\s\S]*hand_made_drift/);
+    } finally {
+      await db.sql`drop function public.hand_made_drift()`;
+    }
   });
 
   it('exits 1 and names the break when the audit chain is broken', async () => {

@@ -29,12 +29,18 @@ beforeAll(async () => {
   tokens = {
     service: fns.serviceRoleKey,
     anon: fns.anonKey,
-    authenticated: await signJwt({ role: 'authenticated', sub: 'user-1', exp: now + 3600 }, TEST_JWT_SECRET),
+    authenticated: await signJwt({ role: 'authenticated', sub: 'user-1', aud: 'authenticated', exp: now + 3600 }, TEST_JWT_SECRET),
     metrics: await signJwt({ role: 'stagegate_metrics', exp: now + 3600 }, TEST_JWT_SECRET),
     expired: await signJwt({ role: 'service_role', exp: now - 60 }, TEST_JWT_SECRET),
     otherSecret: await signJwt({ role: 'service_role', exp: now + 3600 }, 'x'.repeat(40)),
     noRole: await signJwt({ exp: now + 3600 }, TEST_JWT_SECRET),
     weirdRole: await signJwt({ role: "'; drop role service_role; --", exp: now + 3600 }, TEST_JWT_SECRET),
+    // Refused with 401 since issue #14: no exp, nbf ahead, a role that is not a string, a user without sub or aud.
+    noExp: await signJwt({ role: 'service_role' }, TEST_JWT_SECRET),
+    notYet: await signJwt({ role: 'service_role', nbf: now + 86_400, exp: now + 90_000 }, TEST_JWT_SECRET),
+    arrayRole: await signJwt({ role: ['service_role'] as never, exp: now + 3600 }, TEST_JWT_SECRET),
+    userNoSub: await signJwt({ role: 'authenticated', aud: 'authenticated', exp: now + 3600 }, TEST_JWT_SECRET),
+    userNoAud: await signJwt({ role: 'authenticated', sub: 'user-2', exp: now + 3600 }, TEST_JWT_SECRET),
   };
 });
 afterAll(async () => {
@@ -45,21 +51,37 @@ afterAll(async () => {
 // ---------------------------------------------------------------- generators
 const MB = 1024 * 1024;
 const hostile = fc.constantFrom("'; drop table public.strategic_directives_v2; --", '" or ""="', '%00', '\u0000', '\\', '$$', '../../etc/passwd', '<script>', 'Ω≈ç√∫ 𝕏 😀 \u202e', ' ', '');
-const anyText = fc.oneof(hostile, fc.string({ maxLength: 30 }), fc.string({ unit: 'grapheme', maxLength: 10 }), fc.constant('a'.repeat(5000)));
+/** Text PostgreSQL cannot take as it is: NUL and other control characters, lone UTF-16 surrogates. */
+const control = fc.constantFrom('\u0000', '\u0001', '\u0007', '\b', '\t', '\n', '\u001b', '\u007f', '\u0085', '\u009f');
+const surrogate = fc.constantFrom('\ud800', '\udbff', '\udc00', '\udfff', '\udc00\ud800');
+/** A plausible value with one unstorable character spliced in at a random place ("SD-X\u0000x"). */
+const spliced = (good: fc.Arbitrary<string>) => fc.tuple(good, fc.oneof(control, surrogate), fc.nat()).map(([g, bad, at]) => {
+  const i = at % (g.length + 1);
+  return g.slice(0, i) + bad + g.slice(i);
+});
+/** Integers around and past the int4 range of the columns behind them. */
+const int4Edges = fc.oneof(
+  fc.constantFrom(2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 3_000_000_000, 2 ** 32, 2 ** 53 - 1, -(2 ** 53) + 1),
+  fc.integer({ min: 2 ** 31, max: Number.MAX_SAFE_INTEGER }),
+);
+const anyText = fc.oneof(hostile, fc.string({ maxLength: 30 }), fc.string({ unit: 'grapheme', maxLength: 10 }), fc.constant('a'.repeat(5000)),
+  spliced(fc.string({ maxLength: 10 })), fc.string({ unit: 'binary', maxLength: 10 }));
 const anyValue = fc.oneof(
-  anyText, fc.integer(), fc.constantFrom(-1, 0, 1e308, -1e308, Number.MAX_SAFE_INTEGER, 2 ** 31, 0.5), fc.boolean(), fc.constant(null),
+  anyText, fc.integer(), int4Edges, fc.constantFrom(-1, 0, 1e308, -1e308, Number.MAX_SAFE_INTEGER, 2 ** 31, 0.5), fc.boolean(), fc.constant(null),
   fc.constant([]), fc.constant({}), fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 3 }),
 );
 /** Mostly a plausible value, sometimes anything: so requests reach the database, not only zod. */
 const mostly = <T,>(good: fc.Arbitrary<T>) => fc.oneof({ arbitrary: good, weight: 5 }, { arbitrary: anyValue, weight: 1 });
+/** Mostly plausible text, often with a control character or lone surrogate spliced into it. */
+const mostlyText = (good: fc.Arbitrary<string>) => fc.oneof({ arbitrary: good, weight: 4 }, { arbitrary: spliced(good), weight: 2 }, { arbitrary: anyValue, weight: 1 });
 const handoffBody = fc.record({
-  sd_id: mostly(fc.constantFrom('SD-BAD-1', 'SD-BAD-2', 'SD-BAD-3', 'SD-MISSING', '00000000-0000-0000-0000-000000000000', "SD-' or 1=1 --")),
-  handoff_type: mostly(fc.constantFrom('LEAD-TO-PLAN', 'exec_to_plan', 'PlanToExec', 'PLAN-TO-LEAD', 'lead to plan', 'EXEC-TO-PLAM', 'LEAD-TO-LEAD')),
-  session_id: mostly(fc.constantFrom('s-fuzz', 's-other', 'ü-session')),
-  timeout_ms: mostly(fc.integer({ min: 50, max: 5000 })),
+  sd_id: mostlyText(fc.constantFrom('SD-BAD-1', 'SD-BAD-2', 'SD-BAD-3', 'SD-MISSING', 'SD-X', '00000000-0000-0000-0000-000000000000', "SD-' or 1=1 --")),
+  handoff_type: mostlyText(fc.constantFrom('LEAD-TO-PLAN', 'exec_to_plan', 'PlanToExec', 'PLAN-TO-LEAD', 'lead to plan', 'EXEC-TO-PLAM', 'LEAD-TO-LEAD')),
+  session_id: mostlyText(fc.constantFrom('s-fuzz', 's-other', 'ü-session')),
+  timeout_ms: fc.oneof({ arbitrary: fc.integer({ min: 50, max: 5000 }), weight: 5 }, { arbitrary: int4Edges, weight: 1 }, { arbitrary: anyValue, weight: 1 }),
   dry_run: mostly(fc.boolean()),
   skip_idempotency: mostly(fc.boolean()),
-  expected_version: mostly(fc.integer({ min: -1, max: 1 })),
+  expected_version: fc.oneof({ arbitrary: fc.integer({ min: -1, max: 1 }), weight: 3 }, { arbitrary: int4Edges, weight: 2 }, { arbitrary: anyValue, weight: 1 }),
   extra: anyValue,
 }).chain((b) => fc.record({
   // the three required fields are present most of the time, optional ones half the time
@@ -73,7 +95,7 @@ const handoffBody = fc.record({
   return out;
 }));
 const opsBody = fc.oneof(
-  fc.record({ mode: mostly(fc.constantFrom('ENFORCE', 'WARN', 'OFF', 'enforce', 'ON')), scope: mostly(fc.constantFrom('*', 'feature', 'security', 'nope')), reason: mostly(fc.constant('fuzz')), force: mostly(fc.boolean()) }, { requiredKeys: ['mode', 'reason'] }),
+  fc.record({ mode: mostly(fc.constantFrom('ENFORCE', 'WARN', 'OFF', 'enforce', 'ON')), scope: mostlyText(fc.constantFrom('*', 'feature', 'security', 'nope')), reason: mostlyText(fc.constantFrom('fuzz', 'a reason')), force: mostly(fc.boolean()) }, { requiredKeys: ['mode', 'reason'] }),
   fc.record({ version: mostly(fc.constant('4')), status: mostly(fc.constantFrom('firing', 'resolved')), alerts: mostly(fc.array(fc.record({ status: fc.constantFrom('firing', 'resolved', 'x'), labels: fc.dictionary(fc.constantFrom('alertname', 'scope', 'sd_type'), fc.oneof(fc.constantFrom('EnforceGateUnknownRateHigh', 'feature', '*'), anyText)) }), { maxLength: 3 })) }, { requiredKeys: [] }),
 );
 
@@ -100,7 +122,7 @@ const METHOD: Record<string, string> = { handoff: 'POST', 'ops-webhook': 'POST' 
 const anyEnvelope = fc.record({
   method: fc.constantFrom('POST', 'GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'),
   suffix: fc.constantFrom('', '/', '/attempts/00000000-0000-0000-0000-000000000000', '/attempts/not-a-uuid', '/attempts/', '/%00', '/..%2f..%2fetc', '/x/y/z', `/${'a'.repeat(3000)}`, "/attempts/'%20or%201=1"),
-  token: fc.constantFrom('service', 'authenticated', 'anon', 'metrics', 'expired', 'otherSecret', 'noRole', 'weirdRole', 'garbage', null),
+  token: fc.constantFrom('service', 'authenticated', 'anon', 'metrics', 'expired', 'otherSecret', 'noRole', 'weirdRole', 'noExp', 'notYet', 'arrayRole', 'userNoSub', 'userNoAud', 'garbage', null),
   contentType: fc.constantFrom('application/json', 'text/plain', 'application/json; charset=utf-16', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'APPLICATION/JSON', null),
 });
 /** Two in three requests have a correct envelope and a fuzzed body; the rest fuzz everything. */
@@ -161,6 +183,28 @@ function mayChange(code: string | undefined, g: Generated): Set<string> {
 
 const functionNames = discoverFunctions(projectRoot).map((f) => f.name);
 const statuses: Record<string, Record<number, number>> = {};
+
+describe('the bad inputs that used to answer 500 (issue #15)', () => {
+  for (const [name, body] of [
+    ['NUL in sd_id', { sd_id: 'SD-X\u0000x', handoff_type: 'LEAD-TO-PLAN', session_id: 's' }],
+    ['NUL in session_id', { sd_id: 'SD-BAD-1', handoff_type: 'LEAD-TO-PLAN', session_id: 's\u0000' }],
+    ['a lone surrogate in session_id', { sd_id: 'SD-BAD-1', handoff_type: 'LEAD-TO-PLAN', session_id: 's\ud800' }],
+    ['expected_version past int4', { sd_id: 'SD-BAD-1', handoff_type: 'LEAD-TO-PLAN', session_id: 's', expected_version: 3_000_000_000 }],
+    ['timeout_ms past int4', { sd_id: 'SD-BAD-1', handoff_type: 'LEAD-TO-PLAN', session_id: 's', timeout_ms: 2 ** 31 }],
+  ] as const) {
+    it(`${name}: 400 INVALID_INPUT naming the field, nothing written`, async () => {
+      const before = await checksums();
+      const response = await fetch(`${fns.functionsUrl}/handoff`, {
+        method: 'POST', headers: { authorization: `Bearer ${fns.serviceRoleKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+      });
+      const answer = (await response.json()) as { error: { code: string; details: { issues: { path: string }[] } } };
+      expect(response.status).toBe(400);
+      expect(answer.error.code).toBe('INVALID_INPUT');
+      expect(answer.error.details.issues.length).toBeGreaterThan(0);
+      expect(await checksums()).toEqual(before);
+    });
+  }
+});
 
 describe('generated requests to every function', () => {
   it('finds the functions to test from the project, not from a list in this file', () => {

@@ -47,7 +47,7 @@ describe('docs/runbook.md: structure', () => {
       "sql: select vault.create_secret('<service-role key>', 'stagegate_service_role_key', 'stagegate: handoff_requests dispatch');",
       "sql: select jobname, schedule, command, active from cron.job where jobname like 'stagegate\\_%' order by jobname;",
       'bash: supabase functions deploy',
-      "sql: delete from supabase_migrations.schema_migrations where version like '2026112501%';",
+      "sql: delete from supabase_migrations.schema_migrations where version >= '20261125000000';",
     ]);
     expect(blocks.filter((b) => b.tag === 'runbook').length).toBeGreaterThanOrEqual(20);
   });

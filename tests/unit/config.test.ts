@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../stack/config.ts';
 import { missingRpcs, REQUIRED_RPCS } from '../../shared/rpc-contract.ts';
-import { authenticate, bearerToken, signJwt, verifyJwt } from '../../shared/jwt.ts';
+import { authenticate, bearerToken, jwtVerifier, signJwt, verifyJwt } from '../../shared/jwt.ts';
 
 describe('stack configuration', () => {
   it('fills the Supabase-like defaults', () => {
@@ -34,6 +34,12 @@ describe('stack configuration', () => {
     expect(() => loadConfig({ STAGEGATE_DENO_V8_FLAGS: 'rm -rf /' }, '/p')).toThrow(/STAGEGATE_DENO_V8_FLAGS/);
   });
 
+  it("refuses the functions' own bad settings before starting anything", () => {
+    expect(() => loadConfig({ STAGEGATE_GATE_CONCURRENCY: 'lots' }, '/p')).toThrow(/STAGEGATE_GATE_CONCURRENCY/);
+    expect(() => loadConfig({ STAGEGATE_DB_POOL: '0' }, '/p')).toThrow(/STAGEGATE_DB_POOL/);
+    expect(() => loadConfig({ STAGEGATE_GATE_CONCURRENCY: '1' }, '/p')).not.toThrow();
+  });
+
   it('refuses the same port for the API and the database', () => {
     expect(() => loadConfig({ STAGEGATE_API_PORT: '6000', STAGEGATE_DB_PORT: '6000' }, '/p')).toThrow(/must differ/);
   });
@@ -64,24 +70,26 @@ describe('HS256 JWT', () => {
     expect(await verifyJwt(`${h}.${forgedPayload}.${s}`, secret)).toMatchObject({ ok: false, reason: 'invalid signature' });
     const none = btoa(JSON.stringify({ alg: 'none' })).replace(/=+$/, '');
     expect(await verifyJwt(`${none}.${p}.${s}`, secret)).toMatchObject({ ok: false, reason: 'unsupported algorithm' });
-    expect(await verifyJwt(await signJwt({ exp: 10 }, secret), secret)).toMatchObject({ ok: false, reason: 'token expired' });
+    expect(await verifyJwt(await signJwt({ role: 'service_role', exp: 10 }, secret), secret)).toMatchObject({ ok: false, reason: 'token expired' });
     expect(await verifyJwt('a.b', secret)).toMatchObject({ ok: false, reason: 'malformed token' });
     expect(await verifyJwt('%%%.%%%.%%%', secret)).toMatchObject({ ok: false, reason: 'malformed token' });
     const arrayClaims = btoa('[1]');
-    expect(await verifyJwt(`${h}.${arrayClaims}.${s}`, secret)).toMatchObject({ ok: false, reason: 'malformed claims' });
+    expect(await verifyJwt(`${h}.${arrayClaims}.${s}`, secret)).toMatchObject({ ok: false });
   });
 
-  it('authenticates in the function itself whenever it can, not only at the gateway', async () => {
+  it('authenticates in the function itself: every JWT is verified, an opaque service key is compared', async () => {
+    const verifier = jwtVerifier({ secret });
     const good = await signJwt({ role: 'service_role', exp: 2_000_000_000 }, secret);
     const forged = await signJwt({ role: 'service_role', exp: 2_000_000_000 }, 'y'.repeat(32));
-    expect(await authenticate(`Bearer ${good}`, { jwtSecret: secret })).toMatchObject({ ok: true, verifiedBy: 'signature', claims: { role: 'service_role' } });
-    expect(await authenticate(`Bearer ${forged}`, { jwtSecret: secret, serviceRoleKey: forged })).toMatchObject({ ok: false, reason: 'invalid signature' });
-    // Without the secret: the service-role key is recognised by comparison ...
-    expect(await authenticate(`Bearer ${good}`, { serviceRoleKey: good })).toMatchObject({ ok: true, verifiedBy: 'service_role_key' });
-    // ... and anything else is the gateway's verified token (hosted Supabase, verify_jwt = true).
-    expect(await authenticate(`Bearer ${forged}`, { serviceRoleKey: good })).toMatchObject({ ok: true, verifiedBy: 'gateway' });
-    expect(await authenticate(null, { jwtSecret: secret })).toEqual({ ok: false, reason: 'missing bearer token' });
-    expect(await authenticate('Bearer not-a-jwt', {})).toEqual({ ok: false, reason: 'malformed token' });
+    expect(await authenticate(`Bearer ${good}`, { verifier })).toMatchObject({ ok: true, verifiedBy: 'signature', claims: { role: 'service_role' } });
+    // A JWT equal to the configured key is still verified: the comparison is only for opaque keys.
+    expect(await authenticate(`Bearer ${forged}`, { verifier, serviceRoleKey: forged })).toMatchObject({ ok: false, reason: 'invalid signature' });
+    expect(await authenticate('Bearer sb_secret_abc123', { verifier, serviceRoleKey: 'sb_secret_abc123' })).toMatchObject({ ok: true, verifiedBy: 'service_role_key', claims: { role: 'service_role' } });
+    expect(await authenticate('Bearer sb_secret_abc124', { verifier, serviceRoleKey: 'sb_secret_abc123' })).toMatchObject({ ok: false });
+    // No key configured: nothing is trusted (there is no unverified path).
+    expect(await authenticate(`Bearer ${good}`, { verifier: jwtVerifier({}) })).toEqual({ ok: false, reason: 'no signing key configured' });
+    expect(await authenticate(null, { verifier })).toEqual({ ok: false, reason: 'missing bearer token' });
+    expect(await authenticate('Bearer not-a-jwt', { verifier })).toEqual({ ok: false, reason: 'malformed token' });
   });
 
   it('reads bearer tokens', () => {

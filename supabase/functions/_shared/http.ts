@@ -1,4 +1,5 @@
 import { authenticate } from '../../../shared/jwt.ts';
+import { tokenVerifier } from './config.ts';
 
 // Response shapes and logging shared by every function. Errors always use the envelope
 // { error: { code, message, details } } with a stable code; no stack trace ever leaves here.
@@ -25,8 +26,60 @@ export function log(level: 'info' | 'warn' | 'error', msg: string, fields: Recor
 /** The caller's verified claims, or null (see authenticate in shared/jwt.ts). */
 export async function verifiedClaims(request: Request): Promise<Record<string, unknown> | null> {
   const result = await authenticate(request.headers.get('authorization'), {
-    jwtSecret: Deno.env.get('STAGEGATE_JWT_SECRET') || Deno.env.get('SUPABASE_JWT_SECRET') || undefined,
+    verifier: tokenVerifier(),
     serviceRoleKey: Deno.env.get('SUPABASE_SERVICE_ROLE_KEY') || undefined,
   });
   return result.ok ? result.claims : null;
+}
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export type BodyRead = { ok: true; text: string } | { ok: false; response: Response };
+
+function tooLarge(limit: number, how: 'content-length' | 'stream', bytes: number, rid: string | undefined): Response {
+  log('warn', 'request body refused', { request_id: rid, code: 'PAYLOAD_TOO_LARGE', how, limit_bytes: limit, ...(how === 'stream' ? { read_bytes: bytes } : { declared_bytes: bytes }) });
+  return errorResponse(413, 'PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`, { limit_bytes: limit }, { connection: 'close' });
+}
+
+/**
+ * Reads a request body of at most `limit` bytes, for every function that reads one. A declared
+ * Content-Length above the limit is refused before a byte is read; a body without one (chunked)
+ * is read as a stream and cut off at the limit, so a large or endless body never sits in memory.
+ */
+export async function readBody(request: Request, limit = MAX_BODY_BYTES, rid?: string): Promise<BodyRead> {
+  const declared = request.headers.get('content-length');
+  if (declared !== null) {
+    if (!/^\d{1,15}$/.test(declared.trim())) {
+      await request.body?.cancel().catch(() => {});
+      return { ok: false, response: errorResponse(400, 'INVALID_INPUT', 'Content-Length is not a byte count') };
+    }
+    if (Number(declared) > limit) {
+      await request.body?.cancel().catch(() => {});
+      return { ok: false, response: tooLarge(limit, 'content-length', Number(declared), rid) };
+    }
+  }
+  if (!request.body) return { ok: true, text: '' };
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel().catch(() => {});
+        return { ok: false, response: tooLarge(limit, 'stream', size, rid) };
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return { ok: false, response: errorResponse(400, 'INVALID_INPUT', 'the request body could not be read') };
+  } finally {
+    reader.releaseLock();
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) { bytes.set(c, at); at += c.byteLength; }
+  return { ok: true, text: new TextDecoder().decode(bytes) };
 }

@@ -1,6 +1,7 @@
 // The function instance's validation-mode cache (shared/mode-cache.ts) and the unknown-input
 // counter the promotion gate reads. The cache only reports; the database decides every verdict.
 import { ModeCache, sqlModeFetcher } from '../../../shared/mode-cache.ts';
+import { settings } from './config.ts';
 import { db } from './db.ts';
 import { log } from './http.ts';
 
@@ -9,8 +10,8 @@ let cache: ModeCache | undefined;
 export function modeCache(): ModeCache {
   cache ??= new ModeCache({
     fetch: (scope, signal) => sqlModeFetcher(db())(scope, signal),
-    ttlMs: Number(Deno.env.get('STAGEGATE_MODE_TTL_MS') ?? '5000'),
-    timeoutMs: Number(Deno.env.get('STAGEGATE_MODE_TIMEOUT_MS') ?? '250'),
+    ttlMs: settings().STAGEGATE_MODE_TTL_MS,
+    timeoutMs: settings().STAGEGATE_MODE_TIMEOUT_MS,
     onError: (scope, error) => log('warn', 'validation mode read failed', { scope, error: error.message }),
   });
   return cache;

@@ -111,6 +111,35 @@ function respond(req: HandoffRequest, begin: BeginAnswer, done: CompleteAnswer, 
   } as HandoffResponse;
 }
 
+// ------------------------------------------------------------------------------------------
+// The two log lines the runbook's troubleshooting greps for (seed runbook: "Gate X result
+// normalized with Y fix(es)", grep "SD-Type Threshold"), as structured JSON fields.
+type LogFields = Record<string, unknown>;
+
+/** One line per gate result that needed normalisation, with the fixes applied. */
+function logNormalized(fields: LogFields, g: GateOutcome): void {
+  if (g.fixes.length === 0) return;
+  log('warn', 'gate result normalized', {
+    ...fields, gate: g.code, fix_count: g.fixes.length, fixes: g.fixes,
+    summary: `Gate ${g.code} result normalized with ${g.fixes.length} fix(es)`,
+  });
+}
+
+/** One line per verdict: the SD type's threshold, the score against it, and whether it blocked. */
+function logThreshold(fields: LogFields, sdType: string, done: CompleteAnswer, dryRun: boolean): void {
+  const score = done.score === null ? null : Number(done.score);
+  const threshold = done.threshold === null ? null : Number(done.threshold);
+  const below = score !== null && threshold !== null && score < threshold;
+  // SQL names the threshold as the failed "gate" when it is what rejected the handoff.
+  const blocked = done.verdict === 'rejected' && done.failed_gate === 'SD_TYPE_THRESHOLD';
+  log(blocked ? 'warn' : 'info', 'SD-Type Threshold', {
+    ...fields, sd_type: sdType, score, threshold, below_threshold: below, blocked,
+    would_reject: done.would_reject ?? false, validation_mode: done.validation_mode ?? null,
+    verdict: done.verdict, failed_gate: done.failed_gate, dry_run: dryRun,
+    summary: `SD-Type Threshold (${sdType}): score ${score ?? '-'} vs ${threshold ?? '-'}${blocked ? ': blocked' : ''}`,
+  });
+}
+
 class DryRunRollback extends Error {
   constructor(readonly answer: CompleteAnswer) { super('dry run'); }
 }
@@ -140,6 +169,7 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
     if (e.type === 'gate_finished' || e.type === 'gate_skipped') {
       const g = e.outcome;
       log(g.error ? 'warn' : 'info', 'gate finished', { ...logFields, gate: g.code, passed: g.passed, score: g.score, skipped: g.skipped, skip_reason: g.skipReason, attempts: g.attempts, duration_ms: Math.round(g.durationMs), error: g.error?.message });
+      logNormalized(logFields, g);
     } else if (e.type === 'gate_retrying') {
       log('warn', 'gate retrying', { ...logFields, gate: e.code, attempt: e.attempt, delay_ms: e.delayMs, kind: e.kind, error: e.message });
     }
@@ -208,5 +238,6 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
     gates: Math.round(gatesDoneAt - begunAt),
     complete: Math.round(end - gatesDoneAt),
   };
+  logThreshold(logFields, begin.sd_type, done, request.dry_run);
   return response;
 }

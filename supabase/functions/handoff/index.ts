@@ -8,19 +8,15 @@ import type { z } from 'zod';
 import { ApprovalDecisionRequestSchema, OverrideRequestSchema } from '../../../shared/approvals.ts';
 import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import { parseHandoffRequest, type HandoffRequest, type HandoffResponse } from '../../../shared/handoff-schema.ts';
-import { deriveRequestId, requestFingerprint, sha256Hex } from '../../../shared/idempotency.ts';
+import { deriveRequestId, idempotencyScope, isFinalAnswer, requestFingerprint, sha256Hex } from '../../../shared/idempotency.ts';
 import { asCaller, callerFromClaims, rpc, type Caller } from '../../../shared/rpc.ts';
 import { db } from '../_shared/db.ts';
-import { errorResponse, json, log, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
+import { configRefusal, settings } from '../_shared/config.ts';
+import { errorResponse, json, log, readBody, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
 import { modeCache, recordUnknownInput } from '../_shared/modes.ts';
 import { runHandoff } from '../_shared/orchestrator.ts';
 
-const MAX_BODY_BYTES = 64 * 1024;
 const ALLOWED_ROLES = new Set(['service_role', 'authenticated']);
-const signingSecret = Deno.env.get('SUBAGENT_SIGNING_SECRET') || undefined;
-const concurrency = Number(Deno.env.get('STAGEGATE_GATE_CONCURRENCY') ?? '5');
-// How long an event stream follows an attempt awaiting approval before it ends with still_waiting.
-const approvalStreamMs = Number(Deno.env.get('STAGEGATE_APPROVAL_STREAM_MS') ?? '900000');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type Claims = Record<string, unknown>;
@@ -32,17 +28,15 @@ function fail(err: unknown, rid: string, extra: Record<string, unknown> = {}): R
   return json(errorBody(m.code, m.message, m.details), m.status, m.status === 503 ? { 'retry-after': '1' } : {});
 }
 
-async function readJson(request: Request): Promise<{ ok: true; body: unknown } | { ok: false; response: Response }> {
+async function readJson(request: Request, rid: string): Promise<{ ok: true; body: unknown } | { ok: false; response: Response }> {
   const type = request.headers.get('content-type') ?? '';
   if (!/^application\/json\b/i.test(type)) {
     return { ok: false, response: errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request body as application/json') };
   }
-  const text = await request.text();
-  if (new TextEncoder().encode(text).length > MAX_BODY_BYTES) {
-    return { ok: false, response: errorResponse(413, 'PAYLOAD_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`) };
-  }
+  const read = await readBody(request, undefined, rid);
+  if (!read.ok) return read;
   try {
-    return { ok: true, body: JSON.parse(text) };
+    return { ok: true, body: JSON.parse(read.text) };
   } catch {
     return { ok: false, response: errorResponse(400, 'INVALID_INPUT', 'the body is not valid JSON') };
   }
@@ -97,7 +91,7 @@ type AttemptRow = { id: string; status: string; result: Record<string, unknown> 
  * Read under the caller's identity (RLS), once a second.
  */
 async function followApproval(attemptId: string, caller: Caller, emit: (event: string, data: unknown) => void, afterEventId = 0): Promise<void> {
-  const until = Date.now() + approvalStreamMs;
+  const until = Date.now() + settings().STAGEGATE_APPROVAL_STREAM_MS;
   let last = afterEventId;
   for (;;) {
     const { events, attempt } = await asCaller(db(), caller, async (tx) => ({
@@ -139,9 +133,9 @@ function approvalLinks(request: Request, attemptId: string): { status_url: strin
 }
 
 /** The body of a decision or an override: a uuid in the path and a zod-checked JSON body. */
-async function readAttemptCommand<T>(request: Request, attemptId: string, schema: z.ZodType<T>, what: string): Promise<{ ok: true; value: T } | { ok: false; response: Response }> {
+async function readAttemptCommand<T>(request: Request, rid: string, attemptId: string, schema: z.ZodType<T>, what: string): Promise<{ ok: true; value: T } | { ok: false; response: Response }> {
   if (!UUID.test(attemptId)) return { ok: false, response: errorResponse(400, 'INVALID_INPUT', 'attempt id must be a uuid') };
-  const read = await readJson(request);
+  const read = await readJson(request, rid);
   if (!read.ok) return read;
   const parsed = schema.safeParse(read.body);
   if (!parsed.success) {
@@ -152,7 +146,7 @@ async function readAttemptCommand<T>(request: Request, attemptId: string, schema
 }
 
 async function handleDecision(request: Request, attemptId: string, caller: Caller, rid: string): Promise<Response> {
-  const body = await readAttemptCommand(request, attemptId, ApprovalDecisionRequestSchema, 'decision');
+  const body = await readAttemptCommand(request, rid, attemptId, ApprovalDecisionRequestSchema, 'decision');
   if (!body.ok) return body.response;
   try {
     // under the approver's identity: SQL decides who may approve, and records who did
@@ -165,7 +159,7 @@ async function handleDecision(request: Request, attemptId: string, caller: Calle
 }
 
 async function handleOverride(request: Request, attemptId: string, caller: Caller, rid: string): Promise<Response> {
-  const body = await readAttemptCommand(request, attemptId, OverrideRequestSchema, 'override');
+  const body = await readAttemptCommand(request, rid, attemptId, OverrideRequestSchema, 'override');
   if (!body.ok) return body.response;
   try {
     const answer = await asCaller(db(), caller, (tx) => rpc.overrideHandoff(tx, attemptId, body.value.reason));
@@ -193,7 +187,7 @@ async function handleStatus(request: Request, attemptId: string, caller: Caller,
 }
 
 async function handleRun(request: Request, claims: Claims, caller: Caller, rid: string): Promise<Response> {
-  const read = await readJson(request);
+  const read = await readJson(request, rid);
   if (!read.ok) return read.response;
   const parsed = parseHandoffRequest(read.body);
   if (!parsed.ok) {
@@ -209,7 +203,7 @@ async function handleRun(request: Request, claims: Claims, caller: Caller, rid: 
   if (key !== null && !/^[\x21-\x7e]{1,255}$/.test(key)) {
     return errorResponse(400, 'INVALID_INPUT', 'Idempotency-Key must be 1-255 printable ASCII characters');
   }
-  const scope = `handoff:${String(claims.role)}:${String(claims.sub ?? '')}`;
+  const scope = await idempotencyScope('handoff', String(claims.role), typeof claims.sub === 'string' ? claims.sub : undefined);
   const fingerprint = await requestFingerprint(read.body);
   const useKey = key !== null && !req.dry_run;
   if (useKey) {
@@ -229,14 +223,14 @@ async function handleRun(request: Request, claims: Claims, caller: Caller, rid: 
   const logFields = { request_id: rid, sd_id: req.sd_id, handoff_type: req.handoff_type };
   const finish = async (status: number, body: unknown) => {
     if (!useKey) return;
-    // A retryable failure is not stored, so the client may retry with the same key; nor is a
-    // handoff awaiting approval: a retry then answers with the attempt as it is by then (begin
-    // replays the same request id).
-    if (status >= 500 || status === 202) await rpc.idempotencyAbandon(sql, scope, key).catch(() => {});
+    // Only an answer the same body always gets is stored; anything else (a 5xx, a 409 WRONG_PHASE
+    // or SD_BUSY, …) frees the key, so a retry with the same key runs again.
+    // Nor is a handoff awaiting approval (202): a retry answers with the attempt as it is by then.
+    if (!isFinalAnswer(status, body) || status === 202) await rpc.idempotencyAbandon(sql, scope, key).catch(() => {});
     else await rpc.idempotencyComplete(sql, scope, key, fingerprint, status, body as never).catch((e) => log('error', 'idempotency store failed', { ...logFields, error: String(e) }));
   };
   const run = (extra: Partial<Parameters<typeof runHandoff>[0]> = {}) =>
-    runHandoff({ sql, caller, request: req, requestId: attemptRid, logId: rid, executors: { signingSecret }, concurrency, readMode: (t) => modeCache().read(t), ...extra });
+    runHandoff({ sql, caller, request: req, requestId: attemptRid, logId: rid, executors: { signingSecret: settings().SUBAGENT_SIGNING_SECRET }, concurrency: settings().STAGEGATE_GATE_CONCURRENCY, readMode: (t) => modeCache().read(t), ...extra });
   const settle = async (promise: Promise<HandoffResponse>): Promise<{ status: number; body: unknown }> => {
     try {
       const body = await promise;
@@ -298,6 +292,8 @@ async function handleRun(request: Request, claims: Claims, caller: Caller, rid: 
 Deno.serve(async (request) => {
   const rid = newRequestId(request);
   try {
+    const refused = configRefusal();
+    if (refused) return refused;
     const claims = await verifiedClaims(request);
     if (!claims) return errorResponse(401, 'UNAUTHORIZED', 'a valid JWT is required');
     if (!ALLOWED_ROLES.has(String(claims.role))) {

@@ -1,6 +1,8 @@
-// GET /functions/v1/health — database reachability, the latest applied migration and the RPC
-// pre-flight probe. 200 only when all three are good; 503 names what is missing.
+// GET /functions/v1/health — database reachability, the latest applied migration, the RPC
+// pre-flight probe and the functions' settings. 200 only when all four are good; 503 names what
+// is missing or wrong.
 import { missingRpcs, REQUIRED_RPCS } from '../../../shared/rpc-contract.ts';
+import { functionConfig } from '../_shared/config.ts';
 import { db } from '../_shared/db.ts';
 import { errorResponse, json, log, requestId } from '../_shared/http.ts';
 
@@ -8,6 +10,20 @@ Deno.serve(async (request) => {
   const rid = requestId(request);
   if (request.method !== 'GET') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use GET', null, { allow: 'GET' });
   const started = performance.now();
+  const settings = functionConfig();
+  const config = settings.ok ? { ok: true, problems: [] } : { ok: false, problems: settings.problems };
+  // With bad settings the pool cannot be sized: report them without touching the database.
+  if (!settings.ok) {
+    log('warn', 'health check failed', { request_id: rid, config: config.problems });
+    return json({
+      status: 'unavailable',
+      database: { reachable: false, error: 'not checked: invalid function settings' },
+      migration: null,
+      preflight: { ok: false, checked: 0, missing: [] },
+      config,
+      request_id: rid,
+    }, 503);
+  }
   try {
     const sql = db();
     const [probe, migrations] = await Promise.all([
@@ -25,6 +41,7 @@ Deno.serve(async (request) => {
       database: { reachable: true, latency_ms: Math.round(performance.now() - started) },
       migration: latest ? { version: latest.version, name: latest.name } : null,
       preflight: { ok: missing.length === 0, checked: REQUIRED_RPCS.length, missing },
+      config,
       request_id: rid,
     };
     if (body.status !== 'ok') log('warn', 'health check failed', { request_id: rid, missing, migration: body.migration });
@@ -36,6 +53,7 @@ Deno.serve(async (request) => {
       database: { reachable: false, error: 'database unreachable' },
       migration: null,
       preflight: { ok: false, checked: REQUIRED_RPCS.length, missing: REQUIRED_RPCS.map((r) => `public.${r.name}`) },
+      config,
       request_id: rid,
     }, 503);
   }

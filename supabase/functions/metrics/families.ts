@@ -13,7 +13,7 @@ export interface Histogram {
   buckets: number[];
 }
 
-/** The jsonb returned by public.fn_metrics_snapshot() (supabase/migrations/20261125090100_metrics_outbox_backlog.sql). */
+/** The jsonb returned by public.fn_metrics_snapshot() (supabase/schemas/11_metrics.sql). */
 export interface MetricsSnapshot {
   generated_at: string;
   window_s: number;

@@ -12,12 +12,12 @@
 // the local numbers, so the failure is a metric and not a gap.
 import { CONTENT_TYPE, renderMetrics } from '../../../shared/prometheus.ts';
 import { db } from '../_shared/db.ts';
+import { configRefusal, settings } from '../_shared/config.ts';
 import { errorResponse, log, requestId, verifiedClaims } from '../_shared/http.ts';
 import { metricFamilies, type MetricsSnapshot } from './families.ts';
 import { NORMALIZER_BOUNDS_S, NormalizerProbe } from './normalizer-probe.ts';
 
 const ALLOWED_ROLES = new Set(['service_role', 'stagegate_metrics']);
-const SNAPSHOT_TIMEOUT_MS = Number(Deno.env.get('STAGEGATE_METRICS_TIMEOUT_MS') ?? '5000');
 
 const probe = new NormalizerProbe();
 let modeStoreFetchErrors = 0;
@@ -26,7 +26,7 @@ async function snapshot(rid: string): Promise<MetricsSnapshot | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const query = db()<{ s: MetricsSnapshot }[]>`select public.fn_metrics_snapshot() as s`;
-    timer = setTimeout(() => query.cancel(), SNAPSHOT_TIMEOUT_MS);
+    timer = setTimeout(() => query.cancel(), settings().STAGEGATE_METRICS_TIMEOUT_MS);
     const [row] = await query;
     return row?.s ?? null;
   } catch (err) {
@@ -40,6 +40,8 @@ async function snapshot(rid: string): Promise<MetricsSnapshot | null> {
 Deno.serve(async (request) => {
   const rid = requestId(request);
   if (request.method !== 'GET') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use GET', null, { allow: 'GET' });
+  const refused = configRefusal();
+  if (refused) return refused;
   const role = (await verifiedClaims(request))?.role;
   if (typeof role !== 'string' || !ALLOWED_ROLES.has(role)) {
     log('warn', 'metrics scrape refused', { request_id: rid, role: role ?? null });

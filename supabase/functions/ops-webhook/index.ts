@@ -11,10 +11,10 @@ import {
 import { isValidationMode, type ModeRead } from '../../../shared/mode-cache.ts';
 import { setCaller } from '../../../shared/rpc.ts';
 import { db } from '../_shared/db.ts';
-import { errorResponse, json, log, requestId } from '../_shared/http.ts';
+import { configRefusal } from '../_shared/config.ts';
+import { errorResponse, json, log, readBody, requestId } from '../_shared/http.ts';
 import { modeCache } from '../_shared/modes.ts';
 
-const MAX_BODY_BYTES = 64 * 1024;
 const demoteAlerts = parseDemoteAlerts(Deno.env.get('OPS_DEMOTE_ALERTS'));
 
 // Checked once at start. A bad secret is a deployment error: say so once, in one structured line
@@ -53,11 +53,14 @@ function logChanges(changes: ModeChange[], reasonFor: (scope: string) => string 
 async function handle(request: Request, rid: string): Promise<Response> {
   if (!secrets.ok) return errorResponse(503, 'WEBHOOK_NOT_CONFIGURED', 'the ops webhook has no valid OPS_WEBHOOK_SECRETS; see the function log');
   if (request.method !== 'POST') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use POST', null, { allow: 'POST' });
+  const refused = configRefusal();
+  if (refused) return refused;
   if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {
     return errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
   }
-  const raw = await request.text();
-  if (new TextEncoder().encode(raw).length > MAX_BODY_BYTES) return errorResponse(413, 'PAYLOAD_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`);
+  const read = await readBody(request, undefined, rid);
+  if (!read.ok) return read.response;
+  const raw = read.text;
 
   const verified = await verifyWebhook({ keys: await keys, headers: request.headers, body: raw, nowSeconds: Math.floor(Date.now() / 1000) });
   if (!verified.ok) {

@@ -1,0 +1,173 @@
+-- What a handoff leaves behind: attempts, recorded gate results, the handoff log, the transition
+-- audit and the NOTIFY outbox. None of these tables has a foreign key to the SD: they are history,
+-- and the seed runbook deletes a test SD and still reads its audit.
+
+-- One row per handoff request (idempotent by request_id). gates and context are frozen at begin,
+-- so every later step of the attempt judges the same plan and the same snapshot.
+create table public.handoff_attempts (
+  id uuid primary key default gen_random_uuid(),
+  request_id text not null unique check (length(request_id) between 1 and 200),
+  sd_id text not null,
+  sd_uuid uuid not null,
+  sd_type text not null,
+  handoff_type text not null references public.handoff_types (code),
+  session_id text not null,
+  status text not null default 'in_progress'
+    check (status in ('in_progress', 'awaiting_approval', 'completed', 'rejected', 'failed', 'abandoned', 'expired')),
+  from_phase text not null,
+  to_phase text not null,
+  sd_version int not null,
+  context jsonb not null,
+  gates jsonb not null,
+  result jsonb,
+  audit_id uuid,
+  started_at timestamptz not null default clock_timestamp(),
+  finished_at timestamptz,
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger')),
+  team_id uuid,
+  -- awaiting_approval: the automated gates passed, people decide next (16_approvals.sql)
+  approval_deadline timestamptz,
+  check ((status in ('in_progress', 'awaiting_approval')) = (finished_at is null)),
+  constraint handoff_attempts_awaiting_has_deadline check (status <> 'awaiting_approval' or approval_deadline is not null)
+);
+comment on column public.handoff_attempts.approval_deadline is
+  'Set when the attempt starts awaiting approval: the sweep expires it after this time.';
+comment on column public.handoff_attempts.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.handoff_attempts.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.handoff_attempts.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+comment on column public.handoff_attempts.team_id is
+  'The team of the directive when the attempt began: its members read the attempt and everything tied to it by attempt_id (gate results, handoff record, audit row).';
+create index handoff_attempts_team_id_idx on public.handoff_attempts (team_id);
+create trigger _040_stamp_team before insert on public.handoff_attempts
+  for each row execute function stagegate_private.tg_handoff_attempts__stamp_team();
+create trigger _050_stamp_actor before insert on public.handoff_attempts
+  for each row execute function stagegate_private.tg__stamp_actor();
+create index handoff_attempts_sd_uuid_idx on public.handoff_attempts (sd_uuid);
+create index handoff_attempts_in_progress_idx on public.handoff_attempts (started_at) where status = 'in_progress';
+-- at most one waiting attempt per directive; the expiry sweep reads them by deadline
+create unique index handoff_attempts_awaiting_sd_idx on public.handoff_attempts (sd_uuid) where status = 'awaiting_approval';
+create index handoff_attempts_awaiting_deadline_idx on public.handoff_attempts (approval_deadline) where status = 'awaiting_approval';
+
+-- One row per (attempt, gate). A repeated record is not a new row: it bumps hit_count and sets
+-- metadata.idempotent_hit, so the runbook's count of idempotent_hit rows counts results that were
+-- recorded more than once, and sum(hit_count) counts the duplicate calls themselves.
+create table public.sub_agent_execution_results (
+  id uuid primary key default gen_random_uuid(),
+  attempt_id uuid not null references public.handoff_attempts (id) on delete cascade,
+  sd_id text not null,
+  sub_agent_code text not null,
+  verdict text not null check (verdict in ('PASS', 'FAIL', 'SKIPPED', 'ERROR')),
+  passed boolean not null,
+  score numeric not null check (score >= 0),
+  max_score numeric not null check (max_score > 0),
+  issues jsonb not null default '[]' check (jsonb_typeof(issues) = 'array'),
+  warnings jsonb not null default '[]' check (jsonb_typeof(warnings) = 'array'),
+  fixes jsonb not null default '[]' check (jsonb_typeof(fixes) = 'array'),
+  skipped boolean not null default false,
+  skip_reason text,
+  error text,
+  -- calls actually made: 0 for a gate skipped or refused by an open circuit breaker
+  attempts int not null default 1 check (attempts >= 0),
+  duration_ms int check (duration_ms >= 0),
+  execution_time numeric generated always as (duration_ms / 1000.0) stored,
+  idempotency_key text check (length(idempotency_key) <= 200),
+  hit_count int not null default 0,
+  metadata jsonb not null default '{}',
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger')),
+  unique (attempt_id, sub_agent_code),
+  check (score <= max_score)
+);
+comment on column public.sub_agent_execution_results.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.sub_agent_execution_results.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.sub_agent_execution_results.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+create trigger _050_stamp_actor before insert on public.sub_agent_execution_results
+  for each row execute function stagegate_private.tg__stamp_actor();
+create index sub_agent_execution_results_key_idx on public.sub_agent_execution_results (idempotency_key)
+  where idempotency_key is not null;
+
+create table public.sd_phase_handoffs (
+  id uuid primary key default gen_random_uuid(),
+  attempt_id uuid not null unique,
+  sd_id text not null,
+  sd_uuid uuid not null,
+  handoff_type text not null,
+  from_phase text not null,
+  to_phase text not null,
+  status text not null check (status in ('accepted', 'rejected', 'failed')),
+  score numeric,
+  threshold numeric,
+  validation_mode text,
+  failed_gate text,
+  session_id text,
+  execution_time_ms int,
+  created_at timestamptz not null default now(),
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger'))
+);
+comment on column public.sd_phase_handoffs.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.sd_phase_handoffs.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.sd_phase_handoffs.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+create trigger _050_stamp_actor before insert on public.sd_phase_handoffs
+  for each row execute function stagegate_private.tg__stamp_actor();
+create index sd_phase_handoffs_sd_id_idx on public.sd_phase_handoffs (sd_id);
+
+-- Exactly one terminal row per attempt (unique attempt_id).
+create table public.sd_transition_audit (
+  id uuid primary key default gen_random_uuid(),
+  sd_id text not null,
+  sd_uuid uuid,
+  transition_type text not null,
+  session_id text,
+  request_id text,
+  attempt_id uuid unique,
+  pre_state jsonb,
+  post_state jsonb,
+  -- abandoned: closed by fn_sweep_stuck_attempts (12_sweeps.sql); failed: a state change was
+  -- attempted and rolled back; expired: waited for approvals past its deadline (16_approvals.sql).
+  status text not null default 'in_progress' check (status in ('in_progress', 'completed', 'rejected', 'failed', 'abandoned', 'expired')),
+  error_details jsonb,
+  error_message text,
+  validation_mode text,
+  score numeric,
+  threshold numeric,
+  failed_gate text,
+  would_reject boolean not null default false,
+  started_at timestamptz not null default now(),
+  completed_at timestamptz,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  actor_id uuid,
+  actor_role text,
+  actor_via text check (actor_via in ('http', 'sql', 'trigger'))
+);
+comment on column public.sd_transition_audit.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
+comment on column public.sd_transition_audit.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
+comment on column public.sd_transition_audit.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
+create trigger _050_stamp_actor before insert on public.sd_transition_audit
+  for each row execute function stagegate_private.tg__stamp_actor();
+create index sd_transition_audit_sd_id_idx on public.sd_transition_audit (sd_id, created_at desc);
+create index sd_transition_audit_created_idx on public.sd_transition_audit (created_at desc);
+
+create trigger tg_sub_agent_execution_results__updated_at before update on public.sub_agent_execution_results
+  for each row execute function public.tg__set_updated_at();
+
+create trigger tg_sd_transition_audit__updated_at before update on public.sd_transition_audit
+  for each row execute function public.tg__set_updated_at();
+
+create table public.transition_notifications (
+  id bigint generated always as identity primary key,
+  payload jsonb not null check (jsonb_typeof(payload) = 'object'),
+  created_at timestamptz not null default now()
+);
+comment on table public.transition_notifications is
+  'Outbox of NOTIFY stagegate_transition payloads, one per accepted transition, written by fn_complete_handoff and sent and deleted by fn_sweep_transition_notifications.';
+alter table public.transition_notifications enable row level security;
+revoke all on table public.transition_notifications from public, anon, authenticated;
+grant select on table public.transition_notifications to service_role;

@@ -1,0 +1,97 @@
+// supabase/schemas/ and supabase/migrations/ must describe the same database. The migrations side
+// is this run's template (global setup applies every migration with the real Supabase CLI); the
+// schema side is built here from the schema files; the real CLI's diff (pg-delta) compares them.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dropDatabase } from '../../stack/db.ts';
+import { diffDatabases, migrationsDir, schemaDatabase, schemaFiles, schemasDir, settledDiff } from '../../stack/schema.ts';
+import { migrationName } from '../../scripts/db-diff.ts';
+import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
+
+const schemaDb = `schema_drift_${process.pid}`;
+let migrated: FreshDatabase;
+const extra: string[] = [];
+
+beforeAll(async () => { migrated = await freshDatabase(); });
+afterAll(async () => {
+  await migrated?.drop();
+  for (const name of [schemaDb, ...extra]) await dropDatabase(inject('adminUrl'), name);
+});
+
+describe('declarative schema vs migrations', () => {
+  it('the database built from supabase/schemas/ equals the one built from supabase/migrations/', { timeout: 60000 }, async () => {
+    const fromSchemas = await schemaDatabase(inject('adminUrl'), schemaDb);
+    const diff = await diffDatabases(migrated.url, fromSchemas);
+    // Not empty: the schema and the migrations disagree. Edit supabase/schemas/, then
+    // `npm run db:diff -- <name>` writes the migration that closes the gap.
+    expect(diff).toBe('');
+  });
+
+  it('fails when the schema changes and no migration follows; db:diff writes the migration that closes the gap', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stagegate-schemas-'));
+    const from = await freshDatabase();
+    const replay = await freshDatabase();
+    try {
+      for (const file of schemaFiles()) fs.copyFileSync(file, path.join(dir, path.basename(file)));
+      const edited = path.join(dir, '09_idempotency.sql');
+      const text = fs.readFileSync(edited, 'utf8');
+      expect(text).toContain('hits int not null default 0');
+      fs.writeFileSync(edited, `${text.replace('hits int not null default 0', 'hits int not null default 1')}
+create or replace function public.fn_drift_probe() returns int language sql as 'select 1';
+revoke all on function public.fn_drift_probe() from public, anon, authenticated;
+`);
+      const name = `${schemaDb}_edited`;
+      extra.push(name);
+      const to = await schemaDatabase(inject('adminUrl'), name, dir);
+      const diff = await diffDatabases(migrated.url, to);
+      expect(diff).toMatch(/ALTER TABLE "public"\."http_idempotency_keys"[\s\S]*"hits" SET DEFAULT 1/);
+
+      // What `npm run db:diff` writes: the CLI's diff, settled. A new function gets EXECUTE for
+      // anon from the default privileges; pg-delta's first pass does not know, the second revokes.
+      const migration = await settledDiff(inject('adminUrl'), from.name, to);
+      expect(migration).toMatch(/CREATE (OR REPLACE )?FUNCTION "?public"?\."?fn_drift_probe"?/i);
+      expect(migration).toMatch(/REVOKE ALL ON FUNCTION "public"\."fn_drift_probe"\(\) FROM "anon"/);
+      await replay.sql.begin((tx) => tx.unsafe(migration));
+      const [grant] = await replay.sql`select has_function_privilege('anon', 'public.fn_drift_probe()', 'execute') as anon`;
+      expect(grant!.anon).toBe(false);
+      await replay.sql.end({ timeout: 1 });
+      expect(await diffDatabases(replay.url, to)).toBe('');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await from.drop();
+      await replay.drop();
+    }
+  }, 120000);
+
+  it('names a generated migration <UTC timestamp>_<name>.sql and refuses other names', () => {
+    expect(migrationName('add_thing', new Date('2026-12-01T14:05:09Z'))).toBe('20261201140509_add_thing.sql');
+    for (const bad of [undefined, '', 'Add-Thing', '../x', '1abc']) expect(() => migrationName(bad)).toThrow(/usage: npm run db:diff/);
+  });
+
+  it('defines every object once under supabase/schemas/', () => {
+    const seen = new Map<string, string[]>();
+    const definition = /^\s*create\s+(?:or\s+replace\s+)?(?:unique\s+)?(function|table|view|trigger|index|policy)\s+(?:if\s+not\s+exists\s+)?([\w.]+)(?:[^;]*?\son\s+([\w.]+))?/gim;
+    for (const file of schemaFiles()) {
+      for (const m of fs.readFileSync(file, 'utf8').matchAll(definition)) {
+        const kind = m[1]!.toLowerCase();
+        // Triggers and policies are named per table; the rest per schema.
+        const key = kind === 'trigger' || kind === 'policy' ? `${kind} ${m[2]} on ${m[3]}` : `${kind} ${m[2]}`;
+        seen.set(key, [...(seen.get(key) ?? []), path.basename(file)]);
+      }
+    }
+    expect(seen.size).toBeGreaterThan(150);
+    expect([...seen].filter(([, files]) => files.length > 1)).toEqual([]);
+  });
+
+  it('every migration is either generated by the CLI or marked hand-written', () => {
+    expect(fs.existsSync(schemasDir)).toBe(true);
+    const unmarked = fs.readdirSync(migrationsDir).filter((f) => f.endsWith('.sql')).filter((f) => {
+      const text = fs.readFileSync(path.join(migrationsDir, f), 'utf8');
+      return !/^SET local check_function_bodies = off;$/m.test(text) && !text.startsWith('-- Hand-written:');
+    });
+    expect(unmarked).toEqual([]);
+  });
+});
