@@ -2,6 +2,7 @@
 // migrations through the Supabase CLI, the functions server, and readiness from `health`.
 import { signJwt } from '../shared/jwt.ts';
 import { generateWebhookSecret } from './agent-server.ts';
+import { startApprovalWebhook, type ApprovalWebhookRelay } from './approval-webhook.ts';
 import { startConsumer, type Consumer } from './consumer.ts';
 import type { StackConfig } from './config.ts';
 import { bootstrap, migrate, waitForDatabase } from './db.ts';
@@ -104,6 +105,10 @@ export async function startStack(config: StackConfig, opts: { durable?: boolean;
       await scheduler.stop();
       throw err;
     });
+    // approvals: the webhook relay, when a URL and secret are configured
+    const hook: ApprovalWebhookRelay | undefined = config.approvalWebhook
+      ? await startApprovalWebhook({ dbUrl, ...config.approvalWebhook })
+      : undefined;
     const f = functions;
     const p = pg;
     let stopped = false;
@@ -121,6 +126,7 @@ export async function startStack(config: StackConfig, opts: { durable?: boolean;
       async stop() {
         if (stopped) return;
         stopped = true;
+        await hook?.stop();
         await consumer.stop();
         await scheduler.stop();
         await f.stop();

@@ -31,6 +31,7 @@ drop view if exists
 drop table if exists
   public.approval_decisions,
   public.approval_events,
+  public.approval_webhook_deliveries,
   public.gate_skip_rules,
   public.handoff_attempts,
   public.handoff_overrides,
@@ -73,6 +74,8 @@ drop table if exists
 drop function if exists
   public.breaker_lock(text),
   public.fn_decide_approval(uuid, text, text),
+  public.fn_claim_approval_webhooks(int, int),
+  public.fn_record_approval_webhook(bigint, boolean, int, text, int),
   public.fn_override_handoff(uuid, text),
   public.fn_sweep_approval_events(int),
   public.fn_sweep_expired_approvals(),

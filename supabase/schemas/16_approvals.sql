@@ -635,3 +635,99 @@ from public, anon, authenticated, service_role;
 revoke all on function public.fn_override_handoff(uuid, text) from public, anon;
 grant execute on function public.fn_override_handoff(uuid, text) to authenticated, service_role;
 
+
+-- ============================================================================================
+-- Webhook deliveries of approval events (Standard Webhooks, signed and sent by a relay outside
+-- the database: stack/approval-webhook.ts locally). One row per event once the relay has seen
+-- it: pending -> delivered, or after p_max_attempts failures dead (the dead-letter record, with
+-- the last status and error). Retries back off exponentially (2^attempts seconds, at most 10 min).
+-- ============================================================================================
+create table public.approval_webhook_deliveries (
+  event_id bigint primary key references public.approval_events (id) on delete cascade,
+  status text not null default 'pending' check (status in ('pending', 'delivered', 'dead')),
+  attempts int not null default 0 check (attempts >= 0),
+  next_attempt_at timestamptz not null default clock_timestamp(),
+  last_status int,
+  last_error text check (length(last_error) <= 2000),
+  delivered_at timestamptz,
+  created_at timestamptz not null default clock_timestamp(),
+  updated_at timestamptz not null default clock_timestamp()
+);
+comment on table public.approval_webhook_deliveries is
+  'Delivery of each approval event to the configured webhook: pending (with next_attempt_at), delivered, or dead after the last retry (the dead-letter record: attempts, last_status, last_error).';
+create index approval_webhook_deliveries_due_idx on public.approval_webhook_deliveries (next_attempt_at) where status = 'pending';
+alter table public.approval_webhook_deliveries enable row level security;
+revoke all on table public.approval_webhook_deliveries from public, anon, authenticated;
+grant select on table public.approval_webhook_deliveries to service_role;
+
+-- Up to p_limit events due for delivery: events the relay has not seen yet get a row, then the
+-- due pending rows are leased for p_lease_seconds (a relay that dies mid-send leaves them to the
+-- next). Returns [{event_id, attempt (1-based), payload}].
+create or replace function public.fn_claim_approval_webhooks(p_limit int default 50, p_lease_seconds int default 30) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_claimed jsonb;
+begin
+  if p_limit is null or p_limit not between 1 and 1000 or p_lease_seconds is null or p_lease_seconds not between 1 and 3600 then
+    raise exception using errcode = 'SG001',
+      message = format('INVALID_INPUT: p_limit must be 1-1000 and p_lease_seconds 1-3600 (got %s, %s)', p_limit, p_lease_seconds);
+  end if;
+  insert into public.approval_webhook_deliveries (event_id)
+  select e.id from public.approval_events e
+  where not exists (select 1 from public.approval_webhook_deliveries d where d.event_id = e.id)
+  order by e.id
+  on conflict (event_id) do nothing;
+  with due as (
+    select d.event_id from public.approval_webhook_deliveries d
+    where d.status = 'pending' and d.next_attempt_at <= clock_timestamp()
+    order by d.event_id limit p_limit
+    for update skip locked
+  ), leased as (
+    update public.approval_webhook_deliveries d
+       set next_attempt_at = clock_timestamp() + make_interval(secs => p_lease_seconds), updated_at = clock_timestamp()
+      from due where d.event_id = due.event_id
+    returning d.event_id, d.attempts
+  )
+  select coalesce(jsonb_agg(jsonb_build_object('event_id', l.event_id, 'attempt', l.attempts + 1,
+                                               'payload', e.payload || jsonb_build_object('event_id', e.id)) order by l.event_id), '[]')
+  into v_claimed
+  from leased l join public.approval_events e on e.id = l.event_id;
+  return v_claimed;
+end;
+$$;
+comment on function public.fn_claim_approval_webhooks(int, int) is
+  'For the approval webhook relay: registers new approval events for delivery and leases up to p_limit due ones for p_lease_seconds. Returns [{event_id, attempt, payload}].';
+
+-- The outcome of one delivery attempt: delivered, or a retry after 2^attempts seconds (at most
+-- 10 minutes), or dead once p_max_attempts attempts failed.
+create or replace function public.fn_record_approval_webhook(
+  p_event_id bigint, p_ok boolean, p_status int default null, p_error text default null, p_max_attempts int default 8
+) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_row public.approval_webhook_deliveries;
+begin
+  if p_event_id is null or p_ok is null or p_max_attempts is null or p_max_attempts not between 1 and 100 then
+    raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_event_id and p_ok are required, p_max_attempts 1-100';
+  end if;
+  update public.approval_webhook_deliveries d
+     set attempts = d.attempts + 1,
+         status = case when p_ok then 'delivered' when d.attempts + 1 >= p_max_attempts then 'dead' else 'pending' end,
+         delivered_at = case when p_ok then clock_timestamp() end,
+         next_attempt_at = clock_timestamp() + make_interval(secs => least(power(2, d.attempts + 1), 600)),
+         last_status = p_status, last_error = left(p_error, 2000), updated_at = clock_timestamp()
+   where d.event_id = p_event_id and d.status = 'pending'
+  returning * into v_row;
+  if not found then
+    select * into v_row from public.approval_webhook_deliveries d where d.event_id = p_event_id;
+  end if;
+  return to_jsonb(v_row);
+end;
+$$;
+comment on function public.fn_record_approval_webhook(bigint, boolean, int, text, int) is
+  'For the approval webhook relay: record one delivery attempt of an event. Returns the delivery row (status pending|delivered|dead, attempts, next_attempt_at, last_status, last_error).';
+
+revoke all on function public.fn_claim_approval_webhooks(int, int), public.fn_record_approval_webhook(bigint, boolean, int, text, int)
+from public, anon, authenticated;
+grant execute on function public.fn_claim_approval_webhooks(int, int), public.fn_record_approval_webhook(bigint, boolean, int, text, int)
+to service_role;
