@@ -182,6 +182,15 @@ export async function runDemo(opts: { dbUrl: string; functionsUrl: string; servi
   return allAccepted && refused.status === 403 && approved;
 }
 
+interface DemoAnswer {
+  verdict?: string;
+  score?: number;
+  attempt_id?: string;
+  approvals?: { approvals_needed?: number; approver_roles?: string[]; deadline?: string };
+  result?: Record<string, unknown>;
+  error?: { code?: string };
+}
+
 /** One approval end to end: the LEAD asks, the handoff waits (202), the planner approves, it moves. */
 async function demoApproval(functionsUrl: string, jwtSecret: string, print: (line: string) => void): Promise<boolean> {
   const tokens = await demoUserTokens(jwtSecret);
@@ -192,17 +201,17 @@ async function demoApproval(functionsUrl: string, jwtSecret: string, print: (lin
       headers: { authorization: `Bearer ${as(who).token}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-    return { status: response.status, body: await response.json() as Record<string, any> };
+    return { status: response.status, body: await response.json() as DemoAnswer };
   };
   print(`  Approvals: ${APPROVAL_SD} (infrastructure) needs a planner's sign-off for LEAD-TO-PLAN (approval gate DEMO_SIGNOFF)`);
   const asked = await post('lead', '', { sd_id: APPROVAL_SD, handoff_type: 'LEAD-TO-PLAN', session_id: 'lead-session', skip_idempotency: true });
-  const needs = asked.body.approvals as { approvals_needed?: number; approver_roles?: string[]; deadline?: string } | undefined;
+  const needs = asked.body.approvals;
   print(`    As ${as('lead').user.email}: LEAD-TO-PLAN ⇒ HTTP ${asked.status} ${String(asked.body.verdict ?? asked.body.error?.code)}, score ${String(asked.body.score)}, needs ${String(needs?.approvals_needed)} approval(s) from ${String(needs?.approver_roles?.join(' or '))} by ${String(needs?.deadline)}`);
   if (asked.status !== 202) return false;
   const self = await post('lead', `/attempts/${String(asked.body.attempt_id)}/approvals`, { decision: 'approve' });
   print(`    As ${as('lead').user.email}: approve ⇒ HTTP ${self.status} ${String(self.body.error?.code)}`);
   const approved = await post('planner', `/attempts/${String(asked.body.attempt_id)}/approvals`, { decision: 'approve', comment: 'cluster capacity checked' });
-  const result = approved.body.result as Record<string, unknown> | undefined;
+  const result = approved.body.result;
   print(`    As ${as('planner').user.email}: approve ⇒ HTTP ${approved.status} ${String(approved.body.verdict).toUpperCase()}: ${String(result?.from_phase)} → ${String(result?.to_phase)}, audit ${String(result?.audit_id)}`);
   return approved.status === 200 && approved.body.verdict === 'accepted' && self.status === 403;
 }
