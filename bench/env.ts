@@ -5,6 +5,13 @@ import path from 'node:path';
 import { dropDatabase, migratedDatabase } from '../stack/db.ts';
 import { scratchPostgres } from '../stack/postgres.ts';
 
+/**
+ * Hosted Supabase's memory limit for an edge function worker (MB). The local functions server
+ * serves every function (and the gateway) in one Deno process, so its RSS is an upper bound for
+ * one hosted worker's; bench/report.ts compares the measured RSS with this cap.
+ */
+export const HOSTED_MEMORY_CAP_MB = 150;
+
 export interface BenchDatabase { url: string; stop: () => Promise<void> }
 
 export async function benchDatabase(name: string): Promise<BenchDatabase> {

@@ -16,6 +16,20 @@ export const HealthResponseSchema = z
     database: z.object({ reachable: z.boolean(), latency_ms: z.number().optional(), error: z.string().optional() }),
     migration: z.object({ version: z.string(), name: z.string().nullable() }).nullable(),
     preflight: z.object({ ok: z.boolean(), checked: z.number().int(), missing: z.array(z.string()).describe('RPCs absent or with other arguments') }),
+    sweeps: z
+      .object({
+        scheduler: z.enum(['pg_cron', 'stack']).describe("who runs the sweeps: pg_cron (usable, 1.5 or newer, jobs scheduled) or the local stack's scheduler"),
+        pg_cron_jobs: z.number().int(),
+        reason: z.string().nullable().describe('why not pg_cron (not installed, not preloaded, older than 1.5, …)'),
+        pg_cron: z.object({
+          installed: z.boolean(), version: z.string().nullable(), available: z.boolean(), preloaded: z.boolean(),
+          usable: z.boolean(), reason: z.string().nullable(),
+        }),
+        last_run_at: z.string().nullable().describe('the latest run of any sweep'),
+      })
+      .nullable()
+      .optional()
+      .describe('public.fn_sweep_scheduler(); null on a database without it'),
     config: z.object({ ok: z.boolean(), problems: z.array(z.object({ variable: z.string(), message: z.string() })) })
       .describe('The functions\' settings (validated at start); while one is bad every other function answers 503 CONFIG_INVALID'),
     request_id: z.string(),

@@ -39,6 +39,7 @@ export const REQUIRED_RPCS: readonly RpcSignature[] = [
   { name: 'fn_run_sweep', args: 'p_name text' },
   { name: 'fn_run_sweeps', args: '' },
   { name: 'fn_schedule_sweeps', args: '' },
+  { name: 'fn_sweep_scheduler', args: '' },
   { name: 'fn_claim_handoff_request', args: 'p_worker text, p_lease interval, p_limit integer' },
   { name: 'fn_finish_handoff_request', args: 'p_id uuid, p_http_status integer, p_body jsonb' },
   { name: 'fn_retry_handoff_request', args: 'p_id uuid' },

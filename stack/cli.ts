@@ -1,18 +1,23 @@
 // `npm start`: bring the local stack up, print what `supabase start` prints, run the demo, and
 // keep serving until Ctrl-C or SIGTERM, then stop everything that was started.
+//
+// Stopping is safe at any moment: a signal during start-up aborts it (the steps already done are
+// undone), during the demo it cuts the demo short, and any uncaught error stops the stack before
+// the process exits. If this process is killed outright (SIGKILL), the watchdogs of
+// stack/processes.ts stop PostgreSQL (fast shutdown) and the functions server.
 import { startAgentServer, type AgentServer } from './agent-server.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, type StackConfig } from './config.ts';
 import { demoUserTokens, runDemo, TRY_SD } from './demo.ts';
 import { projectRoot } from './db.ts';
 import { PortInUseError } from './ports.ts';
-import { startStack, type RunningStack } from './stack.ts';
+import { StartAbortedError, startStack, type RunningStack } from './stack.ts';
 
 function fail(body: unknown): never {
   console.error(JSON.stringify(body));
   process.exit(1);
 }
 
-let config;
+let config: StackConfig;
 try {
   config = loadConfig(process.env, projectRoot);
 } catch (err) {
@@ -22,21 +27,49 @@ try {
 
 let stack: RunningStack | undefined;
 let agents: AgentServer | undefined;
+let startup: Promise<RunningStack> | undefined;
+const abort = new AbortController();
 let stopping = false;
-async function shutdown(signal: string) {
+
+async function shutdown(reason: string, exitCode: number) {
   if (stopping) return;
   stopping = true;
-  console.log(`\n${signal}: stopping the functions server and ${stack?.embedded ? 'PostgreSQL' : 'nothing else (external database)'}…`);
-  await agents?.stop();
-  await stack?.stop();
-  process.exit(0);
+  console.log(`\n${reason}: stopping the functions server and ${config.databaseUrl ? 'nothing else (external database)' : 'PostgreSQL'}…`);
+  // Whatever is still running below (start-up, the demo) sees the abort and unwinds.
+  abort.abort();
+  // A second signal while stopping, or a stop that hangs, must still end the process; the
+  // watchdogs then take care of the children.
+  setTimeout(() => { console.error('stopping took more than 30 s: exiting; the watchdogs stop what is left'); process.exit(exitCode || 1); }, 30000).unref();
+  try {
+    await agents?.stop();
+    const running = stack ?? (await startup?.catch(() => undefined));
+    await running?.stop();
+  } catch (err) {
+    console.error(JSON.stringify({ error: { code: 'STOP_FAILED', message: String((err as Error)?.message ?? err) } }));
+    exitCode ||= 1;
+  }
+  process.exit(exitCode);
 }
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal, 0));
+// An error nobody caught: say what it was in one line, then stop everything, exit 1.
+const crash = (err: unknown) => {
+  console.error(JSON.stringify({ error: { code: 'STACK_CRASHED', message: String((err as Error)?.message ?? err).split('\n')[0] } }));
+  void shutdown('error', 1);
+};
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
 
 const started = performance.now();
 try {
-  stack = await startStack(config, { durable: true, onFunctionLog: process.env.STAGEGATE_VERBOSE ? (l) => console.log(`[functions] ${l}`) : undefined });
+  startup = startStack(config, {
+    durable: true,
+    signal: abort.signal,
+    onStatus: (line) => console.log(line),
+    onFunctionLog: process.env.STAGEGATE_VERBOSE ? (l) => console.log(`[functions] ${l}`) : undefined,
+  });
+  stack = await startup;
 } catch (err) {
+  if (err instanceof StartAbortedError || stopping) await new Promise(() => {}); // shutdown() exits
   if (err instanceof PortInUseError) fail({ error: { code: 'PORT_IN_USE', message: err.message, details: { port: err.port, variable: err.variable } } });
   fail({ error: { code: 'STACK_START_FAILED', message: (err as Error).message.split('\n')[0], details: (err as Error).message.split('\n').slice(1).join('\n') || null } });
 }
@@ -47,7 +80,7 @@ stagegate local stack is running (ready in ${readySeconds} s).
 
          API URL: ${stack.apiUrl}
    Functions URL: ${stack.functionsUrl}
-          DB URL: ${stack.dbUrl}${stack.embedded ? '' : ' (DATABASE_URL)'}
+          DB URL: ${stack.dbUrl}${stack.embedded ? '' : ' (DATABASE_URL)'}${stack.dataDir ? `\n     Data folder: ${stack.dataDir}` : ''}
         anon key: ${stack.anonKey}
 service_role key: ${stack.serviceRoleKey}
  ops webhook key: ${stack.opsWebhookSecrets}${process.env.OPS_WEBHOOK_SECRETS ? ' (OPS_WEBHOOK_SECRETS)' : ' (generated for this run)'}
@@ -56,22 +89,29 @@ Try it:
   curl -s -H "Authorization: Bearer ${stack.serviceRoleKey}" ${stack.functionsUrl}/health
 `);
 
-if (config.demo) {
+if (config.demo && !stopping) {
   agents = await startAgentServer({ secret: stack.subagentSigningSecret });
-  const ok = await runDemo({ dbUrl: stack.dbUrl, functionsUrl: stack.functionsUrl, serviceRoleKey: stack.serviceRoleKey, jwtSecret: config.jwtSecret, agentUrl: agents.url, print: (l) => console.log(l) });
-  console.log(ok ? '\nDemo finished: every handoff was accepted, the LEAD\'s PLAN-only request was refused, and a planner\'s approval moved SD-DEMO-004.' : '\nDemo finished with an unexpected answer (see above).');
-  // Minted with this stack's JWT secret, which its functions verify: valid here only.
-  const users = await demoUserTokens(config.jwtSecret);
-  console.log('\nDemo users (tokens signed with this stack\'s JWT secret):');
-  for (const { user, token } of users) console.log(`  ${user.email.padEnd(28)} ${user.role.padEnd(6)} of demo-${user.team}: ${token}`);
-  const lead = users.find((u) => u.user.name === 'lead')!.token;
-  console.log(`
+  try {
+    const ok = await runDemo({ dbUrl: stack.dbUrl, functionsUrl: stack.functionsUrl, serviceRoleKey: stack.serviceRoleKey, jwtSecret: config.jwtSecret, agentUrl: agents.url, signal: abort.signal, print: (l) => console.log(l) });
+    console.log(ok ? '\nDemo finished: every handoff was accepted, the LEAD\'s PLAN-only request was refused, and a planner\'s approval moved SD-DEMO-004.' : '\nDemo finished with an unexpected answer (see above).');
+    // Minted with this stack's JWT secret, which its functions verify: valid here only.
+    const users = await demoUserTokens(config.jwtSecret);
+    console.log('\nDemo users (tokens signed with this stack\'s JWT secret):');
+    for (const { user, token } of users) console.log(`  ${user.email.padEnd(28)} ${user.role.padEnd(6)} of demo-${user.team}: ${token}`);
+    const lead = users.find((u) => u.user.name === 'lead')!.token;
+    console.log(`
 Run one yourself, as the LEAD (accepted), then a PLAN-only handoff as the LEAD (403 ROLE_NOT_ALLOWED):
   curl -s -X POST ${stack.functionsUrl}/handoff -H "Authorization: Bearer ${lead}" -H "Content-Type: application/json" \\
     -d '{"sd_id":"${TRY_SD}","handoff_type":"lead-to-plan","session_id":"my-session"}'
   curl -s -X POST ${stack.functionsUrl}/handoff -H "Authorization: Bearer ${lead}" -H "Content-Type: application/json" \\
     -d '{"sd_id":"${TRY_SD}","handoff_type":"plan-to-exec","session_id":"my-session"}'
 `);
+  } catch (err) {
+    // Stopped mid-demo: the demo's requests were cut off on purpose; nothing to report.
+    if (!stopping) {
+      console.log(`\nThe demo stopped with an error: ${String((err as Error)?.message ?? err)}`);
+    }
+  }
 }
 if (stopping) await new Promise(() => {});
 console.log('Serving. Press Ctrl-C to stop.');

@@ -53,7 +53,9 @@ const EnvSchema = z.object({
 export type StackConfig = {
   apiPort: number;
   dbPort: number;
+  /** <checkout>/.stagegate unless STAGEGATE_DATA_DIR is set; see localDataDir in postgres.ts for root. */
   dataDir: string;
+  dataDirExplicit: boolean;
   databaseUrl: string | undefined;
   jwtSecret: string;
   opsWebhookSecrets: string | undefined;
@@ -95,6 +97,7 @@ export function loadConfig(env: Record<string, string | undefined>, projectRoot:
     apiPort: e.STAGEGATE_API_PORT,
     dbPort: e.STAGEGATE_DB_PORT,
     dataDir: path.resolve(projectRoot, e.STAGEGATE_DATA_DIR),
+    dataDirExplicit: cleaned.STAGEGATE_DATA_DIR !== undefined,
     databaseUrl: e.DATABASE_URL,
     jwtSecret: e.STAGEGATE_JWT_SECRET,
     opsWebhookSecrets: e.OPS_WEBHOOK_SECRETS,

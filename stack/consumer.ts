@@ -46,7 +46,7 @@ export interface Consumer {
 
 interface Answer { status: number | null; body: unknown }
 
-async function post(o: ConsumerOptions, row: HandoffRequestRow, timeoutMs: number): Promise<Answer> {
+async function post(o: ConsumerOptions, row: HandoffRequestRow, timeoutMs: number, stopping: AbortSignal): Promise<Answer> {
   let response: Response;
   try {
     response = await fetch(`${o.functionsUrl}/handoff`, {
@@ -59,7 +59,7 @@ async function post(o: ConsumerOptions, row: HandoffRequestRow, timeoutMs: numbe
         'x-stagegate-handoff-request': row.id,
       },
       body: JSON.stringify({ sd_id: row.sd_id, handoff_type: row.handoff_type, session_id: row.session_id }),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping]),
     });
   } catch (err) {
     return { status: null, body: { error: { code: 'NO_ANSWER', message: String((err as Error).message ?? err) } } };
@@ -83,12 +83,16 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
   const stats = { claimed: 0, finished: 0, failed: 0 };
   const inflight = new Set<Promise<void>>();
   let stopped = false;
+  const stopping = new AbortController();
   let pumping = false;
   let again = false;
 
   const run = async (row: HandoffRequestRow) => {
     const started = performance.now();
-    const answer = await post(o, row, requestTimeoutMs);
+    const answer = await post(o, row, requestTimeoutMs, stopping.signal);
+    // Stopped mid-call: write nothing back. The row's lease runs out and it is tried again under
+    // the same Idempotency-Key, which replays the answer if the handoff did finish.
+    if (stopped && answer.status === null) return;
     try {
       const [done] = await sql<{ r: { status: string; changed: boolean } }[]>`
         select public.fn_finish_handoff_request(${row.id}::uuid, ${answer.status}::int, ${sql.json(answer.body as postgres.JSONValue)}) as r`;
@@ -145,7 +149,9 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
       stopped = true;
       clearInterval(timer);
       await listener.unlisten().catch(() => {});
-      // Let running handoffs write their answers back; a row cut off here is retried later.
+      // A handoff in flight is cut off (a stop must take seconds, not a gate's timeout); its row
+      // is retried later. One that already has its answer writes it back first.
+      stopping.abort();
       await Promise.allSettled([...inflight]);
       await sql.end({ timeout: 2 });
     },

@@ -22,10 +22,11 @@ function quiet() {
   return { max: 1, onnotice: () => {}, connect_timeout: 5 } as const;
 }
 
-export async function waitForDatabase(url: string, timeoutMs = 15000): Promise<void> {
+export async function waitForDatabase(url: string, timeoutMs = 15000, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
+    if (signal?.aborted) throw new Error('waiting for the database: interrupted');
     const sql = postgres(url, quiet());
     try {
       await sql`select 1`;
@@ -49,8 +50,11 @@ export async function bootstrap(url: string): Promise<void> {
   }
 }
 
-/** Applies pending migrations with `supabase migration up`; returns the CLI's output. */
-export async function migrate(url: string): Promise<string> {
+/**
+ * Applies pending migrations with `supabase migration up`; returns the CLI's output. Aborting
+ * `signal` stops the CLI (each migration is its own transaction: the next run goes on from there).
+ */
+export async function migrate(url: string, signal?: AbortSignal): Promise<string> {
   const cli = path.join(projectRoot, 'node_modules', '.bin', 'supabase');
   const dbUrl = new URL(url);
   if (!dbUrl.searchParams.has('sslmode')) dbUrl.searchParams.set('sslmode', 'disable');
@@ -58,6 +62,7 @@ export async function migrate(url: string): Promise<string> {
     const { stdout, stderr } = await run(cli, ['migration', 'up', '--db-url', dbUrl.toString(), '--workdir', projectRoot], {
       env: { ...process.env, SUPABASE_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' },
       timeout: 120000,
+      signal,
     });
     return `${stdout}${stderr}`;
   } catch (err) {

@@ -124,9 +124,10 @@ async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEve
 }
 
 /** Runs one handoff through the `handoff` function, streaming gate events to `print`. */
-export async function streamHandoff(functionsUrl: string, key: string, handoffType: string, print: (line: string) => void): Promise<Record<string, unknown>> {
+export async function streamHandoff(functionsUrl: string, key: string, handoffType: string, print: (line: string) => void, signal?: AbortSignal): Promise<Record<string, unknown>> {
   const response = await fetch(`${functionsUrl}/handoff`, {
     method: 'POST',
+    signal,
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'text/event-stream' },
     body: JSON.stringify({ sd_id: DEMO_SD, handoff_type: handoffType, session_id: SESSION, skip_idempotency: true }),
   });
@@ -149,18 +150,21 @@ export async function streamHandoff(functionsUrl: string, key: string, handoffTy
   return verdict;
 }
 
-export async function runDemo(opts: { dbUrl: string; functionsUrl: string; serviceRoleKey: string; jwtSecret: string; agentUrl: string; print: (line: string) => void }): Promise<boolean> {
-  const { print } = opts;
+/** Walks the demo SD through the four handoffs; aborting `signal` (a stop) cuts it short with an AbortError. */
+export async function runDemo(opts: { dbUrl: string; functionsUrl: string; serviceRoleKey: string; jwtSecret: string; agentUrl: string; print: (line: string) => void; signal?: AbortSignal }): Promise<boolean> {
+  const { print, signal } = opts;
+  signal?.throwIfAborted();
   await seedDemo(opts.dbUrl, opts.agentUrl);
   print(`Demo: walking ${DEMO_SD} (feature, threshold 85) through all four handoffs via POST /functions/v1/handoff`);
   let allAccepted = true;
   for (const type of ['LEAD-TO-PLAN', 'PLAN-TO-EXEC', 'EXEC-TO-PLAN', 'PLAN-TO-LEAD']) {
+    signal?.throwIfAborted();
     if (type === 'EXEC-TO-PLAN') {
       await markStoriesDone(opts.dbUrl);
       print('  (EXEC finished the stories: US-1..US-3 marked done)');
     }
     print(`  ${type}`);
-    const v = await streamHandoff(opts.functionsUrl, opts.serviceRoleKey, type, print);
+    const v = await streamHandoff(opts.functionsUrl, opts.serviceRoleKey, type, print, signal);
     if (v.error) {
       allAccepted = false;
       print(`    ⇒ error ${JSON.stringify(v.error)}`);
@@ -171,14 +175,16 @@ export async function runDemo(opts: { dbUrl: string; functionsUrl: string; servi
   }
   // People: a LEAD asking for a PLAN-only handoff is refused in SQL, and nothing is written.
   const lead = (await demoUserTokens(opts.jwtSecret)).find((t) => t.user.name === 'lead')!;
+  signal?.throwIfAborted();
   const refused = await fetch(`${opts.functionsUrl}/handoff`, {
-    method: 'POST',
+    method: 'POST', signal,
     headers: { authorization: `Bearer ${lead.token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ sd_id: TRY_SD, handoff_type: 'PLAN-TO-EXEC', session_id: 'lead-session' }),
   });
   const body = await refused.json() as { error?: { code?: string; message?: string } };
   print(`  As ${lead.user.email} (LEAD of demo-platform): PLAN-TO-EXEC of ${TRY_SD} ⇒ HTTP ${refused.status} ${String(body.error?.code)}: ${String(body.error?.message)}`);
-  const approved = await demoApproval(opts.functionsUrl, opts.jwtSecret, print);
+  signal?.throwIfAborted();
+  const approved = await demoApproval(opts.functionsUrl, opts.jwtSecret, print, signal);
   return allAccepted && refused.status === 403 && approved;
 }
 
@@ -192,12 +198,13 @@ interface DemoAnswer {
 }
 
 /** One approval end to end: the LEAD asks, the handoff waits (202), the planner approves, it moves. */
-async function demoApproval(functionsUrl: string, jwtSecret: string, print: (line: string) => void): Promise<boolean> {
+async function demoApproval(functionsUrl: string, jwtSecret: string, print: (line: string) => void, signal?: AbortSignal): Promise<boolean> {
   const tokens = await demoUserTokens(jwtSecret);
   const as = (name: DemoUser['name']) => tokens.find((t) => t.user.name === name)!;
   const post = async (who: DemoUser['name'], path: string, body: unknown) => {
     const response = await fetch(`${functionsUrl}/handoff${path}`, {
       method: 'POST',
+      signal,
       headers: { authorization: `Bearer ${as(who).token}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });

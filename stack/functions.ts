@@ -43,6 +43,8 @@ export async function startFunctions(opts: {
   port: number;
   env: Record<string, string>;
   onLog?: (line: string) => void;
+  /** Aborting stops the wait for the port (and the server). */
+  signal?: AbortSignal;
 }): Promise<FunctionsServer> {
   const specs = discoverFunctions(opts.projectRoot);
   // A 2 MB young generation: under a steady 20 handoffs/s the server's RSS then stays flat
@@ -54,9 +56,11 @@ export async function startFunctions(opts: {
     cwd: opts.projectRoot,
     env: { ...process.env, ...opts.env, STAGEGATE_FUNCTIONS: JSON.stringify(specs), STAGEGATE_API_PORT: String(opts.port), NO_COLOR: '1' },
     onLine: opts.onLog,
+    // If we die without stopping it, the watchdog stops it (SIGTERM, then SIGKILL after 5 s).
+    watchdog: { signal: 'SIGTERM', graceMs: 5000 },
   });
   try {
-    await waitForPort(opts.port, 30000, server.alive);
+    await waitForPort(opts.port, 30000, () => server.alive() && !opts.signal?.aborted);
   } catch (err) {
     await server.stop();
     throw new Error(`the functions server did not start: ${(err as Error).message}\n${server.tail()}`);

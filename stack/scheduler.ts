@@ -26,6 +26,9 @@ export interface SchedulerOptions {
 }
 
 export interface Scheduler {
+  /** Who runs the sweeps on their timers: this scheduler ('stack') or pg_cron (then it stands by). */
+  runner: 'stack' | 'pg_cron';
+  /** The sweeps this scheduler runs on timers (none when pg_cron runs them). */
   sweeps: { name: string; intervalMs: number }[];
   /** Run one sweep now (as its timer would) and return what it did. */
   runNow: (name: string) => Promise<SweepRun>;
@@ -45,8 +48,14 @@ function didSomething(result: Record<string, unknown> | null): boolean {
 export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler> {
   const log = opts.log ?? jsonLog;
   const sql = postgres(opts.dbUrl, { max: 2, onnotice: () => {}, connect_timeout: 5, idle_timeout: 60 });
-  const rows = await sql<{ name: string; ms: number }[]>`
+  // Where pg_cron runs the sweeps (usable, 1.5 or newer, jobs scheduled) we only stand by: runNow
+  // still works. Everywhere else (embedded, pg_cron absent, not preloaded, too old) we run them.
+  const [who] = await sql<{ s: { scheduler: string; reason: string | null } | null }[]>`
+    select case when to_regprocedure('public.fn_sweep_scheduler()') is not null then public.fn_sweep_scheduler() end as s`;
+  const byPgCron = who?.s?.scheduler === 'pg_cron';
+  const all = await sql<{ name: string; ms: number }[]>`
     select name, (extract(epoch from interval) * 1000)::int as ms from public.sweep_schedule where enabled order by name`;
+  const rows = byPgCron ? [] : all;
   const running = new Map<string, Promise<SweepRun>>();
   const timers: NodeJS.Timeout[] = [];
   let stopped = false;
@@ -81,9 +90,11 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
     timers.push(timer);
     if (opts.runOnStart ?? true) setTimeout(() => { if (!stopped) void runNow(name); }, 0).unref();
   }
-  log({ level: 'info', msg: 'scheduler started', sweeps: rows.map((r) => `${r.name} every ${r.ms / 1000} s`) });
+  log({ level: 'info', msg: 'scheduler started', runner: byPgCron ? 'pg_cron' : 'stack', ...(byPgCron ? {} : { pg_cron: who?.s?.reason ?? null }),
+    sweeps: all.map((r) => `${r.name} every ${r.ms / 1000} s`) });
 
   return {
+    runner: byPgCron ? 'pg_cron' : 'stack',
     sweeps: rows.map((r) => ({ name: r.name, intervalMs: r.ms })),
     runNow,
     async stop() {

@@ -4632,109 +4632,109 @@ REVOKE ALL ON FUNCTION "public"."tg_validation_modes__stamp"() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "public"."tg_validation_modes__stamp"() TO "postgres";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."gate_skip_rules" TO "postgres", "service_role";
+-- Table grants as GRANT ALL, not the privilege list pg-delta wrote on PostgreSQL 17 (it has MAINTAIN,
+-- which PostgreSQL 15 rejects): the same privileges on 17, and the baseline applies on 15 (issue 12).
+GRANT ALL ON TABLE "public"."gate_skip_rules" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."handoff_attempts" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."handoff_attempts" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."handoff_request_dispatch" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."handoff_request_dispatch" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."handoff_requests" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."handoff_requests" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."handoff_types" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."handoff_types" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."http_idempotency_keys" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."http_idempotency_keys" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."leo_sub_agents" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."leo_sub_agents" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."ops_webhook_ids" TO "postgres";
+GRANT ALL ON TABLE "public"."ops_webhook_ids" TO "postgres";
 
 REVOKE ALL ON TABLE "public"."ops_webhook_ids" FROM "service_role";
 
 GRANT SELECT ON TABLE "public"."ops_webhook_ids" TO "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."product_requirements_v2" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."product_requirements_v2" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."sd_claims" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."sd_claims" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."sd_phase_handoffs" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."sd_phase_handoffs" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."sd_phases" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."sd_phases" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."sd_transition_audit" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."sd_transition_audit" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."sd_type_classes" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."sd_type_classes" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."stage_backfill_checkpoints" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."stage_backfill_checkpoints" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."stage_backfill_log" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."stage_backfill_log" TO "postgres", "service_role";
 
 REVOKE ALL ON TABLE "public"."stage_synonyms" FROM "authenticated";
 
 GRANT SELECT ON TABLE "public"."stage_synonyms" TO "authenticated";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."stage_synonyms" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."stage_synonyms" TO "postgres", "service_role";
 
 REVOKE ALL ON TABLE "public"."stage_vocabulary" FROM "authenticated";
 
 GRANT SELECT ON TABLE "public"."stage_vocabulary" TO "authenticated";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."stage_vocabulary" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."stage_vocabulary" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."strategic_directives_v2" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."strategic_directives_v2" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."sub_agent_breaker_events" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."sub_agent_breaker_events" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."sub_agent_breakers" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."sub_agent_breakers" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."sub_agent_execution_results" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."sub_agent_execution_results" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."sweep_schedule" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."sweep_schedule" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."threshold_profile_audit" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."threshold_profile_audit" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."threshold_profiles" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."threshold_profiles" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."transition_notifications" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."transition_notifications" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."unknown_inputs" TO "postgres";
+GRANT ALL ON TABLE "public"."unknown_inputs" TO "postgres";
 
 REVOKE ALL ON TABLE "public"."unknown_inputs" FROM "service_role";
 
 GRANT SELECT ON TABLE "public"."unknown_inputs" TO "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."user_stories" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."user_stories" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."validation_mode_changes" TO "postgres";
+GRANT ALL ON TABLE "public"."validation_mode_changes" TO "postgres";
 
 REVOKE ALL ON TABLE "public"."validation_mode_changes" FROM "service_role";
 
 GRANT SELECT ON TABLE "public"."validation_mode_changes" TO "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."validation_mode_settings" TO "postgres";
+GRANT ALL ON TABLE "public"."validation_mode_settings" TO "postgres";
 
 REVOKE ALL ON TABLE "public"."validation_mode_settings" FROM "service_role";
 
 GRANT SELECT, UPDATE ON TABLE "public"."validation_mode_settings" TO "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."validation_modes" TO "postgres";
+GRANT ALL ON TABLE "public"."validation_modes" TO "postgres";
 
-REVOKE ALL ON TABLE "public"."validation_modes" FROM "service_role";
+REVOKE DELETE, INSERT, TRUNCATE, UPDATE ON TABLE "public"."validation_modes" FROM "service_role";
 
-GRANT MAINTAIN, REFERENCES, SELECT, TRIGGER ON TABLE "public"."validation_modes" TO "service_role";
+GRANT ALL ON TABLE "public"."sub_agent_breaker_status" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."sub_agent_breaker_status" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."v_gate_validation_failure_rate" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_gate_validation_failure_rate" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."v_handoff_duration" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_handoff_duration" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."v_idempotent_hit_rate" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_idempotent_hit_rate" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."v_latest_failed_transitions" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_latest_failed_transitions" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."v_orchestration_speed" TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_orchestration_speed" TO "postgres", "service_role";
-
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."v_transition_success_rate" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."v_transition_success_rate" TO "postgres", "service_role";
 
 ALTER TABLE "public"."sweep_schedule"
   ADD CONSTRAINT "sweep_schedule_interval_check" CHECK ((public.fn_sweep_cron_schedule("interval") IS NOT NULL));

@@ -77,6 +77,7 @@ declare
   -- current_user is a security definer's owner; the 'role' setting is the caller's SET ROLE
   v_db_role text := coalesce(nullif(current_setting('role', true), 'none'), session_user);
   v_claim_role text;
+  v_sub text;
 begin
   via := coalesce(nullif(current_setting('stagegate.via', true), ''), 'sql');
   if via not in ('http', 'sql', 'trigger') then
@@ -97,7 +98,12 @@ begin
     end if;
   end if;
   if role = 'authenticated' then
-    user_id := auth.uid();
+    -- auth.uid() casts the sub to uuid and raises on anything else; such a token is no Supabase
+    -- Auth user: no user (refused as NOT_A_MEMBER), not a malformed request
+    v_sub := coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), auth.jwt() ->> 'sub');
+    if v_sub ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+      user_id := v_sub::uuid;
+    end if;
   end if;
 end;
 $$;
@@ -163,7 +169,8 @@ create trigger _900_audit after insert or update or delete on public.handoff_per
 create or replace function stagegate_private.my_team_ids(p_roles text[] default null) returns setof uuid
 language sql stable security definer set search_path = '' as $$
   select m.team_id from public.team_members m
-  where m.user_id = auth.uid() and (p_roles is null or m.role = any (p_roles))
+  where m.user_id = (select a.user_id from stagegate_private.current_actor() a)
+    and (p_roles is null or m.role = any (p_roles))
 $$;
 
 -- ============================================================================================

@@ -62,6 +62,14 @@ describe('people: who may request a handoff', () => {
     });
   }
 
+  it('a signed-in token whose sub is not a Supabase Auth user id is no user: NOT_A_MEMBER, not a malformed request', async () => {
+    const sd = await newSd();
+    const odd = connectAs(db.url, 'authenticated', { sub: `user-${'x'.repeat(40)}` });
+    clients.push(odd);
+    expect(await refusal(execute(odd, sd, 'LEAD-TO-PLAN', 'odd-sub', [], 's-odd'))).toMatchObject({ state: 'SG020', code: 'NOT_A_MEMBER' });
+    expect(await odd`select count(*)::int as n from strategic_directives_v2`).toEqual([{ n: 0 }]);
+  });
+
   it('follows handoff_permissions for every default handoff type', async () => {
     const sd = await newSd();
     expect((await execute(as('lead'), sd, 'LEAD-TO-PLAN', 'perm-1', [], 's-lead')).verdict).toBe('accepted');

@@ -167,10 +167,17 @@ describe('sweep_schedule, fn_run_sweep(s) and pg_cron', () => {
     });
   });
 
-  it('without pg_cron schedules nothing; with a cron.schedule schedules every enabled sweep by name', async () => {
+  it('without a usable pg_cron schedules nothing and says the stack runs the sweeps; the jobs are named per sweep', async () => {
     const { sql } = db;
-    expect((await sql`select public.fn_schedule_sweeps() as r`)[0]!.r).toEqual({ pg_cron: false, jobs: {} });
-    // The parts of pg_cron's API the migration uses, so the hosted path runs here too.
+    expect((await sql`select public.fn_schedule_sweeps() as r`)[0]!.r).toEqual({
+      pg_cron: false, scheduler: 'stack', jobs: {}, reason: 'pg_cron is not installed on this server',
+    });
+    expect((await sql`select public.fn_sweep_scheduler() as r`)[0]!.r).toMatchObject({
+      scheduler: 'stack', pg_cron_jobs: 0, reason: 'pg_cron is not installed on this server',
+      pg_cron: { installed: false, available: false, preloaded: false, usable: false, version: null },
+    });
+    // The parts of pg_cron's API the jobs use, so the hosted path's job list runs here too (a
+    // real pg_cron, Debian's 1.4.2, is in tests/e2e/existing-postgres.test.ts).
     await sql.unsafe(`
       create schema cron;
       create table cron.job (jobid bigserial primary key, jobname text unique, schedule text, command text);
@@ -179,12 +186,12 @@ describe('sweep_schedule, fn_run_sweep(s) and pg_cron', () => {
         on conflict (jobname) do update set schedule = excluded.schedule, command = excluded.command returning jobid $$;
       create function cron.unschedule(job_id bigint) returns boolean language sql as $$
         delete from cron.job where jobid = job_id returning true $$;`);
-    const [r] = await sql`select public.fn_schedule_sweeps() as r`;
-    expect(r!.r).toEqual({ pg_cron: true, jobs: {
+    const [r] = await sql`select public.fn_pg_cron_schedule_jobs() as r`;
+    expect(r!.r).toEqual({
       approval_events: '1 seconds', approval_expiry: '* * * * *',
       breakers: '30 seconds', expired_claims: '* * * * *', handoff_responses: '10 seconds', idempotency: '0 * * * *', stuck_attempts: '*/5 * * * *',
       transition_notifications: '1 seconds',
-    } });
+    });
     const jobs = await sql`select jobname, command from cron.job order by jobname`;
     expect(jobs.map((j) => j.jobname)).toEqual(['stagegate_approval_events', 'stagegate_approval_expiry', 'stagegate_breakers', 'stagegate_expired_claims', 'stagegate_handoff_responses', 'stagegate_idempotency', 'stagegate_stuck_attempts', 'stagegate_transition_notifications']);
     const claims = jobs.find((j) => j.jobname === 'stagegate_expired_claims')!;
@@ -194,11 +201,16 @@ describe('sweep_schedule, fn_run_sweep(s) and pg_cron', () => {
 
     await sql`update public.sweep_schedule set enabled = false where name = 'breakers'`;
     await sql`update public.sweep_schedule set interval = '10 minutes' where name = 'stuck_attempts'`;
-    await sql`select public.fn_schedule_sweeps()`;
+    await sql`select public.fn_pg_cron_schedule_jobs()`;
     const after = await sql`select jobname, schedule from cron.job order by jobname`;
     expect(after.map((j) => j.jobname)).not.toContain('stagegate_breakers');
     expect(after.find((j) => j.jobname === 'stagegate_stuck_attempts')!.schedule).toBe('*/10 * * * *');
     await sql`update public.sweep_schedule set enabled = true, interval = '5 minutes' where name in ('breakers', 'stuck_attempts')`;
+    // A cron schema without a usable pg_cron extension (here: none at all): the sweeps go back to
+    // the stack's scheduler and no stagegate_ job is left behind to run them twice.
+    await sql`insert into cron.job (jobname, schedule, command) values ('someone_elses', '* * * * *', 'select 1')`;
+    expect((await sql`select public.fn_schedule_sweeps() as r`)[0]!.r).toMatchObject({ pg_cron: false, scheduler: 'stack' });
+    expect((await sql`select jobname from cron.job`).map((j) => j.jobname)).toEqual(['someone_elses']);
     await sql`drop schema cron cascade`;
   });
 

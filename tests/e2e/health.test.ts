@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signJwt } from '../../shared/jwt.ts';
+import { HealthResponseSchema } from '../../shared/openapi.ts';
 import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
 import { startTestFunctions, TEST_JWT_SECRET, type TestFunctions } from '../helpers/functions.ts';
 
@@ -22,6 +23,9 @@ describe('health function', () => {
     expect(data.database.reachable).toBe(true);
     expect(data.migration.version).toMatch(/^\d{14}$/);
     expect(data.preflight).toMatchObject({ ok: true, missing: [] });
+    // Who runs the sweeps: no pg_cron on the embedded server, so the stack's scheduler.
+    expect(data.sweeps).toMatchObject({ scheduler: 'stack', pg_cron_jobs: 0, reason: 'pg_cron is not installed on this server', pg_cron: { installed: false, usable: false } });
+    expect(HealthResponseSchema.safeParse(data).success).toBe(true);
   });
 
   it('names a missing RPC and answers 503 when the probe fails', async () => {

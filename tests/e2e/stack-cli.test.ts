@@ -66,7 +66,7 @@ describe('npm start (stack/cli.ts)', () => {
     expect(await run.exited).toBe(0);
     expect(alive(pgPid)).toBe(false);
     await expect(fetch(`http://127.0.0.1:${apiPort}/functions/v1/health`)).rejects.toThrow();
-  });
+  }, 150000); // a cold start plus the demo, on a busy machine (the wait above allows 90 s)
 
   it('answers a bad setting with one structured JSON error and exit 1', async () => {
     const run = runCli({ STAGEGATE_API_PORT: 'eighty' }, /INVALID_CONFIG/);

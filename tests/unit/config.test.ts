@@ -6,7 +6,9 @@ import { authenticate, bearerToken, jwtVerifier, signJwt, verifyJwt } from '../.
 describe('stack configuration', () => {
   it('fills the Supabase-like defaults', () => {
     const c = loadConfig({}, '/p');
-    expect(c).toMatchObject({ apiPort: 54321, dbPort: 54322, dataDir: '/p/.stagegate', databaseUrl: undefined, demo: true });
+    expect(c).toMatchObject({ apiPort: 54321, dbPort: 54322, dataDir: '/p/.stagegate', dataDirExplicit: false, databaseUrl: undefined, demo: true });
+    // An explicit folder is used as given (no fallback for an unreachable checkout, see localDataDir).
+    expect(loadConfig({ STAGEGATE_DATA_DIR: '/srv/sg' }, '/p')).toMatchObject({ dataDir: '/srv/sg', dataDirExplicit: true });
   });
 
   it('reports every bad value as structured JSON naming the variable', () => {

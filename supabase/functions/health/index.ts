@@ -1,6 +1,7 @@
 // GET /functions/v1/health — database reachability, the latest applied migration, the RPC
 // pre-flight probe and the functions' settings. 200 only when all four are good; 503 names what
-// is missing or wrong.
+// is missing or wrong. Also says who runs the sweeps (`sweeps.scheduler`: pg_cron, or the stack's
+// scheduler, and why not pg_cron).
 import { missingRpcs, REQUIRED_RPCS } from '../../../shared/rpc-contract.ts';
 import { functionConfig } from '../_shared/config.ts';
 import { db } from '../_shared/db.ts';
@@ -26,13 +27,17 @@ Deno.serve(async (request) => {
   }
   try {
     const sql = db();
-    const [probe, migrations] = await Promise.all([
+    const [probe, migrations, sweeps] = await Promise.all([
       sql<{ name: string; args: string }[]>`
         select p.proname as name, pg_catalog.pg_get_function_identity_arguments(p.oid) as args
         from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
         where n.nspname = 'public' and p.proname = any(${REQUIRED_RPCS.map((r) => r.name)})`,
       sql<{ version: string; name: string | null }[]>`
         select version, name from supabase_migrations.schema_migrations order by version desc limit 1`.catch(() => []),
+      // Who runs the sweeps: pg_cron where usable (1.5+, scheduled), else the stack's scheduler.
+      sql<{ s: Record<string, unknown> | null }[]>`
+        select case when to_regprocedure('public.fn_sweep_scheduler()') is not null then public.fn_sweep_scheduler() end as s`
+        .then((r) => r[0]?.s ?? null).catch(() => null),
     ]);
     const missing = missingRpcs(probe);
     const latest = migrations[0] ?? null;
@@ -41,6 +46,7 @@ Deno.serve(async (request) => {
       database: { reachable: true, latency_ms: Math.round(performance.now() - started) },
       migration: latest ? { version: latest.version, name: latest.name } : null,
       preflight: { ok: missing.length === 0, checked: REQUIRED_RPCS.length, missing },
+      sweeps,
       config,
       request_id: rid,
     };
