@@ -1530,7 +1530,9 @@ REVOKE ALL ON TABLE "public"."approval_decisions" FROM "authenticated";
 
 GRANT SELECT ON TABLE "public"."approval_decisions" TO "authenticated";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."approval_decisions" TO "postgres";
+-- Table grants as GRANT ALL, not the privilege list pg-delta wrote on PostgreSQL 17 (it has MAINTAIN,
+-- which PostgreSQL 15 rejects): the same privileges on 17, and the migration applies on 15.
+GRANT ALL ON TABLE "public"."approval_decisions" TO "postgres";
 
 REVOKE ALL ON TABLE "public"."approval_decisions" FROM "service_role";
 
@@ -1540,7 +1542,7 @@ REVOKE ALL ON TABLE "public"."approval_events" FROM "authenticated";
 
 GRANT SELECT ON TABLE "public"."approval_events" TO "authenticated";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."approval_events" TO "postgres";
+GRANT ALL ON TABLE "public"."approval_events" TO "postgres";
 
 REVOKE ALL ON TABLE "public"."approval_events" FROM "service_role";
 
@@ -1550,7 +1552,7 @@ REVOKE ALL ON TABLE "public"."handoff_overrides" FROM "authenticated";
 
 GRANT SELECT ON TABLE "public"."handoff_overrides" TO "authenticated";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."handoff_overrides" TO "postgres";
+GRANT ALL ON TABLE "public"."handoff_overrides" TO "postgres";
 
 REVOKE ALL ON TABLE "public"."handoff_overrides" FROM "service_role";
 
@@ -1560,7 +1562,7 @@ REVOKE ALL ON TABLE "public"."override_permissions" FROM "authenticated";
 
 GRANT SELECT ON TABLE "public"."override_permissions" TO "authenticated";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."override_permissions" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."override_permissions" TO "postgres", "service_role";
 
 SET local check_function_bodies = off;
 

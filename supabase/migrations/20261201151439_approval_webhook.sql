@@ -112,7 +112,9 @@ REVOKE ALL ON FUNCTION "public"."fn_record_approval_webhook"(bigint, boolean, in
 
 GRANT EXECUTE ON FUNCTION "public"."fn_record_approval_webhook"(bigint, boolean, integer, text, integer) TO "postgres", "service_role";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."approval_webhook_deliveries" TO "postgres", "service_role";
+-- Table grants as GRANT ALL, not the privilege list pg-delta wrote on PostgreSQL 17 (it has MAINTAIN,
+-- which PostgreSQL 15 rejects): the same privileges on 17, and the migration applies on 15.
+GRANT ALL ON TABLE "public"."approval_webhook_deliveries" TO "postgres", "service_role";
 
 SET local check_function_bodies = off;
 

@@ -174,6 +174,16 @@ describe('approval gates', () => {
     expect(await invariants()).toEqual([]);
   });
 
+  it('a database-triggered handoff that waits for approval is done, with the waiting answer as its result', async () => {
+    const sd = await newSd();
+    const [req] = await db.sql<{ id: string }[]>`insert into handoff_requests (sd_id, handoff_type, session_id) values (${sd}, 'LEAD-TO-PLAN', 's-req') returning id`;
+    const body = { verdict: 'awaiting_approval', attempt_id: '00000000-0000-4000-8000-000000000001', approvals: { approvals_needed: 1 } };
+    const [done] = await db.sql`select fn_finish_handoff_request(${req!.id}::uuid, 202, ${db.sql.json(body)}) as r`;
+    expect(done!.r).toMatchObject({ status: 'done', changed: true });
+    const [row] = await db.sql`select status, verdict, error from handoff_requests where id = ${req!.id}`;
+    expect(row).toMatchObject({ status: 'done', verdict: { verdict: 'awaiting_approval' }, error: null });
+  });
+
   it('automated gates that fail reject at once, with no approval asked', async () => {
     await approvalGate(db.sql, { required: 1 });
     const sd = await newSd();
