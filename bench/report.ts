@@ -130,9 +130,10 @@ From \`tests/e2e/contention.test.ts\` (${contention.measured_at}): ${contention.
 |---|---|---|---|
 | p50, all 64 | ${l.p50} | ${contention.baseline_uncontended_ms} | ${x(l.p50, contention.baseline_uncontended_ms)} |
 | p99, all 64 | ${l.p99} | ${contention.baseline_uncontended_ms} | ${x(l.p99, contention.baseline_uncontended_ms)} |
-| p99, refusals only | ${contention.refused_latency_ms.p99} | | |
+| p99, refusals only | ${contention.refused_latency_ms.p99} | ${contention.baseline_uncontended_ms} | ${x(contention.refused_latency_ms.p99, contention.baseline_uncontended_ms)} |
 
 Target (one transition, every other answer a stable refusal or replay, zero 5xx): ${yes(contention.five_xx === 0)} — the test fails otherwise.
+Target (issue #12: refusals' p99 at most 5× one uncontended handoff, same run): ${yes(contention.refused_latency_ms.p99 <= 5 * contention.baseline_uncontended_ms)}. A second attempt of a directive is refused at begin (SD_BUSY) and identical requests share one run, so refusals take milliseconds in the function; what remains is queueing for the CPU of one Deno process and the client on a shared 2-core machine.
 
 ${chart('contention', '64 concurrent requests for one directive', 'ms', [
     { label: 'one uncontended handoff', value: contention.baseline_uncontended_ms, baseline: true },

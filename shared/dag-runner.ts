@@ -8,6 +8,7 @@ import {
   type BackoffPolicy,
   type BreakerStore,
   CircuitOpenError,
+  classifyFailure,
   DEFAULT_BACKOFF,
   type FailureKind,
   InvalidGateResultError,
@@ -203,7 +204,11 @@ export async function runGates<C>(gates: readonly GateSpec[], options: RunOption
     emit({ type: 'gate_started', code: gate.code, at: iso(started) });
     const existing = await options.lookupExisting?.(gate);
     if (existing) return { ...existing, code: gate.code, reused: true };
-    const timeoutMs = Math.min(gate.timeout_ms ?? options.defaultTimeoutMs ?? DEFAULT_GATE_TIMEOUT_MS, options.timeoutOverrideMs ?? Infinity);
+    const ownTimeoutMs = gate.timeout_ms ?? options.defaultTimeoutMs ?? DEFAULT_GATE_TIMEOUT_MS;
+    const timeoutMs = Math.min(ownTimeoutMs, options.timeoutOverrideMs ?? Infinity);
+    // A timeout the caller caused (timeout_ms below the agent's own) says nothing about the agent:
+    // it is not counted against the breaker every caller shares (issue #15).
+    const callerShortened = timeoutMs < ownTimeoutMs;
     const breaker = options.breaker;
     const res = await runWithRetry(
       async (signal, attempt) => {
@@ -226,6 +231,7 @@ export async function runGates<C>(gates: readonly GateSpec[], options: RunOption
         // A valid result counts as success even when the gate did not pass: the agent is healthy.
         afterAttempt: breaker && (async (_attempt, err) => {
           if (abort.signal.aborted) return;
+          if (err !== undefined && callerShortened && classifyFailure(err) === 'timeout') return;
           await breaker.record(gate.code, err === undefined, err === undefined ? undefined : message(err)).catch(() => {
             // breaker bookkeeping is best effort; losing one sample must not lose the gate's result
           });

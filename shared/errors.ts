@@ -119,6 +119,10 @@ export const SQLSTATE_CODES: Readonly<Record<string, ErrorCode>> = {
   '40P01': 'SD_BUSY', // deadlock_detected: safe to retry
   '22P02': 'INVALID_INPUT', // invalid_text_representation, e.g. a malformed uuid
   '22023': 'INVALID_INPUT', // invalid_parameter_value
+  '22021': 'INVALID_INPUT', // character_not_in_repertoire: a NUL or invalid UTF-8 in a text parameter
+  '22P05': 'INVALID_INPUT', // untranslatable_character: \u0000 in a jsonb parameter
+  '22003': 'INVALID_INPUT', // numeric_value_out_of_range: e.g. 3000000000 for an int parameter
+  '22001': 'INVALID_INPUT', // string_data_right_truncation
   '23514': 'INVALID_INPUT', // check_violation on caller-supplied data
   '42501': 'FORBIDDEN', // insufficient_privilege
   '53300': 'DB_UNAVAILABLE', // too_many_connections
@@ -186,6 +190,9 @@ export function mapDbError(err: unknown): MappedError {
     const text = sqlstate.startsWith('SG') && own ? own : GENERIC[bySqlstate] ?? message;
     return mapped(bySqlstate, text, sqlstate.startsWith('SG') ? details : undefined);
   }
+  // Class 22 (data exception) is a value the caller sent that PostgreSQL could not take: a NUL,
+  // a number past its type, a malformed date or interval. Bad input, never a 500.
+  if (/^22[0-9A-Z]{3}$/.test(sqlstate)) return mapped('INVALID_INPUT', GENERIC.INVALID_INPUT!);
   if (sqlstate.startsWith('08') || CONNECTION_ERRNOS.has(sqlstate) || isConnectionFailure(e)) {
     return mapped('DB_UNAVAILABLE', GENERIC.DB_UNAVAILABLE!);
   }

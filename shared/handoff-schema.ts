@@ -113,6 +113,8 @@ export const HandoffResponseSchema = z
     validation_mode: z.string(),
     dry_run: z.boolean(),
     replay: z.boolean().describe('true when the stored response of an earlier identical request is returned'),
+    replay_reason: z.enum(['accepted', 'unchanged_inputs', 'in_progress', 'idempotency_key', 'concurrent']).nullable().optional()
+      .describe('Why it replayed: the handoff was already accepted; it was rejected and nothing it depended on (SD, PRD, stories, gate plan, threshold, mode) changed since; the same request is still running and was resumed; the stored answer of this Idempotency-Key; a concurrent twin completed it first'),
     request_id: z.string(),
     attempt_id: z.string(),
     audit_id: z.string().nullable(),

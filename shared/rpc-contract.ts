@@ -8,13 +8,14 @@
 export interface RpcSignature { name: string; args: string }
 
 export const REQUIRED_RPCS: readonly RpcSignature[] = [
-  { name: 'fn_begin_handoff', args: 'p_sd_id text, p_handoff_type text, p_session_id text, p_request_id text, p_expected_version integer' },
+  { name: 'fn_begin_handoff', args: 'p_sd_id text, p_handoff_type text, p_session_id text, p_request_id text, p_expected_version integer, p_dry_run boolean' },
+  { name: 'fn_finish_dry_run', args: 'p_attempt_id uuid, p_expected_version integer' },
   { name: 'fn_record_gate_result', args: 'p_attempt_id uuid, p_gate_code text, p_result jsonb, p_idempotency_key text, p_duration_ms integer, p_attempts integer' },
   { name: 'fn_evaluate_sql_gate', args: 'p_attempt_id uuid, p_gate_code text' },
   { name: 'fn_complete_handoff', args: 'p_attempt_id uuid, p_expected_version integer' },
   { name: 'fn_execute_handoff', args: 'p_sd_id text, p_handoff_type text, p_session_id text, p_request_id text, p_gate_results jsonb' },
   { name: 'fn_breaker_acquire', args: 'p_code text, p_probe_lease_ms integer' },
-  { name: 'fn_breaker_record', args: 'p_code text, p_success boolean, p_error text' },
+  { name: 'fn_breaker_record', args: 'p_code text, p_success boolean, p_error text, p_attempt_id uuid' },
   { name: 'fn_breaker_reset', args: 'p_code text, p_reason text' },
   { name: 'fn_idempotency_begin', args: 'p_scope text, p_key text, p_fingerprint text, p_lease_ms integer' },
   { name: 'fn_idempotency_complete', args: 'p_scope text, p_key text, p_fingerprint text, p_status integer, p_body jsonb' },
@@ -23,7 +24,7 @@ export const REQUIRED_RPCS: readonly RpcSignature[] = [
   { name: 'fn_set_validation_mode', args: 'p_scope text, p_mode text, p_reason text, p_force boolean' },
   { name: 'fn_demote_validation_mode', args: 'p_scope text, p_reason text' },
   { name: 'fn_promotion_gate', args: 'p_scope text' },
-  { name: 'fn_record_unknown_input', args: 'p_kind text, p_input text, p_sd_type text, p_source text' },
+  { name: 'fn_record_unknown_input', args: 'p_kind text, p_input text, p_sd_type text, p_source text, p_caller text, p_sd_id text, p_require_sd boolean' },
   { name: 'fn_claim_webhook_id', args: 'p_id text, p_timestamp timestamp with time zone' },
   { name: 'fn_purge_webhook_ids', args: '' },
   { name: 'fn_troubled_breakers', args: 'p_codes text[]' },

@@ -14,6 +14,8 @@ export interface BeginAnswer {
   request_id: string;
   status: 'in_progress' | 'awaiting_approval' | 'completed' | 'rejected' | 'failed' | 'abandoned' | 'expired';
   replay: boolean;
+  /** Why a request id answered from an earlier attempt (fn_begin_handoff): null for a new attempt. */
+  replay_reason: 'accepted' | 'unchanged_inputs' | 'in_progress' | null;
   result: CompleteAnswer | null;
   sd_id: string;
   sd_uuid: string;
@@ -136,11 +138,11 @@ export const rpc = {
    */
   // The sql gates are evaluated in supabase/functions/_shared/executors.ts, which needs the
   // query object itself to cancel it when the attempt times out.
-  beginWithBreakers: (sql: Sql, a: { sdId: string; handoffType: string; sessionId: string; requestId: string; expectedVersion?: number | null }) =>
+  beginWithBreakers: (sql: Sql, a: { sdId: string; handoffType: string; sessionId: string; requestId: string; expectedVersion?: number | null; dryRun?: boolean }) =>
     idempotent<BeginAnswer & { troubled_breakers: string[] }>(() => sql`
       select x.r || jsonb_build_object('troubled_breakers', to_jsonb(public.fn_troubled_breakers(
                array(select g ->> 'code' from jsonb_array_elements(x.r -> 'gates') g)))) as r
-      from (select public.fn_begin_handoff(${a.sdId}, ${a.handoffType}, ${a.sessionId}, ${a.requestId}, ${a.expectedVersion ?? null}::int) as r) x`),
+      from (select public.fn_begin_handoff(${a.sdId}, ${a.handoffType}, ${a.sessionId}, ${a.requestId}, ${a.expectedVersion ?? null}::int, ${a.dryRun ?? false}::boolean) as r) x`),
 
   recordGateResult: (sql: Sql, a: { attemptId: string; code: string; result: Json; idempotencyKey: string | null; durationMs: number; attempts: number }) =>
     idempotent<RecordAnswer>(() => sql`select public.fn_record_gate_result(${a.attemptId}::uuid, ${a.code}, ${sql.json(a.result)}, ${a.idempotencyKey}, ${Math.round(a.durationMs)}::int, ${a.attempts}::int) as r`),
@@ -156,11 +158,19 @@ export const rpc = {
   overrideHandoff: (sql: Sql, attemptId: string, reason: string) =>
     one<OverrideResponse>(() => sql`select public.fn_override_handoff(${attemptId}::uuid, ${reason}) as r`),
 
+  /**
+   * The verdict of a dry-run attempt, judged by fn_complete_handoff's SQL in a rolled-back
+   * subtransaction; the attempt and its results are deleted. A refusal comes back as `error`.
+   */
+  finishDryRun: (sql: Sql, attemptId: string, expectedVersion?: number | null) =>
+    one<CompleteAnswer & { error?: { sqlstate: string; message: string } }>(() => sql`select public.fn_finish_dry_run(${attemptId}::uuid, ${expectedVersion ?? null}::int) as r`),
+
   breakerAcquire: (sql: Sql, code: string, leaseMs: number) =>
     one<{ allowed: boolean; state: 'closed' | 'open' | 'half_open' }>(() => sql`select public.fn_breaker_acquire(${code}, ${leaseMs}::int) as r`),
 
-  breakerRecord: (sql: Sql, code: string, success: boolean, error: string | null) =>
-    one<{ state: string }>(() => sql`select public.fn_breaker_record(${code}, ${success}, ${error}) as r`),
+  /** attemptId: failures are counted once per attempt, so retries within one handoff cannot open a breaker. */
+  breakerRecord: (sql: Sql, code: string, success: boolean, error: string | null, attemptId: string | null = null) =>
+    one<{ state: string }>(() => sql`select public.fn_breaker_record(${code}, ${success}, ${error}, ${attemptId}::uuid) as r`),
 
   idempotencyBegin: (sql: Sql, scope: string, key: string, fingerprint: string) =>
     one<{ outcome: 'new' | 'replay' | 'in_flight' | 'mismatch'; response_status: number | null; response_body: unknown }>(

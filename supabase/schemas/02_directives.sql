@@ -199,6 +199,7 @@ declare
   v_claim public.sd_claims;
   v_prior public.sd_claims;
 begin
+  perform public.fn_check_text('p_sd_id', p_sd_id), public.fn_check_text('p_session_id', p_session_id);  -- sqlfix: no control characters (fn_check_text)
   if p_session_id is null or btrim(p_session_id) = '' or length(p_session_id) > 200 then
     raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_session_id is required (1-200 chars)';
   end if;
@@ -250,6 +251,7 @@ declare
   v_actor record;
   v_held public.sd_claims;
 begin
+  perform public.fn_check_text('p_sd_id', p_sd_id), public.fn_check_text('p_session_id', p_session_id);  -- sqlfix: no control characters (fn_check_text)
   select * into v_actor from stagegate_private.current_actor();
   delete from public.sd_claims c
    where c.sd_id = v_sd.id and c.session_id = p_session_id and c.actor_id is not distinct from v_actor.user_id;

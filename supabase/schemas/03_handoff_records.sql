@@ -6,7 +6,7 @@
 -- so every later step of the attempt judges the same plan and the same snapshot.
 create table public.handoff_attempts (
   id uuid primary key default gen_random_uuid(),
-  request_id text not null unique check (length(request_id) between 1 and 200),
+  request_id text not null check (length(request_id) between 1 and 200),
   sd_id text not null,
   sd_uuid uuid not null,
   sd_type text not null,
@@ -27,13 +27,16 @@ create table public.handoff_attempts (
   actor_role text,
   actor_via text check (actor_via in ('http', 'sql', 'trigger')),
   team_id uuid,
+  -- sqlfix (#12): what the verdict depended on, dry runs, and a request id passed to a newer attempt
+  inputs_hash text check (inputs_hash ~ '^[0-9a-f]{64}$'),
+  dry_run boolean not null default false,
+  superseded_at timestamptz,
   -- awaiting_approval: the automated gates passed, people decide next (16_approvals.sql)
   approval_deadline timestamptz,
   check ((status in ('in_progress', 'awaiting_approval')) = (finished_at is null)),
-  constraint handoff_attempts_awaiting_has_deadline check (status <> 'awaiting_approval' or approval_deadline is not null)
+  constraint handoff_attempts_awaiting_has_deadline check (status <> 'awaiting_approval' or approval_deadline is not null),
+  constraint handoff_attempts_superseded_finished check (superseded_at is null or status <> 'in_progress')
 );
-comment on column public.handoff_attempts.approval_deadline is
-  'Set when the attempt starts awaiting approval: the sweep expires it after this time.';
 comment on column public.handoff_attempts.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
 comment on column public.handoff_attempts.actor_role is 'authenticated (a user, actor_id), service_role, or the database role of a direct connection (e.g. postgres)';
 comment on column public.handoff_attempts.actor_via is 'The way in: http (edge functions), sql (an RPC called directly), trigger (a handoff_requests row)';
@@ -44,8 +47,18 @@ create trigger _040_stamp_team before insert on public.handoff_attempts
   for each row execute function stagegate_private.tg_handoff_attempts__stamp_team();
 create trigger _050_stamp_actor before insert on public.handoff_attempts
   for each row execute function stagegate_private.tg__stamp_actor();
+-- The request id is unique among the attempts not superseded (fn_begin_handoff).
+create unique index handoff_attempts_request_id_key on public.handoff_attempts (request_id) where superseded_at is null;
+comment on column public.handoff_attempts.inputs_hash is
+  'sha256 (hex) of what the verdict depends on, taken at begin: fn_handoff_inputs_hash. A retry of a rejected request id replays only while it is unchanged.';
+comment on column public.handoff_attempts.dry_run is
+  'A dry run: no claim, deleted by fn_finish_dry_run (or the stuck-attempt sweep); never completed for real.';
+comment on column public.handoff_attempts.superseded_at is
+  'Set when a retry of this request id ran anew because the inputs changed (or the attempt ended without a verdict); the request id then belongs to the newer attempt.';
 create index handoff_attempts_sd_uuid_idx on public.handoff_attempts (sd_uuid);
 create index handoff_attempts_in_progress_idx on public.handoff_attempts (started_at) where status = 'in_progress';
+comment on column public.handoff_attempts.approval_deadline is
+  'Set when the attempt starts awaiting approval: the sweep expires it after this time.';
 -- at most one waiting attempt per directive; the expiry sweep reads them by deadline
 create unique index handoff_attempts_awaiting_sd_idx on public.handoff_attempts (sd_uuid) where status = 'awaiting_approval';
 create index handoff_attempts_awaiting_deadline_idx on public.handoff_attempts (approval_deadline) where status = 'awaiting_approval';
@@ -171,3 +184,18 @@ comment on table public.transition_notifications is
 alter table public.transition_notifications enable row level security;
 revoke all on table public.transition_notifications from public, anon, authenticated;
 grant select on table public.transition_notifications to service_role;
+
+-- sqlfix (#12): requests that leave no attempt behind, counted for the metrics.
+create table public.handoff_request_events (
+  id bigint generated always as identity primary key,
+  kind text not null check (kind in ('replay', 'dry_run')),
+  reason text not null check (length(reason) between 1 and 40),
+  handoff_type text,
+  at timestamptz not null default clock_timestamp()
+);
+create index handoff_request_events_at on public.handoff_request_events (at);
+comment on table public.handoff_request_events is
+  'Counters of requests that leave no attempt behind: replays of a finished request id (kind replay, reason accepted|unchanged_inputs) and dry runs (kind dry_run, reason = verdict). Insert-only, so concurrent retries never wait on each other; purged after 24 h by the idempotency sweep.';
+alter table public.handoff_request_events enable row level security;
+revoke all on table public.handoff_request_events from public, anon, authenticated;
+grant select on table public.handoff_request_events to service_role;

@@ -84,6 +84,7 @@ declare
   v_proc regprocedure;
   v_result jsonb;
 begin
+  perform public.fn_check_text('p_gate_code', p_gate_code);  -- sqlfix: no control characters (fn_check_text)
   select a.context into v_context from public.handoff_attempts a where a.id = p_attempt_id;
   if not found then
     raise exception using errcode = 'SG009', message = format('ATTEMPT_NOT_FOUND: no handoff attempt %s', p_attempt_id);

@@ -56,15 +56,44 @@ language sql stable set search_path = '' as $$
     'context', p_attempt.context, 'gates', p_attempt.gates)
 $$;
 
+-- ------------------------------------------------------------------ fn_handoff_inputs_hash
+create or replace function public.fn_handoff_inputs_hash(p_sd public.strategic_directives_v2, p_handoff_type text) returns text
+language sql stable set search_path = '' as $$
+  select encode(sha256(convert_to(jsonb_build_array(
+    public.fn_sd_context(p_sd),
+    public.fn_handoff_gates(p_handoff_type, p_sd.sd_type),
+    public.fn_sd_threshold(p_sd.sd_type),
+    public.fn_get_validation_mode(p_sd.sd_type))::text, 'UTF8')), 'hex')
+$$;
+comment on function public.fn_handoff_inputs_hash(public.strategic_directives_v2, text) is
+  'sha256 (hex) of the inputs a verdict depends on: the context snapshot (SD, PRD, stories), the gate plan (registry and skip rules), the threshold and the validation mode of the SD type. jsonb prints keys in a fixed order, so equal inputs give equal hashes.';
+revoke all on function public.fn_handoff_inputs_hash(public.strategic_directives_v2, text) from public, anon, authenticated, service_role;
+
+-- ------------------------------------------------------------------ fn_attempt_live_for
+create or replace function public.fn_attempt_live_for(p_gates jsonb) returns interval
+language sql immutable set search_path = '' as $$
+  select make_interval(secs => 10 + coalesce(sum(
+           coalesce((g->>'timeout_ms')::numeric, 60000) * (1 + greatest(coalesce((g->>'max_retries')::numeric, 0), 0))), 0) / 1000.0)
+  from jsonb_array_elements(case when jsonb_typeof(p_gates) = 'array' then p_gates else '[]'::jsonb end) g
+  where not coalesce((g->>'skip')::boolean, false)
+$$;
+comment on function public.fn_attempt_live_for(jsonb) is
+  'How long an attempt with this gate plan may still be running its gates: every gate''s timeout times its tries, one after another, plus 10 s. fn_begin_handoff refuses a second attempt of the SD (SD_BUSY) while one is this young.';
+revoke all on function public.fn_attempt_live_for(jsonb) from public, anon, authenticated, service_role;
+
 create or replace function public.fn_begin_handoff(
-  p_sd_id text, p_handoff_type text, p_session_id text, p_request_id text, p_expected_version int default null
-) returns jsonb
+  p_sd_id text, p_handoff_type text, p_session_id text, p_request_id text,
+  p_expected_version int default null, p_dry_run boolean default false) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_type_code text := public.fn_normalise_handoff_type(p_handoff_type);
   v_type public.handoff_types;
   v_sd public.strategic_directives_v2;
   v_attempt public.handoff_attempts;
+  v_holder public.sd_claims;
+  v_open public.handoff_attempts;
+  v_hash text;
+  v_reason text;
 begin
   -- ---------------------------------------------------------------- validation
   if p_request_id is null or btrim(p_request_id) = '' or length(p_request_id) > 200 then
@@ -73,9 +102,19 @@ begin
   if p_session_id is null or btrim(p_session_id) = '' or length(p_session_id) > 200 then
     raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_session_id is required (1-200 chars)';
   end if;
+  perform public.fn_check_text('p_sd_id', p_sd_id), public.fn_check_text('p_handoff_type', p_handoff_type),
+          public.fn_check_text('p_request_id', p_request_id), public.fn_check_text('p_session_id', p_session_id);
+  if p_expected_version is not null and p_expected_version < 0 then
+    raise exception using errcode = 'SG001',
+      message = format('INVALID_INPUT: p_expected_version must be a transition_version (0 or more), got %s', p_expected_version);
+  end if;
+  if p_dry_run is null then
+    raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_dry_run must be true or false';
+  end if;
 
-  -- ---------------------------------------------------------------- replay
-  select * into v_attempt from public.handoff_attempts a where a.request_id = p_request_id;
+  -- ---------------------------------------------------------------- replay (sqlfix: by inputs)
+  select * into v_attempt from public.handoff_attempts a
+  where a.request_id = p_request_id and a.superseded_at is null;
   if found then
     if v_attempt.handoff_type is distinct from v_type_code
        or p_sd_id not in (v_attempt.sd_id, v_attempt.sd_uuid::text) then
@@ -83,7 +122,23 @@ begin
         message = format('INVALID_INPUT: request id %L was already used for %s of %s', p_request_id, v_attempt.handoff_type, v_attempt.sd_id);
     end if;
     perform stagegate_private.fn_authorize_attempt(v_attempt.id, true);  -- people: a replay is the attempt owner's (or the service role's)
-    return public.fn_attempt_answer(v_attempt, true);
+    if v_attempt.status in ('in_progress', 'awaiting_approval') then  -- approvals: a waiting attempt answers as itself
+      return public.fn_attempt_answer(v_attempt, true) || jsonb_build_object('replay_reason', v_attempt.status);
+    end if;
+    v_reason := case v_attempt.status when 'completed' then 'accepted' end;
+    if v_attempt.status in ('rejected', 'failed') then
+      select * into v_sd from public.strategic_directives_v2 s where s.uuid = v_attempt.sd_uuid;
+      if not found or public.fn_handoff_inputs_hash(v_sd, v_attempt.handoff_type) = v_attempt.inputs_hash then
+        v_reason := 'unchanged_inputs';
+      end if;
+    end if;
+    if v_reason is not null then
+      insert into public.handoff_request_events (kind, reason, handoff_type) values ('replay', v_reason, v_attempt.handoff_type);
+      return public.fn_attempt_answer(v_attempt, true) || jsonb_build_object('replay_reason', v_reason);
+    end if;
+    -- The answer no longer holds for these inputs: the request id passes to a new attempt.
+    update public.handoff_attempts a set superseded_at = clock_timestamp()
+    where a.id = v_attempt.id and a.superseded_at is null;
   end if;
 
   -- ---------------------------------------------------------------- preconditions
@@ -95,6 +150,28 @@ begin
   end if;
   v_sd := public.fn_resolve_sd(p_sd_id);
   perform stagegate_private.fn_authorize_handoff(v_sd.team_id, v_type.code, v_sd.id);  -- people: member with a permitted role, or the service role
+  -- sqlfix: fail fast. Another begin of this SD holds it for a few ms; refusing at once instead of
+  -- queueing on the claim row keeps a burst's refusals as fast as one handoff. The two-key lock
+  -- space cannot collide with fn_complete_handoff's one-key lock on the SD.
+  if not p_dry_run and not pg_try_advisory_xact_lock(1397178949, hashtext(v_sd.uuid::text)) then
+    raise exception using errcode = 'SG006',
+      message = format('SD_BUSY: another request is beginning a handoff of strategic directive %L; retry shortly', v_sd.id);
+  end if;
+  -- sqlfix: one live attempt per SD. A second one could only run its gates to lose at complete
+  -- (SD_BUSY or ALREADY_TRANSITIONED); refusing it here answers in milliseconds. An attempt
+  -- counts as live for as long as its gates could still be running (fn_attempt_live_for); after
+  -- that a crashed one no longer blocks (the same request id resumes it at any time).
+  if not p_dry_run then
+    select * into v_open from public.handoff_attempts a
+    where a.sd_uuid = v_sd.uuid and a.status = 'in_progress' and not a.dry_run
+      and a.started_at > now() - public.fn_attempt_live_for(a.gates)
+    order by a.started_at limit 1;
+    if found then
+      raise exception using errcode = 'SG006',
+        message = format('SD_BUSY: strategic directive %L has a handoff in progress (attempt %s, %s, request id %L, session %L, since %s); retry when it has finished, or retry that request id to resume it',
+                         v_sd.id, v_open.id, v_open.handoff_type, v_open.request_id, v_open.session_id, v_open.started_at);
+    end if;
+  end if;
   if p_expected_version is not null and p_expected_version <> v_sd.transition_version then
     raise exception using errcode = 'SG007',
       message = format('VERSION_CONFLICT: strategic directive %L is at transition_version %s, caller expected %s',
@@ -106,27 +183,42 @@ begin
                        v_type.code, v_sd.id, array_to_string(v_type.from_phases, ' or '), v_sd.current_phase);
   end if;
   perform stagegate_private.fn_refuse_while_awaiting(v_sd.uuid, v_sd.id, null);  -- approvals: one waiting handoff at a time
-  perform public.fn_claim_sd(v_sd.id, p_session_id);
+  if p_dry_run then
+    -- sqlfix: a dry run takes no claim, but is refused where the real run would be.
+    -- people: a claim is (session, user); the holder's session is named only to who may see it
+    select * into v_holder from public.sd_claims c
+    where c.sd_id = v_sd.id and c.expires_at > now()
+      and (c.session_id, c.actor_id) is distinct from (p_session_id, (select a.user_id from stagegate_private.current_actor() a));
+    if found then
+      raise exception using errcode = 'SG005',
+        message = format('CLAIMED_BY_OTHER_SESSION: strategic directive %L is held by %s until %s',
+                         v_sd.id, stagegate_private.fn_claim_holder(v_holder.session_id, v_holder.actor_id), v_holder.expires_at);
+    end if;
+  else
+    perform public.fn_claim_sd(v_sd.id, p_session_id);
+  end if;
 
   -- ---------------------------------------------------------------- open the attempt
+  v_hash := public.fn_handoff_inputs_hash(v_sd, v_type.code);
   insert into public.handoff_attempts
-    (request_id, sd_id, sd_uuid, sd_type, handoff_type, session_id, from_phase, to_phase, sd_version, context, gates)
+    (request_id, sd_id, sd_uuid, sd_type, handoff_type, session_id, from_phase, to_phase, sd_version, context, gates,
+     inputs_hash, dry_run)
   values
     (p_request_id, v_sd.id, v_sd.uuid, v_sd.sd_type, v_type.code, p_session_id, v_sd.current_phase,
-     v_type.to_phase, v_sd.transition_version, public.fn_sd_context(v_sd), public.fn_handoff_gates(v_type.code, v_sd.sd_type))
-  on conflict (request_id) do nothing
+     v_type.to_phase, v_sd.transition_version, public.fn_sd_context(v_sd), public.fn_handoff_gates(v_type.code, v_sd.sd_type),
+     v_hash, p_dry_run)
+  on conflict (request_id) where superseded_at is null do nothing
   returning * into v_attempt;
   if not found then
     -- a concurrent begin with the same request id won the insert
-    select * into v_attempt from public.handoff_attempts a where a.request_id = p_request_id;
-    return public.fn_attempt_answer(v_attempt, true);
+    select * into v_attempt from public.handoff_attempts a where a.request_id = p_request_id and a.superseded_at is null;
+    return public.fn_attempt_answer(v_attempt, true) || '{"replay_reason": "in_progress"}';
   end if;
-  return public.fn_attempt_answer(v_attempt, false);
+  return public.fn_attempt_answer(v_attempt, false) || jsonb_build_object('replay_reason', null, 'dry_run', p_dry_run);
 end;
 $$;
-comment on function public.fn_begin_handoff(text, text, text, text, int) is
-  'Begin a handoff: resolve the SD (key or uuid), check who asks (SG020 NOT_A_MEMBER, SG021 ROLE_NOT_ALLOWED: a member of the SD''s team whose role handoff_permissions allows, or the service role), phase (SG004 WRONG_PHASE), version (SG007) and claim (SG005, claims it for the session if free), freeze the gate plan (after skip rules) and a context snapshot. Same p_request_id returns the same attempt with replay=true. Returns {attempt_id, request_id, status, replay, result, sd_id, sd_uuid, sd_type, handoff_type, from_phase, to_phase, transition_version, threshold, validation_mode, context, gates}.';
-
+comment on function public.fn_begin_handoff(text, text, text, text, int, boolean) is
+  'Begin a handoff: resolve the SD (key or uuid), check who asks (SG020 NOT_A_MEMBER, SG021 ROLE_NOT_ALLOWED: a member of the SD''s team whose role handoff_permissions allows, or the service role), refuse at once while another begin of the SD runs or another attempt of it is live (SG006 SD_BUSY; live = younger than fn_attempt_live_for of its plan), check phase (SG004 WRONG_PHASE), version (SG007) and claim (SG005, claims it for the session if free; a dry run only checks it), freeze the gate plan (after skip rules), a context snapshot and the inputs hash. Same p_request_id: the same attempt while it runs (replay_reason in_progress), its answer when it was accepted (accepted) or rejected or failed on the same inputs (unchanged_inputs); otherwise (inputs changed, or abandoned) the old attempt is superseded and a new one begins. p_dry_run: no claim; finish it with fn_finish_dry_run. Returns {attempt_id, request_id, status, replay, replay_reason, result, sd_id, sd_uuid, sd_type, handoff_type, from_phase, to_phase, transition_version, threshold, validation_mode, context, gates}.';
 -- Step 2, gate results: normalise (seed pattern 7, for SQL callers), check (the contract every
 -- stored result meets), store (idempotent per attempt and gate).
 --
@@ -312,6 +404,7 @@ create or replace function public.fn_record_gate_result(
 language plpgsql security definer set search_path = '' as $$
 begin
   perform stagegate_private.fn_authorize_attempt(p_attempt_id);  -- people: the attempt's owner or the service role
+  perform public.fn_check_text('p_gate_code', p_gate_code), public.fn_check_text('p_idempotency_key', p_idempotency_key);  -- sqlfix: no control characters (fn_check_text)
   return public.fn_store_gate_result(p_attempt_id, p_gate_code, p_result, p_idempotency_key, p_duration_ms, p_attempts, true);
 end;
 $$;
@@ -622,8 +715,7 @@ $$;
 -- gates the caller did not supply, complete. All in the caller's transaction, so an error (say
 -- SD_BUSY) leaves nothing behind and the same request id can simply be retried.
 create or replace function public.fn_execute_handoff(
-  p_sd_id text, p_handoff_type text, p_session_id text, p_request_id text, p_gate_results jsonb
-) returns jsonb
+  p_sd_id text, p_handoff_type text, p_session_id text, p_request_id text, p_gate_results jsonb) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_begin jsonb;
@@ -637,7 +729,8 @@ begin
   end if;
   v_begin := public.fn_begin_handoff(p_sd_id, p_handoff_type, p_session_id, p_request_id);
   if v_begin->>'status' <> 'in_progress' then
-    return (v_begin->'result') || '{"replay": true}';
+    -- sqlfix: says why it replayed (accepted | unchanged_inputs)
+    return (v_begin->'result') || jsonb_build_object('replay', true, 'replay_reason', v_begin->'replay_reason');
   end if;
   v_attempt_id := (v_begin->>'attempt_id')::uuid;
 
@@ -646,6 +739,7 @@ begin
     if v_code is null then
       raise exception using errcode = 'SG010', message = format('INVALID_GATE_RESULT: gate result without a code: %s', v_item);
     end if;
+    perform public.fn_check_text('p_gate_results[].code', v_code);
     perform public.fn_store_gate_result(v_attempt_id, v_code, public.fn_normalise_gate_result(v_item), null, null, 1, false);
   end loop;
 
@@ -663,19 +757,18 @@ begin
 end;
 $$;
 comment on function public.fn_execute_handoff(text, text, text, text, jsonb) is
-  'Run a whole handoff in one call: begin, record p_gate_results (JSON array of {code, passed, score, maxScore, issues, warnings}, normalised as seed pattern 7: pass/max_score aliases, coerced passed, defaults; a result for a gate outside the plan is stored as skipped and ignored), evaluate the plan''s sql gates not supplied, complete. Same p_request_id returns the first result (replay=true). Returns the fn_complete_handoff answer.';
+  'Run a whole handoff in one call: begin, record p_gate_results (JSON array of {code, passed, score, maxScore, issues, warnings}, normalised as seed pattern 7: pass/max_score aliases, coerced passed, defaults; a result for a gate outside the plan is stored as skipped and ignored), evaluate the plan''s sql gates not supplied, complete. Same p_request_id returns the first result (replay=true, replay_reason accepted|unchanged_inputs) while it still holds: a rejection is judged again once the SD, its PRD or stories, the gate plan, threshold or mode changed. Returns the fn_complete_handoff answer.';
 
 -- The seed's entry points. Each completes the attempt opened under p_request_id, after checking
 -- that it is this handoff type, this SD (key or uuid), this session and (if given) this PRD.
 create or replace function public.fn_complete_by_request(
-  p_handoff_type text, p_sd_id text, p_prd_id text, p_session_id text, p_request_id text
-) returns jsonb
+  p_handoff_type text, p_sd_id text, p_prd_id text, p_session_id text, p_request_id text) returns jsonb
 language plpgsql set search_path = '' as $$
 declare
   v_attempt public.handoff_attempts;
   v_prd_id text;
 begin
-  select * into v_attempt from public.handoff_attempts a where a.request_id = p_request_id;
+  select * into v_attempt from public.handoff_attempts a where a.request_id = p_request_id and a.superseded_at is null;
   if not found then
     raise exception using errcode = 'SG009',
       message = format('ATTEMPT_NOT_FOUND: no handoff attempt with request id %L; begin one with fn_begin_handoff or use fn_execute_handoff', p_request_id);
@@ -706,6 +799,7 @@ $$;
 
 create or replace function public.fn_atomic_lead_to_plan_transition(p_sd_id text, p_prd_id text, p_session_id text, p_request_id text)
 returns jsonb language sql security definer set search_path = '' as $$
+  select public.fn_check_text('p_sd_id', p_sd_id), public.fn_check_text('p_prd_id', p_prd_id), public.fn_check_text('p_session_id', p_session_id), public.fn_check_text('p_request_id', p_request_id);  -- sqlfix: no control characters (fn_check_text)
   select public.fn_complete_by_request('LEAD-TO-PLAN', p_sd_id, p_prd_id, p_session_id, p_request_id)
 $$;
 comment on function public.fn_atomic_lead_to_plan_transition(text, text, text, text) is
@@ -713,6 +807,7 @@ comment on function public.fn_atomic_lead_to_plan_transition(text, text, text, t
 
 create or replace function public.fn_atomic_plan_to_exec_transition(p_sd_id text, p_prd_id text, p_session_id text, p_request_id text)
 returns jsonb language sql security definer set search_path = '' as $$
+  select public.fn_check_text('p_sd_id', p_sd_id), public.fn_check_text('p_prd_id', p_prd_id), public.fn_check_text('p_session_id', p_session_id), public.fn_check_text('p_request_id', p_request_id);  -- sqlfix: no control characters (fn_check_text)
   select public.fn_complete_by_request('PLAN-TO-EXEC', p_sd_id, p_prd_id, p_session_id, p_request_id)
 $$;
 comment on function public.fn_atomic_plan_to_exec_transition(text, text, text, text) is
@@ -720,6 +815,7 @@ comment on function public.fn_atomic_plan_to_exec_transition(text, text, text, t
 
 create or replace function public.fn_atomic_exec_to_plan_transition(p_sd_id text, p_prd_id text, p_session_id text, p_request_id text)
 returns jsonb language sql security definer set search_path = '' as $$
+  select public.fn_check_text('p_sd_id', p_sd_id), public.fn_check_text('p_prd_id', p_prd_id), public.fn_check_text('p_session_id', p_session_id), public.fn_check_text('p_request_id', p_request_id);  -- sqlfix: no control characters (fn_check_text)
   select public.fn_complete_by_request('EXEC-TO-PLAN', p_sd_id, p_prd_id, p_session_id, p_request_id)
 $$;
 comment on function public.fn_atomic_exec_to_plan_transition(text, text, text, text) is
@@ -727,6 +823,7 @@ comment on function public.fn_atomic_exec_to_plan_transition(text, text, text, t
 
 create or replace function public.fn_atomic_plan_to_lead_transition(p_sd_id text, p_prd_id text, p_session_id text, p_request_id text)
 returns jsonb language sql security definer set search_path = '' as $$
+  select public.fn_check_text('p_sd_id', p_sd_id), public.fn_check_text('p_prd_id', p_prd_id), public.fn_check_text('p_session_id', p_session_id), public.fn_check_text('p_request_id', p_request_id);  -- sqlfix: no control characters (fn_check_text)
   select public.fn_complete_by_request('PLAN-TO-LEAD', p_sd_id, p_prd_id, p_session_id, p_request_id)
 $$;
 comment on function public.fn_atomic_plan_to_lead_transition(text, text, text, text) is
@@ -746,3 +843,63 @@ begin
 end;
 $$;
 revoke all on function public.fn_raise_sd_moved(uuid, text) from public, anon, authenticated, service_role;
+
+-- ------------------------------------------------------------------ dry runs
+create or replace function public.tg_handoff_attempts__dry_run_guard() returns trigger
+language plpgsql set search_path = '' as $$
+begin
+  raise exception using errcode = 'SG001',
+    message = format('INVALID_INPUT: attempt %s is a dry run; it cannot be completed, only judged by fn_finish_dry_run', old.id);
+end;
+$$;
+create or replace trigger _100_dry_run_guard before update on public.handoff_attempts
+  for each row when (old.dry_run and new.dry_run and new.status <> 'in_progress')
+  execute function public.tg_handoff_attempts__dry_run_guard();
+revoke all on function public.tg_handoff_attempts__dry_run_guard() from public, anon, authenticated, service_role;
+
+create or replace function public.fn_finish_dry_run(p_attempt_id uuid, p_expected_version int default null) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_attempt public.handoff_attempts;
+  v_answer jsonb;
+  v_state text;
+  v_message text;
+begin
+  if p_attempt_id is null then
+    raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_attempt_id is required';
+  end if;
+  select * into v_attempt from public.handoff_attempts a where a.id = p_attempt_id for update;
+  if not found then
+    raise exception using errcode = 'SG009', message = format('ATTEMPT_NOT_FOUND: no handoff attempt %s', p_attempt_id);
+  end if;
+  if not v_attempt.dry_run then
+    raise exception using errcode = 'SG001',
+      message = format('INVALID_INPUT: attempt %s is not a dry run; complete it with fn_complete_handoff', p_attempt_id);
+  end if;
+  -- The verdict of the very SQL a real completion runs, in a subtransaction rolled back by the
+  -- raise: no transition, no audit row, no handoff record survive it.
+  begin
+    update public.handoff_attempts a set dry_run = false where a.id = p_attempt_id;
+    v_answer := public.fn_complete_handoff(p_attempt_id, p_expected_version);
+    raise exception using errcode = 'SGDRY', message = 'dry run: roll back';
+  exception
+    when sqlstate 'SGDRY' then
+      null;
+    when others then
+      -- a refusal of the judgement (SD_BUSY, VERSION_CONFLICT, …): answered, not raised, so the
+      -- attempt is still deleted below (a raise would roll the delete back too)
+      get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+  end;
+  delete from public.handoff_attempts a where a.id = p_attempt_id;  -- its results go with it (cascade)
+  insert into public.handoff_request_events (kind, reason, handoff_type)
+  values ('dry_run', coalesce(v_answer->>'verdict', 'refused'), v_attempt.handoff_type);
+  if v_state is not null then
+    return jsonb_build_object('dry_run', true, 'error', jsonb_build_object('sqlstate', v_state, 'message', v_message));
+  end if;
+  return v_answer || jsonb_build_object('dry_run', true, 'audit_id', null);
+end;
+$$;
+comment on function public.fn_finish_dry_run(uuid, int) is
+  'Judge a dry-run attempt (fn_begin_handoff with p_dry_run) with fn_complete_handoff''s own SQL inside a subtransaction that is rolled back, then delete the attempt and its gate results and count it (handoff_request_events kind dry_run). A refusal of the judgement (SD_BUSY, VERSION_CONFLICT, …) is answered as {dry_run: true, error: {sqlstate, message}} (the attempt is deleted all the same). Returns the verdict with dry_run=true and audit_id null.';
+revoke all on function public.fn_finish_dry_run(uuid, int) from public, anon, authenticated;
+grant execute on function public.fn_finish_dry_run(uuid, int) to service_role;

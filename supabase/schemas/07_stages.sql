@@ -418,6 +418,7 @@ declare
   v_unknown int := 0;
   v_prior_flag text;
 begin
+  perform public.fn_check_text('p_target', p_target), public.fn_check_text('p_run_id', p_run_id);  -- sqlfix: no control characters (fn_check_text)
   -- ==== validation ===========================================================================
   if p_target is null or p_target not in ('strategic_directives_v2', 'sd_phase_handoffs', 'leo_sub_agents') then
     raise exception using errcode = 'SG001',

@@ -26,6 +26,8 @@ create table public.sub_agent_breakers (
   last_failure_at timestamptz,
   last_transition_at timestamptz,
   updated_at timestamptz not null default now(),
+  -- sqlfix (#15): the distinct attempts among the current run of failures (one caller's retries count once)
+  failure_attempts uuid[] not null default '{}' check (cardinality(failure_attempts) <= 1000),
   check (state <> 'open' or opened_at is not null),
   check (state = 'half_open' or half_open_probe_until is null)
 );
@@ -34,6 +36,8 @@ comment on table public.sub_agent_breakers is
 -- ============================================================================================
 -- Grants: service_role only. Supabase's default privileges give anon everything, so revoke.
 -- ============================================================================================
+comment on column public.sub_agent_breakers.failure_attempts is
+  'The distinct attempts among the current consecutive failures (reset by a success): a failure of an attempt already listed does not count again.';
 alter table public.sub_agent_breakers enable row level security;
 -- insert/update let an operator tune thresholds; a direct state change is still recorded.
 grant select, insert, update on table public.sub_agent_breakers to service_role;
@@ -122,6 +126,7 @@ language plpgsql security definer set search_path = '' as $$
 declare
   v_row public.sub_agent_breakers;
 begin
+  perform public.fn_check_text('p_code', p_code);  -- sqlfix: no control characters (fn_check_text)
   if p_probe_lease_ms is null or p_probe_lease_ms not between 1 and 3600000 then
     raise exception using errcode = 'SG001',
       message = format('INVALID_INPUT: p_probe_lease_ms must be between 1 and 3600000 (got %s)', p_probe_lease_ms);
@@ -171,7 +176,7 @@ comment on function public.fn_breaker_acquire(text, int) is
 -- ============================================================================================
 -- fn_breaker_record: the outcome of a call admitted by fn_breaker_acquire
 -- ============================================================================================
-create or replace function public.fn_breaker_record(p_code text, p_success boolean, p_error text default null)
+create or replace function public.fn_breaker_record(p_code text, p_success boolean, p_error text default null, p_attempt_id uuid default null)
 returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -181,6 +186,7 @@ begin
   if p_success is null then
     raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_success is required';
   end if;
+  perform public.fn_check_text('p_code', p_code), public.fn_check_text('p_error', p_error, true);
 
   -- Fast path, no lock and no write: the common case of a success on a healthy closed breaker.
   select * into v_row from public.sub_agent_breakers b where b.sub_agent_code = p_code;
@@ -192,19 +198,26 @@ begin
 
   if v_row.state = 'closed' then
     if p_success then
-      update public.sub_agent_breakers b set consecutive_failures = 0 where b.sub_agent_code = p_code;
+      update public.sub_agent_breakers b set consecutive_failures = 0, failure_attempts = '{}' where b.sub_agent_code = p_code;
       return jsonb_build_object('state', 'closed');
+    end if;
+    -- sqlfix: a retry within one attempt is not another failure of the agent
+    if p_attempt_id is not null and p_attempt_id = any (v_row.failure_attempts) then
+      update public.sub_agent_breakers b set last_error = v_error, last_failure_at = now() where b.sub_agent_code = p_code;
+      return jsonb_build_object('state', 'closed', 'consecutive_failures', v_row.consecutive_failures, 'counted', false);
     end if;
     if v_row.consecutive_failures + 1 < v_row.failure_threshold then
       update public.sub_agent_breakers b
-        set consecutive_failures = v_row.consecutive_failures + 1, last_error = v_error, last_failure_at = now()
+        set consecutive_failures = v_row.consecutive_failures + 1, last_error = v_error, last_failure_at = now(),
+            -- fewer than failure_threshold (<= 1000) entries: opening empties it
+            failure_attempts = case when p_attempt_id is null then b.failure_attempts else b.failure_attempts || p_attempt_id end
         where b.sub_agent_code = p_code;
       return jsonb_build_object('state', 'closed', 'consecutive_failures', v_row.consecutive_failures + 1);
     end if;
     perform public.breaker_reason(format('%s consecutive failures', v_row.consecutive_failures + 1));
     update public.sub_agent_breakers b
       set state = 'open', opened_at = now(), consecutive_failures = v_row.consecutive_failures + 1,
-          consecutive_successes = 0, last_error = v_error, last_failure_at = now()
+          consecutive_successes = 0, last_error = v_error, last_failure_at = now(), failure_attempts = '{}'
       where b.sub_agent_code = p_code;
     perform public.breaker_reason(null);
     return jsonb_build_object('state', 'open');
@@ -224,7 +237,7 @@ begin
       perform public.breaker_reason(format('%s successes while half-open', v_row.consecutive_successes + 1));
       update public.sub_agent_breakers b
         set state = 'closed', opened_at = null, consecutive_failures = 0, consecutive_successes = 0,
-            half_open_probe_until = null
+            half_open_probe_until = null, failure_attempts = '{}'
         where b.sub_agent_code = p_code;
       perform public.breaker_reason(null);
       return jsonb_build_object('state', 'closed');
@@ -240,9 +253,8 @@ begin
   return jsonb_build_object('state', 'open');
 end;
 $$;
-comment on function public.fn_breaker_record(text, boolean, text) is
-  'Record the outcome of a sub-agent call. closed: failures count up to failure_threshold -> open, a success resets the count. half_open: a failure -> open (timer restarts); success_threshold successes -> closed, fewer release the probe lease. open: ignored. Returns {state}.';
-
+comment on function public.fn_breaker_record(text, boolean, text, uuid) is
+  'Record the outcome of a sub-agent call. closed: failures count up to failure_threshold -> open, once per p_attempt_id (retries within one handoff attempt count once; without an attempt every call counts), a success resets the count. half_open: a failure -> open (timer restarts); success_threshold successes -> closed, fewer release the probe lease. open: ignored. Returns {state}.';
 -- ============================================================================================
 -- fn_breaker_reset (operators) and fn_breaker_sweep (scheduler)
 -- ============================================================================================
@@ -251,6 +263,7 @@ language plpgsql security definer set search_path = '' as $$
 declare
   v_row public.sub_agent_breakers := public.breaker_lock(p_code);
 begin
+  perform public.fn_check_text('p_code', p_code), public.fn_check_text('p_reason', p_reason, true);  -- sqlfix: no control characters (fn_check_text)
   perform public.breaker_reason('manual reset' || coalesce(': ' || left(nullif(btrim(p_reason), ''), 500), ''));
   update public.sub_agent_breakers b
     set state = 'closed', opened_at = null, consecutive_failures = 0, consecutive_successes = 0,
@@ -321,14 +334,14 @@ revoke execute on function
   public.breaker_lock(text),
   public.breaker_reason(text),
   public.fn_breaker_acquire(text, int),
-  public.fn_breaker_record(text, boolean, text),
+  public.fn_breaker_record(text, boolean, text, uuid),
   public.fn_breaker_reset(text, text),
   public.fn_breaker_sweep()
 from public, anon, authenticated, service_role;
 
 grant execute on function
   public.fn_breaker_acquire(text, int),
-  public.fn_breaker_record(text, boolean, text),
+  public.fn_breaker_record(text, boolean, text, uuid),
   public.fn_breaker_reset(text, text),
   public.fn_breaker_sweep()
 to service_role;

@@ -113,9 +113,18 @@ create table public.unknown_inputs (
   input text not null check (length(input) <= 200),
   sd_type text,
   source text not null default 'handoff' check (length(source) <= 100),
-  at timestamptz not null default clock_timestamp()
+  at timestamptz not null default clock_timestamp(),
+  -- sqlfix (#15): one row is one signal per (kind, caller, 10-minute window), not one request
+  caller text check (caller ~ '^[0-9a-f]{64}$'),
+  window_start timestamptz,
+  hits int not null default 1 check (hits >= 1),
+  sd_id text check (length(sd_id) <= 200)
 );
 create index unknown_inputs_at on public.unknown_inputs (at);
+create unique index unknown_inputs_signal on public.unknown_inputs (kind, caller, window_start);
+comment on column public.unknown_inputs.caller is
+  'sha256 (hex) of the caller (the JWT''s role and sub for the handoff function; the database role for a SQL caller). One row per (kind, caller, window_start): a signal, not a request.';
+comment on column public.unknown_inputs.hits is 'Requests this signal stands for (the first and its repeats in the window).';
 
 -- The RPC hands its context (reason, forced, gate numbers, via) to the trigger through this
 -- transaction-local setting, as the breaker RPCs do with stagegate.breaker_reason.
@@ -245,6 +254,7 @@ declare
   v_actor text;
   v_at timestamptz;
 begin
+  perform public.fn_check_text('p_scope', p_scope), public.fn_check_text('p_mode', p_mode), public.fn_check_text('p_reason', p_reason, true);  -- sqlfix: no control characters (fn_check_text)
   -- ---------------------------------------------------------------- validation
   perform public.fn_check_mode_scope(p_scope);
   if v_mode is null or v_mode not in ('OFF', 'WARN', 'ENFORCE') then
@@ -300,6 +310,7 @@ declare
   v_changes jsonb := '[]';
   v_target text;
 begin
+  perform public.fn_check_text('p_scope', p_scope), public.fn_check_text('p_reason', p_reason, true);  -- sqlfix: no control characters (fn_check_text)
   perform public.fn_check_mode_scope(p_scope);
   perform pg_advisory_xact_lock(hashtext('stagegate.validation_modes'));
   for v_target in
@@ -316,15 +327,40 @@ $$;
 comment on function public.fn_demote_validation_mode(text, text) is
   'Moves ENFORCE to WARN for a scope (''*'' = the global mode and every enforcing override), with a reason; a scope not in ENFORCE is unchanged. Returns {changed, changes: [fn_set_validation_mode answers]}.';
 
-create or replace function public.fn_record_unknown_input(p_kind text, p_input text, p_sd_type text default null, p_source text default 'handoff')
-returns void
-language sql security definer set search_path = '' as $$
-  insert into public.unknown_inputs (kind, input, sd_type, source)
-  values (p_kind, left(coalesce(p_input, ''), 200), left(p_sd_type, 40), left(coalesce(p_source, 'handoff'), 100))
+create or replace function public.fn_record_unknown_input(
+  p_kind text, p_input text, p_sd_type text default null, p_source text default 'handoff',
+  p_caller text default null, p_sd_id text default null, p_require_sd boolean default false) returns boolean
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_sd_type text := p_sd_type;
+  v_new boolean;
+begin
+  perform public.fn_check_text('p_kind', p_kind), public.fn_check_text('p_source', p_source),
+          public.fn_check_text('p_sd_type', p_sd_type), public.fn_check_text('p_sd_id', p_sd_id);
+  if p_sd_id is not null then
+    select s.sd_type into v_sd_type from public.strategic_directives_v2 s
+    where s.id = p_sd_id or (p_sd_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' and s.uuid = p_sd_id::uuid)
+    limit 1;
+    if not found then
+      return false;  -- a request about no directive steers nothing
+    end if;
+  elsif p_require_sd then
+    return false;
+  end if;
+  insert into public.unknown_inputs as u (kind, input, sd_type, source, caller, window_start, sd_id)
+  values (p_kind,
+          -- the input is evidence for a human; control characters are shown, not stored
+          left(regexp_replace(coalesce(p_input, ''), '[\x01-\x1F\x7F-\x9F]', '?', 'g'), 200),
+          left(v_sd_type, 40), left(coalesce(p_source, 'handoff'), 100),
+          encode(sha256(convert_to(coalesce(p_caller, 'sql:' || session_user), 'UTF8')), 'hex'),
+          date_bin('10 minutes', clock_timestamp(), timestamptz '2000-01-01 00:00:00+00'), left(p_sd_id, 200))
+  on conflict (kind, caller, window_start) do update set hits = u.hits + 1
+  returning (xmax = 0) into v_new;
+  return v_new;
+end;
 $$;
-comment on function public.fn_record_unknown_input(text, text, text, text) is
-  'Counts one request whose handoff_type/stage/phase input could not be normalised (kind handoff_type, stage or phase); read by fn_promotion_gate''s unknown-input rate.';
-
+comment on function public.fn_record_unknown_input(text, text, text, text, text, text, boolean) is
+  'Counts a request whose handoff_type/stage/phase input could not be normalised (kind handoff_type, stage or phase) as one signal per caller (p_caller, default the database role) and 10-minute window: repeats raise unknown_inputs.hits, not the row count that fn_promotion_gate and stagegate_unknown_inputs_total read. Nothing is counted when p_sd_id names no directive, or when p_require_sd and no p_sd_id is given. Returns true for a new signal.';
 -- The length bounds are written as two comparisons, not `between 1 and 255`: PostgreSQL keeps
 -- `x between a and b and y` as a nested AND, which the CLI's diff prints with parentheses that
 -- parse back flat, so a generated migration would never match this definition (the drift test
@@ -343,6 +379,7 @@ language plpgsql security definer set search_path = '' as $$
 declare
   v_tolerance interval := (select s.webhook_tolerance from public.validation_mode_settings s);
 begin
+  perform public.fn_check_text('p_id', p_id);  -- sqlfix: no control characters (fn_check_text)
   if p_id is null or length(p_id) not between 1 and 255 or p_id !~ '^[ -~]+$' then
     raise exception using errcode = 'SG001', message = format('INVALID_INPUT: webhook-id must be 1..255 printable characters (got %L)', left(p_id, 300));
   end if;

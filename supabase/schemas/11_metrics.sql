@@ -220,6 +220,10 @@ begin
     select count(*) as n, count(*) filter (where a.status = 'in_progress') as in_progress,
            min(a.started_at) filter (where a.status = 'in_progress') as oldest_in_progress
     from public.handoff_attempts a
+    where not a.dry_run  -- sqlfix: a dry run is nobody's open attempt
+  ), requests as materialized (
+    -- sqlfix: requests that left no attempt: replays of a finished request id, dry runs
+    select e.kind, e.reason, e.at > now() - c_window as recent from public.handoff_request_events e
   ), outbox as (
     select count(*) as pending, min(n.created_at) as oldest from public.transition_notifications n
   ), audits as materialized (
@@ -276,6 +280,11 @@ begin
       from (select r.sub_agent_code, public.metrics_histogram(array_agg(r.duration_ms), c_gate_bounds) as histogram
             from results r where not r.skipped and r.duration_ms is not null group by 1) x), '[]'::jsonb),
     'http_idempotent_hits', (select coalesce(sum(k.hits), 0) from public.http_idempotency_keys k),
+    -- sqlfix: a client retrying a finished handoff (HTTP derived request id or SQL request id)
+    'handoff_request_replays', coalesce((
+      select jsonb_object_agg(x.reason, x.n)
+      from (select q.reason, count(*) as n from requests q where q.kind = 'replay' group by 1) x), '{}'::jsonb),
+    'dry_runs', (select count(*) from requests q where q.kind = 'dry_run'),
     'breakers', coalesce((
       select jsonb_agg(jsonb_build_object('sub_agent', b.sub_agent_code, 'state', b.state) order by b.sub_agent_code)
       from public.sub_agent_breaker_status b where b.active), '[]'::jsonb),
@@ -297,6 +306,11 @@ begin
                                 / nullif(count(*) filter (where a.status in ('completed', 'rejected', 'failed')), 0)
                          from audits a where a.recent),
         'idempotent_hit', (select count(*) filter (where r.hit)::numeric / nullif(count(*), 0) from results r where r.recent),
+        -- sqlfix: replays of a finished request id / (those + attempts begun), last hour
+        'handoff_request_replay', (select q.n::numeric / nullif(q.n + a.n, 0)
+                                   from (select count(*) as n from requests q where q.kind = 'replay' and q.recent) q,
+                                        (select count(*) as n from public.handoff_attempts h
+                                         where h.started_at > now() - c_window and not h.dry_run) a),
         'gate_validation_failure', (select count(*) filter (where r.invalid)::numeric / nullif(count(*), 0)
                                     from results r where r.recent and not r.skipped),
         -- unknown inputs / requests, requests = judged handoffs + unknown inputs (fn_promotion_gate's
@@ -310,8 +324,7 @@ begin
 end;
 $$;
 comment on function public.fn_metrics_snapshot() is
-  'Everything the metrics function needs in one call: totals per label for handoffs, transitions, gate results (invalid, normalized, idempotent hits), HTTP idempotent hits, attempts, unknown inputs; attempts_awaiting_approval, overrides per SD type; the NOTIFY outbox backlog (notifications_pending, oldest_notification_pending_s, null when empty); duration histograms {count, sum_s, buckets} with their bounds (handoff_bounds_s, gate_bounds_s); breaker states; the mode store (ok, error, modes, global); and the runbook''s rates over the last hour (ratios, null when the window is empty).';
-
+  'Everything the metrics function needs in one call: totals per label for handoffs, transitions, gate results (invalid, normalized, idempotent hits), HTTP idempotent hits, replays of a finished handoff request by reason (handoff_request_replays), dry runs, attempts (dry runs left out), unknown inputs; attempts_awaiting_approval, overrides per SD type; the NOTIFY outbox backlog (notifications_pending, oldest_notification_pending_s, null when empty); duration histograms {count, sum_s, buckets} with their bounds (handoff_bounds_s, gate_bounds_s); breaker states; the mode store (ok, error, modes, global); and the runbook''s rates over the last hour (ratios, null when the window is empty).';
 revoke all on function public.metrics_histogram(int[], int[]), public.fn_metrics_snapshot()
   from public, anon, authenticated, service_role;
 grant execute on function public.fn_metrics_snapshot() to service_role;

@@ -35,6 +35,7 @@ create or replace function public.fn_sweep_stuck_attempts(p_older_than interval 
 language plpgsql security definer set search_path = '' as $$
 declare
   v_count int;
+  v_dry int;
 begin
   if p_older_than is null or p_older_than < interval '1 second' then
     raise exception using errcode = 'SG001',
@@ -47,6 +48,7 @@ begin
            (select count(*) from public.sub_agent_execution_results r where r.attempt_id = a.id and not r.skipped) as recorded
     from public.handoff_attempts a
     where a.status = 'in_progress' and a.started_at < now() - p_older_than
+      and not a.dry_run  -- sqlfix: a dry run left by a crash is deleted below, never audited
     order by a.started_at
     for update skip locked
   ),
@@ -85,12 +87,15 @@ begin
     from logged l
    where a.id = l.id and a.id in (select attempt_id from audit);
   get diagnostics v_count = row_count;
-  return jsonb_build_object('abandoned_attempts', v_count, 'older_than', p_older_than::text);
+  -- sqlfix: dry runs whose fn_finish_dry_run never came (the function crashed): nothing to audit
+  delete from public.handoff_attempts a
+  where a.dry_run and a.status = 'in_progress' and a.started_at < now() - p_older_than;
+  get diagnostics v_dry = row_count;
+  return jsonb_build_object('abandoned_attempts', v_count, 'deleted_dry_runs', v_dry, 'older_than', p_older_than::text);
 end;
 $$;
 comment on function public.fn_sweep_stuck_attempts(interval) is
-  'Mark handoff attempts in_progress for longer than p_older_than (default 15 minutes) as abandoned, each with one audit row of status abandoned carrying the Spartan error log (error_code ABANDONED, failed_step, pre_state, partial_state, recovery_action). Returns {abandoned_attempts, older_than}.';
-
+  'Mark handoff attempts in_progress for longer than p_older_than (default 15 minutes) as abandoned, each with one audit row of status abandoned carrying the Spartan error log (error_code ABANDONED, failed_step, pre_state, partial_state, recovery_action); delete dry-run attempts as old (no audit: a dry run leaves nothing). Returns {abandoned_attempts, deleted_dry_runs, older_than}.';
 -- ============================================================================================
 -- fn_sweep_idempotency: HTTP Idempotency-Key records past their retention (24 h, as Stripe) and,
 -- where the ops webhook is installed, delivered webhook ids past their replay window. Sub-agent
@@ -101,13 +106,17 @@ language plpgsql security definer set search_path = '' as $$
 declare
   v_http int;
   v_webhooks int;
+  v_events int;
 begin
   v_http := public.fn_idempotency_purge(p_http_older_than);
+  -- sqlfix: the request counters age out with the HTTP keys
+  delete from public.handoff_request_events e where e.at < now() - p_http_older_than;
+  get diagnostics v_events = row_count;
   -- dynamic: the webhook-id store belongs to another migration and may be absent
   if to_regprocedure('public.fn_purge_webhook_ids()') is not null then
     execute 'select public.fn_purge_webhook_ids()' into v_webhooks;
   end if;
-  return jsonb_build_object('http_idempotency_keys', v_http, 'webhook_ids', v_webhooks);
+  return jsonb_build_object('http_idempotency_keys', v_http, 'webhook_ids', v_webhooks, 'handoff_request_events', v_events);
 end;
 $$;
 comment on function public.fn_sweep_idempotency(interval) is
@@ -185,6 +194,7 @@ declare
   v_result jsonb;
   v_error text;
 begin
+  perform public.fn_check_text('p_name', p_name);  -- sqlfix: no control characters (fn_check_text)
   select * into v_sweep from public.sweep_schedule s where s.name = p_name;
   if not found then
     raise exception using errcode = 'SG001',

@@ -157,6 +157,7 @@ create or replace function public.fn_claim_handoff_request(p_worker text, p_leas
 returns setof public.handoff_requests
 language plpgsql security definer set search_path = '' as $$
 begin
+  perform public.fn_check_text('p_worker', p_worker);  -- sqlfix: no control characters (fn_check_text)
   if p_worker is null or length(p_worker) not between 1 and 200 then
     raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_worker is required (1-200 chars)';
   end if;

@@ -59,7 +59,7 @@ grant execute on function
   public.fn_check_skip_conditions(text, text[]),
   public.fn_claim_sd(text, text, int),
   public.fn_release_sd(text, text),
-  public.fn_begin_handoff(text, text, text, text, int),
+  public.fn_begin_handoff(text, text, text, text, int, boolean),
   public.fn_record_gate_result(uuid, text, jsonb, text, int, int),
   public.fn_evaluate_sql_gate(uuid, text),
   public.fn_complete_handoff(uuid, int),
@@ -105,7 +105,7 @@ revoke all on function
   public.fn_promotion_gate(text),
   public.fn_set_validation_mode(text, text, text, boolean),
   public.fn_demote_validation_mode(text, text),
-  public.fn_record_unknown_input(text, text, text, text),
+  public.fn_record_unknown_input(text, text, text, text, text, text, boolean),
   public.fn_claim_webhook_id(text, timestamptz),
   public.fn_purge_webhook_ids()
 from public, anon, authenticated, service_role;
@@ -114,10 +114,26 @@ grant execute on function
   public.fn_promotion_gate(text),
   public.fn_set_validation_mode(text, text, text, boolean),
   public.fn_demote_validation_mode(text, text),
-  public.fn_record_unknown_input(text, text, text, text),
+  public.fn_record_unknown_input(text, text, text, text, text, text, boolean),
   public.fn_claim_webhook_id(text, timestamptz),
   public.fn_purge_webhook_ids()
 to service_role;
+
+-- Sequences are not for anon or authenticated (issue #15, "Sequences open to anon"). The default
+-- privileges are also revoked by the hand-written migration …_sqlfix_default_privileges.sql
+-- (a schema diff does not carry them).
+--
+-- The bootstrap (stack/bootstrap.sql) and hosted Supabase grant ALL on new sequences in public to
+-- anon and authenticated by default privileges. Earlier migrations revoked tables and functions
+-- one by one but never the sequences, so `set role anon; select setval('public.gate_skip_rules_id_seq', 1)`
+-- worked — and a sequence set back makes the next inserts fail on duplicate keys. Every sequence
+-- here belongs to an identity or serial column written only by definer-rights RPCs or by
+-- service_role, so neither API role needs any privilege on one.
+
+revoke all on all sequences in schema public from public, anon, authenticated;
+
+-- Sequences created by later migrations (run by the same role) start without them too.
+alter default privileges in schema public revoke all on sequences from public, anon, authenticated;
 
 -- ============================================================================================
 -- People: row-level security for signed-in users (helpers and rules: 01a_people.sql)
@@ -168,7 +184,7 @@ grant update (title, acceptance_criteria) on table public.user_stories to authen
 grant execute on function
   public.fn_claim_sd(text, text, int),
   public.fn_release_sd(text, text),
-  public.fn_begin_handoff(text, text, text, text, int),
+  public.fn_begin_handoff(text, text, text, text, int, boolean),
   public.fn_record_gate_result(uuid, text, jsonb, text, int, int),
   public.fn_complete_handoff(uuid, int),
   public.fn_execute_handoff(text, text, text, text, jsonb),

@@ -61,6 +61,14 @@ export async function begin(sql: postgres.Sql, sdId: string, type: string, reque
   return row!.r;
 }
 
+/**
+ * Makes the SD's open attempts old enough that fn_begin_handoff no longer counts them as live, so
+ * a test can open a second attempt of the same SD (to race completes against each other).
+ */
+export async function ageOpenAttempts(sql: postgres.Sql, sdId: string): Promise<void> {
+  await sql`update handoff_attempts set started_at = now() - interval '1 day' where sd_id = ${sdId} and status = 'in_progress'`;
+}
+
 export async function record(sql: postgres.Sql, attemptId: string, code: string, result: unknown, key: string | null = null) {
   const [row] = await sql<{ r: Record<string, any> }[]>`
     select fn_record_gate_result(${attemptId}::uuid, ${code}, ${sql.json(result as postgres.JSONValue)}, ${key}) as r`;

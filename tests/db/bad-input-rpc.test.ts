@@ -2,11 +2,14 @@
 // pg_proc at test time so an RPC added later is covered without touching this file. Values are
 // generated per argument type (null, '', 1 MB text, unicode, SQL metacharacters, extreme numbers,
 // malformed uuids, JSON of the wrong shape, plus a few real keys so calls reach the deep paths).
-// Every call must succeed or raise one of our SG… states or a clean input error (22…, 23…);
-// never an internal error, a crash, or a changed row when it was refused.
+// Every call must succeed or raise one of our SG… states or a clean input error (22…, 23…) that
+// the edge's error mapper (shared/errors.ts) answers with a 4xx; never an internal error, a
+// crash, or a changed row when it was refused. The values include what once answered 500 over
+// HTTP: NUL in text and JSON, lone surrogates, control characters, integers past int4.
 import fc from 'fast-check';
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mapDbError } from '../../shared/errors.ts';
 import { connectAs, freshDatabase, type FreshDatabase } from '../helpers/db.ts';
 import { seedDirective } from '../helpers/fixtures.ts';
 
@@ -52,6 +55,8 @@ const huge = 'x'.repeat(1024 * 1024);
 const hostile = fc.constantFrom(
   "'; drop table public.strategic_directives_v2; --", "\\' or 1=1 --", '%', '_', '\\', '$$', '"', '`rm -rf`', '${x}', 'NULL', 'null',
   'Ω≈ç√∫ 𝕏 😀 \u200b\u202e', 'ä'.repeat(300), ' ', '\t\n', 'a'.repeat(201), 'a'.repeat(10_000),
+  // NUL (PostgreSQL text cannot hold it), lone surrogates, C0/DEL/C1 control characters
+  '\u0000', 'SD-RPC-1\u0000x', 's-rpc\u0000', '\ud800', 'a\udfffb', '\udc00\ud800', 'SD-RPC-1\u0001', 'x\u001by', '\u007f', '\u0085',
 );
 const realText = fc.constantFrom(
   'SD-RPC-1', 'SD-RPC-2', 'EXEC-TO-PLAN', 'lead_to_plan', 'LEAD', 'EXEC', 'PLAN', 'feature', 'security', 'ENFORCE', 'WARN', 'OFF',
@@ -63,7 +68,8 @@ const text = fc.oneof(
   { arbitrary: fc.constant(huge), weight: 1 },
 );
 const integer = fc.oneof(
-  fc.constantFrom('0', '-1', '1', '2147483647', '-2147483648', '9223372036854775807', '99999999999999999999999', '1.5', 'abc', '', ' 1'),
+  fc.constantFrom('0', '-1', '1', '2147483647', '-2147483648', '9223372036854775807', '99999999999999999999999', '1.5', 'abc', '', ' 1',
+    '2147483648', '-2147483649', '3000000000', '4294967296', '\u00001'),
   fc.integer().map(String), fc.integer({ min: -5, max: 200 }).map(String),
 );
 const numeric = fc.oneof(integer, fc.constantFrom('NaN', 'Infinity', '-Infinity', '1e400', '-0', '0.0001', '1e-400'), fc.double().map(String));
@@ -73,7 +79,8 @@ const jsonShapes = fc.constantFrom(
   '{}', '[]', 'null', '"text"', '0', '-1e308', 'true', '{', '{"a":', '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]',
   '{"passed":"yes","score":"high","maxScore":0}', '{"passed":true,"score":-5,"maxScore":100}', '{"passed":true,"score":1e308,"maxScore":1e308}',
   '[{"code":"STORIES_DONE","passed":true,"score":100,"maxScore":100}]', '[{"code":null}]', '{"issues":"not an array","passed":false,"score":0,"maxScore":100}',
-  '{"\\u0000":1}', `{"k":"${'y'.repeat(100_000)}"}`,
+  '{"\\u0000":1}', '{"passed":true,"score":100,"maxScore":100,"issues":["\\u0000"]}', '[{"code":"STORIES_DONE\\u0000","passed":true,"score":100,"maxScore":100}]',
+  '{"s":"\\ud800"}', `{"k":"${'y'.repeat(100_000)}"}`,
 );
 const json = fc.oneof(jsonShapes, fc.json({ maxDepth: 3 }));
 const textArray = fc.oneof(fc.constantFrom('{}', '{a,b}', '{"', '{NULL}', '{STORIES_DONE}', '{{1},{2}}', 'not an array'), fc.array(fc.string({ maxLength: 8 }), { maxLength: 4 }).map((xs) => `{${xs.map((x) => JSON.stringify(x)).join(',')}}`));
@@ -134,6 +141,8 @@ describe('generated arguments to every RPC service_role may execute', () => {
         if (code !== 'ok') {
           const short = args.map((a) => (typeof a === 'string' && a.length > 80 ? `${a.slice(0, 40)}…(${a.length} chars)` : a));
           if (!ACCEPTABLE.test(code)) problems.push({ rpc: rpc.signature, args: short, code, message: message.slice(0, 200) });
+          // …and the edge would answer it with a 4xx, not a 500 (the mapper knows the SQLSTATE)
+          else if (mapDbError({ code, message }).status >= 500) problems.push({ rpc: rpc.signature, args: short, code: `${code}→${mapDbError({ code, message }).code}`, message: message.slice(0, 200) });
           if (now !== last) problems.push({ rpc: rpc.signature, args: short, code: 'CHANGED_ROWS_ON_REFUSAL', message });
         }
         last = now;

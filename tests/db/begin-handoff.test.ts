@@ -28,7 +28,9 @@ describe('fn_begin_handoff', () => {
     await seedSd(sql, { id: 'SD-BEGIN-002', phase: 'LEAD' });
     const a = await begin(sql, 'SD-BEGIN-002', 'LEAD-TO-PLAN', 'req-b-2');
     const b = await begin(sql, 'SD-BEGIN-002', 'LEAD-TO-PLAN', 'req-b-2');
-    expect(b).toEqual({ ...a, replay: true });
+    expect(a).toMatchObject({ replay: false, replay_reason: null, dry_run: false });
+    const { dry_run: _dry, ...rest } = a;
+    expect(b).toEqual({ ...rest, replay: true, replay_reason: 'in_progress' });
     const [n] = await sql`select count(*)::int as n from handoff_attempts where request_id = 'req-b-2'`;
     expect(n!.n).toBe(1);
     expect(await refusal(begin(sql, 'SD-BEGIN-002', 'PLAN-TO-EXEC', 'req-b-2'))).toMatchObject({ state: 'SG001', code: 'INVALID_INPUT' });

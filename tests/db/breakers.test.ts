@@ -285,3 +285,31 @@ describe('fn_troubled_breakers', () => {
     expect(after!.t).toEqual([]);
   });
 });
+
+describe('failures count once per attempt (issue #15: one caller cannot open a shared breaker)', () => {
+  const recordFor = async (code: string, attempt: string | null, success = false): Promise<{ state: BreakerState; consecutive_failures?: number }> => {
+    const [row] = await db.sql<{ r: { state: BreakerState; consecutive_failures?: number } }[]>`
+      select public.fn_breaker_record(${code}, ${success}, 'boom', ${attempt}::uuid) as r`;
+    return row!.r;
+  };
+
+  it('retries within one attempt count once; five distinct attempts open it; a success starts over', async () => {
+    const code = await agent();
+    const [a, b] = [crypto.randomUUID(), crypto.randomUUID()];
+    for (let i = 0; i < 10; i++) expect((await recordFor(code, a)).state).toBe('closed');
+    for (let i = 0; i < 10; i++) expect((await recordFor(code, b)).state).toBe('closed');
+    const [row] = await db.sql`select consecutive_failures, cardinality(failure_attempts) as attempts from public.sub_agent_breakers where sub_agent_code = ${code}`;
+    expect(row).toEqual({ consecutive_failures: 2, attempts: 2 });
+    await recordFor(code, crypto.randomUUID(), true);
+    const states = [];
+    for (let i = 0; i < 5; i++) states.push((await recordFor(code, crypto.randomUUID())).state);
+    expect(states).toEqual(['closed', 'closed', 'closed', 'closed', 'open']);
+  });
+
+  it('without an attempt every failure counts, as before', async () => {
+    const code = await agent();
+    const states = [];
+    for (let i = 0; i < 5; i++) states.push(await record(code, false, 'boom'));
+    expect(states).toEqual(['closed', 'closed', 'closed', 'closed', 'open']);
+  });
+});

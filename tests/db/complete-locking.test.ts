@@ -1,7 +1,7 @@
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
-import { begin, complete, gate, record, seedSd } from './_handoff-fixtures.ts';
+import { ageOpenAttempts, begin, complete, gate, record, seedSd } from './_handoff-fixtures.ts';
 
 // fn_complete_handoff reads the SD without a row lock (the advisory lock serialises transitions),
 // locks it as the first step of its savepoint, re-checking phase, status and version, and re-checks
@@ -188,6 +188,7 @@ describe('fn_complete_handoff locking', () => {
   it('still refuses a complete whose SD a committed transition moved (SG008 before any change)', async () => {
     const { sql } = db;
     const a = await gatedAttempt('SD-LOCK-003');
+    await ageOpenAttempts(sql, 'SD-LOCK-003'); // as if a crashed: begin no longer counts it as live
     const b = await begin(sql, 'SD-LOCK-003', 'EXEC-TO-PLAN', 'req-SD-LOCK-003-b');
     expect(b.attempt_id).not.toBe(a.attempt_id);
     for (const g of b.gates) await record(sql, b.attempt_id, g.code, gate(g.code));

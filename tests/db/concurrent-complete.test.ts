@@ -1,7 +1,7 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
-import { begin, gate, record, seedSd } from './_handoff-fixtures.ts';
+import { ageOpenAttempts, begin, gate, record, seedSd } from './_handoff-fixtures.ts';
 
 describe('32 concurrent completes on one SD', () => {
   let db: FreshDatabase;
@@ -13,6 +13,7 @@ describe('32 concurrent completes on one SD', () => {
     await seedSd(sql, { id: 'SD-RACE-001', phase: 'EXEC', stories: [{ key: 'US-1', status: 'done' }] });
     const attempts: string[] = [];
     for (let i = 0; i < 32; i++) {
+      await ageOpenAttempts(sql, 'SD-RACE-001'); // begin refuses a second live attempt (SD_BUSY)
       const a = await begin(sql, 'SD-RACE-001', 'EXEC-TO-PLAN', `req-race-${i}`);
       await record(sql, a.attempt_id, 'STORIES_DONE', gate('STORIES_DONE'));
       attempts.push(a.attempt_id);

@@ -23,7 +23,7 @@ describe('fn_execute_handoff', () => {
     await seedSd(sql, { id: 'SD-EXEC-002', phase: 'EXEC', stories: [{ key: 'US-1', status: 'done' }] });
     const first = await execute(sql, 'SD-EXEC-002', 'EXEC-TO-PLAN', 'req-replay', [gate('STORIES_DONE')]);
     const again = await execute(sql, 'SD-EXEC-002', 'EXEC-TO-PLAN', 'req-replay', [gate('STORIES_DONE', 0)]);
-    expect(again).toEqual({ ...first, replay: true });
+    expect(again).toEqual({ ...first, replay: true, replay_reason: 'accepted' });
     const [n] = await sql`select count(*)::int as audits, (select transition_version from strategic_directives_v2 where id = 'SD-EXEC-002') as v
       from sd_transition_audit where sd_id = 'SD-EXEC-002'`;
     expect(n).toEqual({ audits: 1, v: 1 });

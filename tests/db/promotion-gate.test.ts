@@ -169,3 +169,36 @@ describe('forced promotion', () => {
     expect(await setMode('*', 'ENFORCE', 'belt and braces', true)).toMatchObject({ changed: true, forced: false });
   });
 });
+
+describe('unknown inputs are signals per caller and window (issue #15)', () => {
+  const recordAs = async (caller: string | null, sdId: string | null, requireSd = false) => {
+    const [row] = await db.sql<{ r: boolean }[]>`select fn_record_unknown_input('handoff_type', 'RT-BOGUS', null, 'handoff', ${caller}, ${sdId}, ${requireSd}) as r`;
+    return row!.r;
+  };
+
+  it('counts one caller\'s flood as one row, each caller once, and nothing for a missing directive', async () => {
+    await db.sql`delete from unknown_inputs`;
+    await db.sql`insert into strategic_directives_v2 (id, title, sd_type, current_phase) values ('SD-UNK-1', 'x', 'security', 'LEAD') on conflict do nothing`;
+    const flood = [];
+    for (let i = 0; i < 50; i++) flood.push(await recordAs('authenticated:mallory', 'SD-UNK-1', true));
+    expect(flood.filter(Boolean)).toHaveLength(1);
+    expect(await recordAs('authenticated:alice', 'SD-UNK-1', true)).toBe(true);
+    expect(await recordAs('authenticated:mallory', 'SD-NOPE', true)).toBe(false);
+    expect(await recordAs('authenticated:mallory', null, true)).toBe(false);
+    const rows = await db.sql`select hits, sd_type, sd_id, length(caller) as caller_len from unknown_inputs order by hits desc`;
+    expect(rows).toEqual([
+      { hits: 50, sd_type: 'security', sd_id: 'SD-UNK-1', caller_len: 64 },
+      { hits: 1, sd_type: 'security', sd_id: 'SD-UNK-1', caller_len: 64 },
+    ]);
+    const [gate] = await db.sql`select fn_promotion_gate('*') as g`;
+    expect(gate!.g).toMatchObject({ unknown_inputs: 2 });
+  });
+
+  it('starts a new signal in the next window', async () => {
+    await db.sql`delete from unknown_inputs`;
+    await recordAs('authenticated:bob', null);
+    await db.sql`update unknown_inputs set window_start = window_start - interval '10 minutes', at = at - interval '10 minutes'`;
+    await recordAs('authenticated:bob', null);
+    expect(await db.sql`select count(*)::int as n from unknown_inputs`).toEqual([{ n: 2 }]);
+  });
+});

@@ -62,7 +62,7 @@ describe('fn_sweep_stuck_attempts', () => {
     expect(dir).toEqual({ current_phase: 'EXEC', transition_version: 0 });
   });
 
-  it('is idempotent, and a late complete or a retried begin gets the abandoned answer as a replay', async () => {
+  it('is idempotent; a late complete gets the abandoned answer, a retried begin runs anew (no verdict was given)', async () => {
     const sd = await newSd();
     const a = await begin(sd, 'stuck-2');
     await db.sql`update public.handoff_attempts set started_at = now() - interval '1 hour' where id = ${a.attempt_id}`;
@@ -71,7 +71,10 @@ describe('fn_sweep_stuck_attempts', () => {
     const [late] = await db.sql`select public.fn_complete_handoff(${a.attempt_id}) as r`;
     expect(late!.r).toMatchObject({ verdict: 'failed', replay: true, abandoned: true });
     const again = await begin(sd, 'stuck-2');
-    expect(again).toMatchObject({ status: 'abandoned', replay: true, result: { verdict: 'failed' } });
+    expect(again).toMatchObject({ status: 'in_progress', replay: false, result: null });
+    expect(again.attempt_id).not.toBe(a.attempt_id);
+    const [old] = await db.sql`select status, superseded_at is not null as superseded from public.handoff_attempts where id = ${a.attempt_id}`;
+    expect(old).toEqual({ status: 'abandoned', superseded: true });
     const [c] = await db.sql`select count(*)::int as n from public.sd_transition_audit where attempt_id = ${a.attempt_id}`;
     expect(c!.n).toBe(1);
   });
@@ -119,7 +122,7 @@ describe('fn_sweep_idempotency', () => {
     await db.sql`select public.fn_idempotency_begin('handoff:test', 'new-key', ${fp})`;
     await db.sql`update public.http_idempotency_keys set created_at = now() - interval '25 hours' where key = 'old-key'`;
     await db.sql`insert into public.ops_webhook_ids (id, webhook_ts) values ('msg_old', now() - interval '2 days'), ('msg_new', now())`;
-    expect(await sweep('fn_sweep_idempotency()')).toEqual({ http_idempotency_keys: 1, webhook_ids: 1 });
+    expect(await sweep('fn_sweep_idempotency()')).toEqual({ http_idempotency_keys: 1, webhook_ids: 1, handoff_request_events: 0 });
     expect((await db.sql`select key from public.http_idempotency_keys where scope = 'handoff:test'`).map((r) => r.key)).toEqual(['new-key']);
     expect((await db.sql`select id from public.ops_webhook_ids`).map((r) => r.id)).toEqual(['msg_new']);
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
-import { begin, complete, gate, record, refusal, seedSd } from './_handoff-fixtures.ts';
+import { ageOpenAttempts, begin, complete, gate, record, refusal, seedSd } from './_handoff-fixtures.ts';
 
 describe('transition_version (optimistic locking)', () => {
   let db: FreshDatabase;
@@ -26,6 +26,9 @@ describe('transition_version (optimistic locking)', () => {
     const { sql } = db;
     await seedSd(sql, { id: 'SD-VER-002', phase: 'EXEC', stories: [{ key: 'US-1', status: 'done' }] });
     const first = await begin(sql, 'SD-VER-002', 'EXEC-TO-PLAN', 'req-v-2a');
+    // while the first is live a second begin is refused (SD_BUSY); one left from a crash is not
+    expect(await refusal(begin(sql, 'SD-VER-002', 'EXEC-TO-PLAN', 'req-v-2b'))).toMatchObject({ state: 'SG006', code: 'SD_BUSY' });
+    await ageOpenAttempts(sql, 'SD-VER-002');
     const second = await begin(sql, 'SD-VER-002', 'EXEC-TO-PLAN', 'req-v-2b');
     for (const a of [first, second]) await record(sql, a.attempt_id, 'STORIES_DONE', gate('STORIES_DONE'));
     expect((await complete(sql, first.attempt_id)).verdict).toBe('accepted');

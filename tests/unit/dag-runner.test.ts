@@ -230,6 +230,23 @@ describe('runGates circuit breaker', () => {
     await runGates([gate('OK')], { execute: async () => fail, context: {}, retry, breaker });
     expect(spy.mock.calls.at(-1)).toEqual(['OK', true, undefined]);
   });
+  it('does not count a timeout the caller caused (timeoutOverrideMs below the gate\'s own) against the breaker', async () => {
+    const breaker = new MemoryBreakerStore({ failureThreshold: 1 });
+    const spy = vi.spyOn(breaker, 'record');
+    const slow = (_g: GateSpec, ctx: { signal: AbortSignal }) => new Promise((resolve, reject) => {
+      const t = setTimeout(() => resolve(pass), 200);
+      ctx.signal.addEventListener('abort', () => { clearTimeout(t); reject(ctx.signal.reason); }, { once: true });
+    });
+    const short = await runGates([gate('SLOW', { timeout_ms: 5000, max_retries: 1 })], { execute: slow, context: {}, retry, breaker, timeoutOverrideMs: 20 });
+    expect(short.outcomes[0]?.error?.kind).toBe('timeout');
+    expect(spy).not.toHaveBeenCalled();
+    expect(breaker.state('SLOW')).toBe('closed');
+    // the agent's own timeout running out is the agent's failure
+    const own = await runGates([gate('SLOW', { timeout_ms: 20, max_retries: 0 })], { execute: slow, context: {}, retry, breaker });
+    expect(own.outcomes[0]?.error?.kind).toBe('timeout');
+    expect(breaker.state('SLOW')).toBe('open');
+  });
+
   it('a breaker store that cannot record does not lose the gate result', async () => {
     const breaker = { acquire: async () => ({ allowed: true, state: 'closed' as const }), record: async () => { throw new Error('db down'); } };
     const r = await runGates([gate('A')], { execute: async () => pass, context: {}, retry, breaker });

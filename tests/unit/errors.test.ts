@@ -53,6 +53,10 @@ describe('mapDbError', () => {
     expect(mapDbError(pg('invalid input syntax for type uuid: "zz"', '22P02')))
       .toEqual({ code: 'INVALID_INPUT', status: 400, message: 'The request contains an invalid value', details: null });
     expect(mapDbError(pg('sorry, too many clients already', '53300')).code).toBe('DB_UNAVAILABLE');
+    // what answered 500 before (issue #15): NUL in text, \u0000 in jsonb, a number past int4, a bad interval
+    for (const state of ['22021', '22P05', '22003', '22007', '22008']) {
+      expect(mapDbError(pg('invalid value', state))).toMatchObject({ code: 'INVALID_INPUT', status: 400, message: 'The request contains an invalid value' });
+    }
     expect(mapDbError(pg('terminating connection due to administrator command', '57P01')).code).toBe('DB_UNAVAILABLE');
   });
   it('maps connection failures to DB_UNAVAILABLE', () => {

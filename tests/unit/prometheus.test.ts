@@ -128,6 +128,8 @@ const snapshot = (over: Partial<MetricsSnapshot> = {}): MetricsSnapshot => ({
   ],
   gate_durations: [{ sub_agent: 'A', count: 4, sum_s: 0.2, buckets: [4, 0] }],
   http_idempotent_hits: 7,
+  handoff_request_replays: { accepted: 2, unchanged_inputs: 1 },
+  dry_runs: 4,
   breakers: [{ sub_agent: 'A', state: 'half_open' }],
   mode_store: { ok: true, error: null, global: 'WARN', modes: [{ scope: '*', mode: 'WARN' }, { scope: 'security', mode: 'ENFORCE' }] },
   unknown_inputs: { handoff_type: 2 },
@@ -158,6 +160,8 @@ describe('metricFamilies', () => {
     expect(sampleValue(f, 'stagegate_gate_validation_failures_total', { sub_agent: 'A' })).toBe(1);
     expect(sampleValue(f, 'stagegate_idempotent_hits_total', { source: 'sub_agent_result' })).toBe(2);
     expect(sampleValue(f, 'stagegate_idempotent_hits_total', { source: 'http' })).toBe(7);
+    expect(sampleValue(f, 'stagegate_idempotent_hits_total', { source: 'handoff_request' })).toBe(3);
+    expect(sampleValue(f, 'stagegate_dry_runs_total', {})).toBe(4);
     expect(sampleValue(f, 'stagegate_unknown_input_ratio', { window: '1h' })).toBe(0.004);
     expect(sampleValue(f, 'stagegate_would_reject_ratio')).toBeUndefined(); // nothing judged: no sample, not 0
     expect(sampleValue(f, 'stagegate_handoff_duration_seconds_bucket', { le: '10' })).toBe(4);

@@ -17,10 +17,18 @@ export function modeCache(): ModeCache {
   return cache;
 }
 
-/** Counts a request whose handoff type could not be normalised; never fails the request. */
-export async function recordUnknownInput(kind: 'handoff_type' | 'stage' | 'phase', input: string, source = 'handoff'): Promise<void> {
+/**
+ * Counts a request whose handoff type could not be normalised; never fails the request. SQL
+ * counts one signal per caller and window, and none when sdId names no directive.
+ */
+export async function recordUnknownInput(
+  kind: 'handoff_type' | 'stage' | 'phase',
+  input: string,
+  who: { caller: string; sdId: string | null },
+  source = 'handoff',
+): Promise<void> {
   try {
-    await db()`select public.fn_record_unknown_input(${kind}, ${input}, null, ${source})`;
+    await db()`select public.fn_record_unknown_input(${kind}, ${input}, null, ${source}, ${who.caller}, ${who.sdId}, true)`;
   } catch (err) {
     log('warn', 'unknown input not recorded', { kind, error: String(err) });
   }

@@ -8,7 +8,7 @@ import { subAgentIdempotencyKey } from '../../../shared/idempotency.ts';
 import type { HandoffRequest, HandoffResponse } from '../../../shared/handoff-schema.ts';
 import type { ModeRead } from '../../../shared/mode-cache.ts';
 import type { BreakerStore } from '../../../shared/resilience.ts';
-import { callerRpc, rpc, setCaller, type BeginAnswer, type Caller, type CompleteAnswer } from '../../../shared/rpc.ts';
+import { callerRpc, rpc, type BeginAnswer, type Caller, type CompleteAnswer } from '../../../shared/rpc.ts';
 import { executeGate, type ExecutorConfig } from './executors.ts';
 import { log } from './http.ts';
 
@@ -40,7 +40,7 @@ export interface OrchestratorOptions {
  * success changes nothing. Anything else (open, half-open, a failure, a retry) goes to the RPCs,
  * which decide under a row lock.
  */
-export function dbBreakerStore(sql: postgres.Sql, troubledCodes: readonly string[], leaseMs: number): BreakerStore {
+export function dbBreakerStore(sql: postgres.Sql, troubledCodes: readonly string[], leaseMs: number, attemptId: string | null = null, dryRun = false): BreakerStore {
   const troubled = new Set(troubledCodes);
   const acquired = new Set<string>();
   return {
@@ -53,8 +53,10 @@ export function dbBreakerStore(sql: postgres.Sql, troubledCodes: readonly string
     },
     record: async (code, success, error) => {
       if (success && !troubled.has(code)) return;
+      // A dry run's failures are the caller's experiment, not evidence against a shared agent.
+      if (dryRun && !success) return;
       troubled.add(code);
-      await rpc.breakerRecord(sql, code, success, error ?? null);
+      await rpc.breakerRecord(sql, code, success, error ?? null, attemptId);
     },
   };
 }
@@ -101,6 +103,7 @@ function respond(req: HandoffRequest, begin: BeginAnswer, done: CompleteAnswer, 
     dry_run: dryRun,
     // A replay: the request id had already finished (begin), or a concurrent twin finished it first (complete).
     replay: (begin.replay && begin.result !== null) || done.replay === true,
+    replay_reason: begin.replay && begin.result !== null ? begin.replay_reason : done.replay === true ? 'concurrent' : null,
     request_id: begin.request_id,
     attempt_id: begin.attempt_id,
     audit_id: dryRun ? null : done.audit_id,
@@ -140,9 +143,14 @@ function logThreshold(fields: LogFields, sdType: string, done: CompleteAnswer, d
   });
 }
 
-class DryRunRollback extends Error {
-  constructor(readonly answer: CompleteAnswer) { super('dry run'); }
-}
+/**
+ * Attempts this function instance is running now. A retry of the same request id that arrives
+ * while its first request is still running here (begin answers the open attempt) waits for that
+ * run instead of running every gate a second time, and answers its outcome as a replay: under a
+ * burst of identical requests the gates run once. After a crash the map is empty, so a retry
+ * resumes the attempt as before; another instance's retry resumes it too (recording is idempotent).
+ */
+const running = new Map<string, Promise<HandoffResponse>>();
 
 export async function runHandoff(o: OrchestratorOptions): Promise<HandoffResponse> {
   const started = performance.now();
@@ -154,14 +162,35 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
     sessionId: request.session_id,
     requestId: o.requestId,
     expectedVersion: request.expected_version,
+    dryRun: request.dry_run,
   });
-  const modeRead = o.readMode?.(begin.sd_type).catch(() => undefined);
   // The same request id already finished: its first answer, without running anything again.
   if (begin.result) {
+    const modeRead = o.readMode?.(begin.sd_type).catch(() => undefined);
     const replayed = respond(request, begin, begin.result, [], { wallMs: performance.now() - started, criticalPathMs: 0 }, false);
     replayed.mode_read = await modeRead;
     return replayed;
   }
+  const inFlight = running.get(begin.attempt_id);
+  if (inFlight) {
+    o.onBegun?.(begin);
+    const first = await inFlight;
+    return { ...first, replay: true, replay_reason: 'in_progress', wall_ms: Math.round(performance.now() - started) };
+  }
+  const run = runBegun(o, begin, started);
+  running.set(begin.attempt_id, run);
+  try {
+    return await run;
+  } finally {
+    running.delete(begin.attempt_id);
+  }
+}
+
+async function runBegun(o: OrchestratorOptions, begin: BeginAnswer & { troubled_breakers: string[] }, started: number): Promise<HandoffResponse> {
+  const { sql, request } = o;
+  // people: record and complete under the caller's identity, as begin was
+  const calls = callerRpc(sql, o.caller ?? null);
+  const modeRead = o.readMode?.(begin.sd_type).catch(() => undefined);
   o.onBegun?.(begin);
   const logFields = { request_id: o.logId ?? o.requestId, attempt_id: begin.attempt_id, sd_id: begin.sd_id, handoff_type: begin.handoff_type };
   log('info', 'handoff begun', { ...logFields, gates: begin.gates.length, replay: begin.replay, validation_mode: begin.validation_mode });
@@ -180,7 +209,7 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
   // approvals: people decide after the automated gates (SQL counts their decisions); nothing to run
   const automated = begin.gates.filter((g) => !isApprovalGate(g));
   const codes = automated.map((g) => g.code);
-  const breaker = dbBreakerStore(sql, begin.troubled_breakers, request.timeout_ms ?? 60_000);
+  const breaker = dbBreakerStore(sql, begin.troubled_breakers, request.timeout_ms ?? 60_000, begin.attempt_id, request.dry_run);
   const [existing, keyList] = await Promise.all([
     // Only a resumed attempt (the same request after a crash) can have results already.
     begin.replay ? recordedOutcomes(sql, begin.attempt_id) : new Map<string, GateOutcome>(),
@@ -215,18 +244,13 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
   const gatesDoneAt = performance.now();
   let done: CompleteAnswer;
   if (request.dry_run) {
-    // The verdict comes from the same SQL as a real completion, inside a transaction that is
-    // rolled back: no transition, no audit row, no handoff record.
-    try {
-      await sql.begin(async (tx) => {
-        if (o.caller) await setCaller(tx, o.caller);
-        throw new DryRunRollback(await rpc.complete(tx, begin.attempt_id, request.expected_version));
-      });
-      throw new Error('unreachable');
-    } catch (err) {
-      if (!(err instanceof DryRunRollback)) throw err;
-      done = err.answer;
-    }
+    // The verdict comes from the same SQL as a real completion, rolled back inside
+    // fn_finish_dry_run, which also deletes the attempt: no claim, no open attempt, no audit row.
+    // (on the functions' own connection: fn_finish_dry_run is the service role's; the attempt was
+    // begun, and its gates recorded, under the caller's identity)
+    const answer = await rpc.finishDryRun(sql, begin.attempt_id, request.expected_version);
+    if (answer.error) throw Object.assign(new Error(answer.error.message), { code: answer.error.sqlstate });
+    done = answer;
   } else {
     done = await calls.complete(begin.attempt_id, request.expected_version);
   }

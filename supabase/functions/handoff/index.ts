@@ -191,8 +191,15 @@ async function handleRun(request: Request, claims: Claims, caller: Caller, rid: 
   if (!read.ok) return read.response;
   const parsed = parseHandoffRequest(read.body);
   if (!parsed.ok) {
-    // Counted for the promotion gate's unknown-input rate.
-    if (parsed.error.code === 'UNKNOWN_HANDOFF_TYPE') await recordUnknownInput('handoff_type', String((read.body as { handoff_type?: unknown }).handoff_type));
+    // Counted for the promotion gate's unknown-input rate: once per caller and window, and only
+    // when the request named a real directive (SQL decides both; see fn_record_unknown_input).
+    if (parsed.error.code === 'UNKNOWN_HANDOFF_TYPE') {
+      const raw = read.body as { handoff_type?: unknown; sd_id?: unknown };
+      await recordUnknownInput('handoff_type', String(raw.handoff_type), {
+        caller: `${String(claims.role)}:${String(claims.sub ?? '')}`,
+        sdId: typeof raw.sd_id === 'string' ? raw.sd_id : null,
+      });
+    }
     return json(errorBody(parsed.error.code, parsed.error.message, parsed.error.details), 400);
   }
   const req = parsed.value;
@@ -210,7 +217,8 @@ async function handleRun(request: Request, claims: Claims, caller: Caller, rid: 
     try {
       const idem = await rpc.idempotencyBegin(sql, scope, key, fingerprint);
       if (idem.outcome === 'replay') {
-        const body = { ...(idem.response_body as Record<string, unknown>), replay: true };
+        const stored = idem.response_body as Record<string, unknown>;
+        const body = 'error' in stored ? { ...stored, replay: true } : { ...stored, replay: true, replay_reason: 'idempotency_key' };
         return json(body, idem.response_status ?? 200, { 'idempotent-replayed': 'true' });
       }
       if (idem.outcome === 'mismatch') return errorResponse(422, 'IDEMPOTENCY_MISMATCH', 'this Idempotency-Key was used with a different request body');

@@ -34,6 +34,9 @@ export interface MetricsSnapshot {
   gate_results: { sub_agent: string; verdict: string; count: number; invalid: number; normalized: number; hits: number }[];
   gate_durations: ({ sub_agent: string } & Histogram)[];
   http_idempotent_hits: number;
+  /** Replays of a finished handoff request id (HTTP derived id or SQL request id), by reason. */
+  handoff_request_replays: Record<string, number>;
+  dry_runs: number;
   breakers: { sub_agent: string; state: string }[];
   mode_store: { ok: boolean; error: string | null; modes: { scope: string; mode: string }[]; global: string | null };
   unknown_inputs: Record<string, number>;
@@ -118,10 +121,12 @@ function fromSnapshot(s: MetricsSnapshot): MetricFamily[] {
       subAgents.map((a) => ({ labels: { sub_agent: a }, value: invalid.get(a) ?? 0 }))),
     counter('stagegate_gate_results_normalized_total', 'Gate results accepted after normalisation fixes, by sub-agent.',
       subAgents.map((a) => ({ labels: { sub_agent: a }, value: normalized.get(a) ?? 0 }))),
-    counter('stagegate_idempotent_hits_total', 'Repeated calls answered from a stored record: gate results recorded again (sub_agent_result) and Idempotency-Key replays (http; keys are purged after 24 h).', [
+    counter('stagegate_idempotent_hits_total', 'Repeated calls answered from a stored record: gate results recorded again (sub_agent_result), Idempotency-Key replays (http; keys are purged after 24 h) and retries of a finished handoff request id over HTTP or SQL (handoff_request; purged after 24 h).', [
       { labels: { source: 'sub_agent_result' }, value: results.reduce((n, r) => n + r.hits, 0) },
       { labels: { source: 'http' }, value: s.http_idempotent_hits },
+      { labels: { source: 'handoff_request' }, value: Object.values(s.handoff_request_replays ?? {}).reduce((n, v) => n + Number(v), 0) },
     ]),
+    counter('stagegate_dry_runs_total', 'Dry-run handoffs judged (they leave no attempt, claim or audit row; purged after 24 h).', [{ value: s.dry_runs ?? 0 }]),
     gauge('stagegate_breaker_state', 'Circuit breaker state per active sub-agent: 1 for the current state, 0 for the others.',
       s.breakers.flatMap((b) => BREAKER_STATES.map((state) => ({ labels: { sub_agent: b.sub_agent, state }, value: b.state === state ? 1 : 0 })))),
     gauge('stagegate_validation_mode', 'Validation mode per scope (* = global, else an SD type override): 1 for the current mode.',

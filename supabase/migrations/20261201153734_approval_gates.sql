@@ -52,6 +52,25 @@ CREATE TABLE "public"."approval_events" (
 ALTER TABLE "public"."approval_events"
   ENABLE ROW LEVEL SECURITY;
 
+CREATE TABLE "public"."approval_webhook_deliveries" (
+  "event_id"        bigint                   NOT NULL,
+  "status"          text                     NOT NULL DEFAULT 'pending'::text,
+  "attempts"        integer                  NOT NULL DEFAULT 0,
+  "next_attempt_at" timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  "last_status"     integer,
+  "last_error"      text,
+  "delivered_at"    timestamp with time zone,
+  "created_at"      timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  "updated_at"      timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  CONSTRAINT "approval_webhook_deliveries_attempts_check" CHECK ((attempts >= 0)),
+  CONSTRAINT "approval_webhook_deliveries_last_error_check" CHECK ((length(last_error) <= 2000)),
+  CONSTRAINT "approval_webhook_deliveries_pkey" PRIMARY KEY (event_id),
+  CONSTRAINT "approval_webhook_deliveries_status_check" CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'dead'::text])))
+);
+
+ALTER TABLE "public"."approval_webhook_deliveries"
+  ENABLE ROW LEVEL SECURITY;
+
 CREATE TABLE "public"."handoff_overrides" (
   "id"                    uuid                     NOT NULL DEFAULT gen_random_uuid(),
   "attempt_id"            uuid                     NOT NULL,
@@ -111,7 +130,8 @@ CREATE OR REPLACE FUNCTION public.fn_begin_handoff (
   p_handoff_type     text,
   p_session_id       text,
   p_request_id       text,
-  p_expected_version integer DEFAULT NULL::integer
+  p_expected_version integer DEFAULT NULL::integer,
+  p_dry_run          boolean DEFAULT false
 )
   RETURNS jsonb
   LANGUAGE plpgsql
@@ -123,6 +143,10 @@ declare
   v_type public.handoff_types;
   v_sd public.strategic_directives_v2;
   v_attempt public.handoff_attempts;
+  v_holder public.sd_claims;
+  v_open public.handoff_attempts;
+  v_hash text;
+  v_reason text;
 begin
   -- ---------------------------------------------------------------- validation
   if p_request_id is null or btrim(p_request_id) = '' or length(p_request_id) > 200 then
@@ -131,9 +155,19 @@ begin
   if p_session_id is null or btrim(p_session_id) = '' or length(p_session_id) > 200 then
     raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_session_id is required (1-200 chars)';
   end if;
+  perform public.fn_check_text('p_sd_id', p_sd_id), public.fn_check_text('p_handoff_type', p_handoff_type),
+          public.fn_check_text('p_request_id', p_request_id), public.fn_check_text('p_session_id', p_session_id);
+  if p_expected_version is not null and p_expected_version < 0 then
+    raise exception using errcode = 'SG001',
+      message = format('INVALID_INPUT: p_expected_version must be a transition_version (0 or more), got %s', p_expected_version);
+  end if;
+  if p_dry_run is null then
+    raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_dry_run must be true or false';
+  end if;
 
-  -- ---------------------------------------------------------------- replay
-  select * into v_attempt from public.handoff_attempts a where a.request_id = p_request_id;
+  -- ---------------------------------------------------------------- replay (sqlfix: by inputs)
+  select * into v_attempt from public.handoff_attempts a
+  where a.request_id = p_request_id and a.superseded_at is null;
   if found then
     if v_attempt.handoff_type is distinct from v_type_code
        or p_sd_id not in (v_attempt.sd_id, v_attempt.sd_uuid::text) then
@@ -141,7 +175,23 @@ begin
         message = format('INVALID_INPUT: request id %L was already used for %s of %s', p_request_id, v_attempt.handoff_type, v_attempt.sd_id);
     end if;
     perform stagegate_private.fn_authorize_attempt(v_attempt.id, true);  -- people: a replay is the attempt owner's (or the service role's)
-    return public.fn_attempt_answer(v_attempt, true);
+    if v_attempt.status in ('in_progress', 'awaiting_approval') then  -- approvals: a waiting attempt answers as itself
+      return public.fn_attempt_answer(v_attempt, true) || jsonb_build_object('replay_reason', v_attempt.status);
+    end if;
+    v_reason := case v_attempt.status when 'completed' then 'accepted' end;
+    if v_attempt.status in ('rejected', 'failed') then
+      select * into v_sd from public.strategic_directives_v2 s where s.uuid = v_attempt.sd_uuid;
+      if not found or public.fn_handoff_inputs_hash(v_sd, v_attempt.handoff_type) = v_attempt.inputs_hash then
+        v_reason := 'unchanged_inputs';
+      end if;
+    end if;
+    if v_reason is not null then
+      insert into public.handoff_request_events (kind, reason, handoff_type) values ('replay', v_reason, v_attempt.handoff_type);
+      return public.fn_attempt_answer(v_attempt, true) || jsonb_build_object('replay_reason', v_reason);
+    end if;
+    -- The answer no longer holds for these inputs: the request id passes to a new attempt.
+    update public.handoff_attempts a set superseded_at = clock_timestamp()
+    where a.id = v_attempt.id and a.superseded_at is null;
   end if;
 
   -- ---------------------------------------------------------------- preconditions
@@ -153,6 +203,28 @@ begin
   end if;
   v_sd := public.fn_resolve_sd(p_sd_id);
   perform stagegate_private.fn_authorize_handoff(v_sd.team_id, v_type.code, v_sd.id);  -- people: member with a permitted role, or the service role
+  -- sqlfix: fail fast. Another begin of this SD holds it for a few ms; refusing at once instead of
+  -- queueing on the claim row keeps a burst's refusals as fast as one handoff. The two-key lock
+  -- space cannot collide with fn_complete_handoff's one-key lock on the SD.
+  if not p_dry_run and not pg_try_advisory_xact_lock(1397178949, hashtext(v_sd.uuid::text)) then
+    raise exception using errcode = 'SG006',
+      message = format('SD_BUSY: another request is beginning a handoff of strategic directive %L; retry shortly', v_sd.id);
+  end if;
+  -- sqlfix: one live attempt per SD. A second one could only run its gates to lose at complete
+  -- (SD_BUSY or ALREADY_TRANSITIONED); refusing it here answers in milliseconds. An attempt
+  -- counts as live for as long as its gates could still be running (fn_attempt_live_for); after
+  -- that a crashed one no longer blocks (the same request id resumes it at any time).
+  if not p_dry_run then
+    select * into v_open from public.handoff_attempts a
+    where a.sd_uuid = v_sd.uuid and a.status = 'in_progress' and not a.dry_run
+      and a.started_at > now() - public.fn_attempt_live_for(a.gates)
+    order by a.started_at limit 1;
+    if found then
+      raise exception using errcode = 'SG006',
+        message = format('SD_BUSY: strategic directive %L has a handoff in progress (attempt %s, %s, request id %L, session %L, since %s); retry when it has finished, or retry that request id to resume it',
+                         v_sd.id, v_open.id, v_open.handoff_type, v_open.request_id, v_open.session_id, v_open.started_at);
+    end if;
+  end if;
   if p_expected_version is not null and p_expected_version <> v_sd.transition_version then
     raise exception using errcode = 'SG007',
       message = format('VERSION_CONFLICT: strategic directive %L is at transition_version %s, caller expected %s',
@@ -164,22 +236,38 @@ begin
                        v_type.code, v_sd.id, array_to_string(v_type.from_phases, ' or '), v_sd.current_phase);
   end if;
   perform stagegate_private.fn_refuse_while_awaiting(v_sd.uuid, v_sd.id, null);  -- approvals: one waiting handoff at a time
-  perform public.fn_claim_sd(v_sd.id, p_session_id);
+  if p_dry_run then
+    -- sqlfix: a dry run takes no claim, but is refused where the real run would be.
+    -- people: a claim is (session, user); the holder's session is named only to who may see it
+    select * into v_holder from public.sd_claims c
+    where c.sd_id = v_sd.id and c.expires_at > now()
+      and (c.session_id, c.actor_id) is distinct from (p_session_id, (select a.user_id from stagegate_private.current_actor() a));
+    if found then
+      raise exception using errcode = 'SG005',
+        message = format('CLAIMED_BY_OTHER_SESSION: strategic directive %L is held by %s until %s',
+                         v_sd.id, stagegate_private.fn_claim_holder(v_holder.session_id, v_holder.actor_id), v_holder.expires_at);
+    end if;
+  else
+    perform public.fn_claim_sd(v_sd.id, p_session_id);
+  end if;
 
   -- ---------------------------------------------------------------- open the attempt
+  v_hash := public.fn_handoff_inputs_hash(v_sd, v_type.code);
   insert into public.handoff_attempts
-    (request_id, sd_id, sd_uuid, sd_type, handoff_type, session_id, from_phase, to_phase, sd_version, context, gates)
+    (request_id, sd_id, sd_uuid, sd_type, handoff_type, session_id, from_phase, to_phase, sd_version, context, gates,
+     inputs_hash, dry_run)
   values
     (p_request_id, v_sd.id, v_sd.uuid, v_sd.sd_type, v_type.code, p_session_id, v_sd.current_phase,
-     v_type.to_phase, v_sd.transition_version, public.fn_sd_context(v_sd), public.fn_handoff_gates(v_type.code, v_sd.sd_type))
-  on conflict (request_id) do nothing
+     v_type.to_phase, v_sd.transition_version, public.fn_sd_context(v_sd), public.fn_handoff_gates(v_type.code, v_sd.sd_type),
+     v_hash, p_dry_run)
+  on conflict (request_id) where superseded_at is null do nothing
   returning * into v_attempt;
   if not found then
     -- a concurrent begin with the same request id won the insert
-    select * into v_attempt from public.handoff_attempts a where a.request_id = p_request_id;
-    return public.fn_attempt_answer(v_attempt, true);
+    select * into v_attempt from public.handoff_attempts a where a.request_id = p_request_id and a.superseded_at is null;
+    return public.fn_attempt_answer(v_attempt, true) || '{"replay_reason": "in_progress"}';
   end if;
-  return public.fn_attempt_answer(v_attempt, false);
+  return public.fn_attempt_answer(v_attempt, false) || jsonb_build_object('replay_reason', null, 'dry_run', p_dry_run);
 end;
 $function$;
 
@@ -280,6 +368,46 @@ CREATE OR REPLACE FUNCTION public.fn_check_invariants()
   left join public.handoff_attempts h on h.id = r.attempt_id
   where h.id is null or h.sd_id <> r.sd_id
      or not exists (select 1 from public.leo_sub_agents s where s.code = r.sub_agent_code)
+$function$;
+
+CREATE OR REPLACE FUNCTION public.fn_claim_approval_webhooks (
+  p_limit         integer DEFAULT 50,
+  p_lease_seconds integer DEFAULT 30
+)
+  RETURNS jsonb
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path TO ''
+  AS $function$
+declare
+  v_claimed jsonb;
+begin
+  if p_limit is null or p_limit not between 1 and 1000 or p_lease_seconds is null or p_lease_seconds not between 1 and 3600 then
+    raise exception using errcode = 'SG001',
+      message = format('INVALID_INPUT: p_limit must be 1-1000 and p_lease_seconds 1-3600 (got %s, %s)', p_limit, p_lease_seconds);
+  end if;
+  insert into public.approval_webhook_deliveries (event_id)
+  select e.id from public.approval_events e
+  where not exists (select 1 from public.approval_webhook_deliveries d where d.event_id = e.id)
+  order by e.id
+  on conflict (event_id) do nothing;
+  with due as (
+    select d.event_id from public.approval_webhook_deliveries d
+    where d.status = 'pending' and d.next_attempt_at <= clock_timestamp()
+    order by d.event_id limit p_limit
+    for update skip locked
+  ), leased as (
+    update public.approval_webhook_deliveries d
+       set next_attempt_at = clock_timestamp() + make_interval(secs => p_lease_seconds), updated_at = clock_timestamp()
+      from due where d.event_id = due.event_id
+    returning d.event_id, d.attempts
+  )
+  select coalesce(jsonb_agg(jsonb_build_object('event_id', l.event_id, 'attempt', l.attempts + 1,
+                                               'payload', e.payload || jsonb_build_object('event_id', e.id)) order by l.event_id), '[]')
+  into v_claimed
+  from leased l join public.approval_events e on e.id = l.event_id;
+  return v_claimed;
+end;
 $function$;
 
 CREATE OR REPLACE FUNCTION public.fn_complete_handoff (
@@ -394,6 +522,61 @@ begin
     'verdict', v_result->>'verdict', 'approvals_needed', v_result->'approvals'->'approvals_needed',
     'audit_id', v_result->'audit_id'));
   return stagegate_private.fn_decision_answer(v_decision, true);
+end;
+$function$;
+
+CREATE OR REPLACE FUNCTION public.fn_finish_handoff_request (
+  p_id          uuid,
+  p_http_status integer,
+  p_body        jsonb
+)
+  RETURNS jsonb
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path TO ''
+  AS $function$
+declare
+  v_req public.handoff_requests;
+  v_code text := p_body->'error'->>'code';
+  v_error jsonb := jsonb_build_object('http_status', p_http_status, 'code', coalesce(v_code, case when p_http_status is null then 'NO_ANSWER' else 'HTTP_' || p_http_status end),
+                                      'message', coalesce(p_body->'error'->>'message', p_body->>'message'), 'details', p_body->'error'->'details');
+  v_retry boolean := p_http_status is null or p_http_status = 429 or p_http_status >= 500
+                     or coalesce(v_code in ('SD_BUSY', 'IDEMPOTENCY_IN_FLIGHT', 'DB_UNAVAILABLE'), false);
+begin
+  select * into v_req from public.handoff_requests r where r.id = p_id for update;
+  if not found then
+    raise exception using errcode = 'SG001', message = format('INVALID_INPUT: no handoff request %s', p_id);
+  end if;
+  -- A late worker (its lease expired and another one finished) changes nothing: first answer wins.
+  if v_req.status in ('done', 'error') then
+    return jsonb_build_object('id', v_req.id, 'status', v_req.status, 'changed', false);
+  end if;
+
+  -- 202 (approvals): the handoff ran and waits for approval; its answer (verdict awaiting_approval,
+  -- attempt_id, what is still needed) is the request's result, as a verdict is
+  if p_http_status in (200, 202) then
+    update public.handoff_requests r
+       set status = 'done', verdict = coalesce(p_body, '{}'), error = null, finished_at = clock_timestamp(), locked_until = null
+     where r.id = p_id returning * into v_req;
+  elsif v_retry and (v_req.attempts < v_req.max_attempts or v_code is not distinct from 'IDEMPOTENCY_IN_FLIGHT') then
+    -- IDEMPOTENCY_IN_FLIGHT: an earlier try of this very row is still running in the function; it
+    -- does not use up a try (the function frees the key after its 120 s lease if that run died).
+    update public.handoff_requests r
+       set status = 'pending', error = v_error, locked_until = null,
+           attempts = r.attempts - case when v_code = 'IDEMPOTENCY_IN_FLIGHT' then 1 else 0 end,
+           run_after = clock_timestamp() + case when v_code = 'IDEMPOTENCY_IN_FLIGHT' then interval '1 second'
+                                                else make_interval(secs => least(power(2, greatest(r.attempts - 1, 0)), 60)) end
+     where r.id = p_id returning * into v_req;
+  else
+    update public.handoff_requests r
+       set status = 'error', finished_at = clock_timestamp(), locked_until = null,
+           error = case when v_retry then jsonb_build_object('code', 'ATTEMPTS_EXHAUSTED', 'http_status', p_http_status,
+                                                             'message', format('still retryable after %s tries', r.attempts), 'last_error', v_error)
+                        else v_error end
+     where r.id = p_id returning * into v_req;
+  end if;
+  return jsonb_build_object('id', v_req.id, 'status', v_req.status, 'changed', true, 'attempts', v_req.attempts,
+                            'run_after', case when v_req.status = 'pending' then v_req.run_after end);
 end;
 $function$;
 
@@ -592,6 +775,10 @@ begin
     select count(*) as n, count(*) filter (where a.status = 'in_progress') as in_progress,
            min(a.started_at) filter (where a.status = 'in_progress') as oldest_in_progress
     from public.handoff_attempts a
+    where not a.dry_run  -- sqlfix: a dry run is nobody's open attempt
+  ), requests as materialized (
+    -- sqlfix: requests that left no attempt: replays of a finished request id, dry runs
+    select e.kind, e.reason, e.at > now() - c_window as recent from public.handoff_request_events e
   ), outbox as (
     select count(*) as pending, min(n.created_at) as oldest from public.transition_notifications n
   ), audits as materialized (
@@ -648,6 +835,11 @@ begin
       from (select r.sub_agent_code, public.metrics_histogram(array_agg(r.duration_ms), c_gate_bounds) as histogram
             from results r where not r.skipped and r.duration_ms is not null group by 1) x), '[]'::jsonb),
     'http_idempotent_hits', (select coalesce(sum(k.hits), 0) from public.http_idempotency_keys k),
+    -- sqlfix: a client retrying a finished handoff (HTTP derived request id or SQL request id)
+    'handoff_request_replays', coalesce((
+      select jsonb_object_agg(x.reason, x.n)
+      from (select q.reason, count(*) as n from requests q where q.kind = 'replay' group by 1) x), '{}'::jsonb),
+    'dry_runs', (select count(*) from requests q where q.kind = 'dry_run'),
     'breakers', coalesce((
       select jsonb_agg(jsonb_build_object('sub_agent', b.sub_agent_code, 'state', b.state) order by b.sub_agent_code)
       from public.sub_agent_breaker_status b where b.active), '[]'::jsonb),
@@ -669,6 +861,11 @@ begin
                                 / nullif(count(*) filter (where a.status in ('completed', 'rejected', 'failed')), 0)
                          from audits a where a.recent),
         'idempotent_hit', (select count(*) filter (where r.hit)::numeric / nullif(count(*), 0) from results r where r.recent),
+        -- sqlfix: replays of a finished request id / (those + attempts begun), last hour
+        'handoff_request_replay', (select q.n::numeric / nullif(q.n + a.n, 0)
+                                   from (select count(*) as n from requests q where q.kind = 'replay' and q.recent) q,
+                                        (select count(*) as n from public.handoff_attempts h
+                                         where h.started_at > now() - c_window and not h.dry_run) a),
         'gate_validation_failure', (select count(*) filter (where r.invalid)::numeric / nullif(count(*), 0)
                                     from results r where r.recent and not r.skipped),
         -- unknown inputs / requests, requests = judged handoffs + unknown inputs (fn_promotion_gate's
@@ -803,6 +1000,39 @@ begin
     'overridden_by', v_actor.user_id, 'role', v_role, 'score', v_override.score, 'threshold', v_override.threshold,
     'failed_gate', v_override.failed_gate, 'verdict', v_result->>'verdict', 'audit_id', v_result->'audit_id'));
   return stagegate_private.fn_override_answer(v_override, true);
+end;
+$function$;
+
+CREATE OR REPLACE FUNCTION public.fn_record_approval_webhook (
+  p_event_id     bigint,
+  p_ok           boolean,
+  p_status       integer DEFAULT NULL::integer,
+  p_error        text    DEFAULT NULL::text,
+  p_max_attempts integer DEFAULT 8
+)
+  RETURNS jsonb
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path TO ''
+  AS $function$
+declare
+  v_row public.approval_webhook_deliveries;
+begin
+  if p_event_id is null or p_ok is null or p_max_attempts is null or p_max_attempts not between 1 and 100 then
+    raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_event_id and p_ok are required, p_max_attempts 1-100';
+  end if;
+  update public.approval_webhook_deliveries d
+     set attempts = d.attempts + 1,
+         status = case when p_ok then 'delivered' when d.attempts + 1 >= p_max_attempts then 'dead' else 'pending' end,
+         delivered_at = case when p_ok then clock_timestamp() end,
+         next_attempt_at = clock_timestamp() + make_interval(secs => least(power(2, d.attempts + 1), 600)),
+         last_status = p_status, last_error = left(p_error, 2000), updated_at = clock_timestamp()
+   where d.event_id = p_event_id and d.status = 'pending'
+  returning * into v_row;
+  if not found then
+    select * into v_row from public.approval_webhook_deliveries d where d.event_id = p_event_id;
+  end if;
+  return to_jsonb(v_row);
 end;
 $function$;
 
@@ -1349,6 +1579,9 @@ ALTER TABLE "public"."approval_decisions"
 ALTER TABLE "public"."approval_events"
   ADD CONSTRAINT "approval_events_attempt_id_fkey" FOREIGN KEY (attempt_id) REFERENCES public.handoff_attempts(id) ON DELETE CASCADE;
 
+ALTER TABLE "public"."approval_webhook_deliveries"
+  ADD CONSTRAINT "approval_webhook_deliveries_event_id_fkey" FOREIGN KEY (event_id) REFERENCES public.approval_events(id) ON DELETE CASCADE;
+
 ALTER TABLE "public"."handoff_attempts"
   ADD CONSTRAINT "handoff_attempts_awaiting_has_deadline" CHECK (((status <> 'awaiting_approval'::text) OR (approval_deadline IS NOT NULL)));
 
@@ -1393,6 +1626,9 @@ CREATE INDEX approval_events_sd_id_idx ON public.approval_events USING btree (sd
 
 CREATE INDEX approval_events_unsent_idx ON public.approval_events USING btree (id)
   WHERE (notified_at IS NULL);
+
+CREATE INDEX approval_webhook_deliveries_due_idx ON public.approval_webhook_deliveries USING btree (next_attempt_at)
+  WHERE (status = 'pending'::text);
 
 CREATE INDEX handoff_attempts_awaiting_deadline_idx ON public.handoff_attempts USING btree (approval_deadline)
   WHERE (status = 'awaiting_approval'::text);
@@ -1448,13 +1684,19 @@ COMMENT ON COLUMN "public"."leo_sub_agents"."approver_roles" IS 'kind approval: 
 
 COMMENT ON COLUMN "public"."leo_sub_agents"."overridable" IS 'A failed (or missing) result of this required gate may be overridden by a member with the override permission (default false: a failed required gate blocks).';
 
+COMMENT ON FUNCTION "public"."fn_claim_approval_webhooks"(integer, integer) IS 'For the approval webhook relay: registers new approval events for delivery and leases up to p_limit due ones for p_lease_seconds. Returns [{event_id, attempt, payload}].';
+
 COMMENT ON FUNCTION "public"."fn_complete_handoff"(uuid, integer) IS 'Complete a handoff attempt: pg_try_advisory_xact_lock on the SD (SG006 SD_BUSY), transition_version checks (SG007 VERSION_CONFLICT, SG008 ALREADY_TRANSITIONED), score and verdict in SQL from the recorded gate results, state changes per handoff_types in one savepoint, one terminal audit row, NOTIFY stagegate_transition for an accepted transition: through the transition_notifications outbox (default; relayed within a second by the transition_notifications sweep), from this transaction when the setting stagegate.notify_transitions is ''commit'', never when it is ''off''. When the plan holds approval gates and the automated gates pass, the attempt becomes awaiting_approval (verdict awaiting_approval, approvals: what is still needed and until when) and fn_decide_approval completes it. An already terminal attempt returns its stored result with replay=true. Returns {verdict (accepted|rejected|failed|awaiting_approval), attempt_id, audit_id, sd_id, handoff_type, from_phase, to_phase, score, threshold, failed_gate, issues, warnings, would_reject, validation_mode, gates, approvals, transition_version, replay, error}.';
 
 COMMENT ON FUNCTION "public"."fn_decide_approval"(uuid, text, text) IS 'Approve or reject a handoff attempt awaiting approval, as the calling user (a member of the directive''s team whose role is in an approval gate''s approver_roles; never the requester). The decision that completes the count applies the transition through the complete path in the same transaction; a rejection (comment required) rejects the attempt. A repeat by the same user changes nothing and returns the first decision (recorded=false). Raises SG041 SELF_APPROVAL, SG042 NOT_AN_APPROVER, SG043 APPROVAL_CLOSED, SG009 ATTEMPT_NOT_FOUND (also to non-members). Returns {attempt_id, decision: {approver_id, role, decision, comment, decided_at}, recorded, status, verdict, result}.';
 
-COMMENT ON FUNCTION "public"."fn_metrics_snapshot"() IS 'Everything the metrics function needs in one call: totals per label for handoffs, transitions, gate results (invalid, normalized, idempotent hits), HTTP idempotent hits, attempts, unknown inputs; attempts_awaiting_approval, overrides per SD type; the NOTIFY outbox backlog (notifications_pending, oldest_notification_pending_s, null when empty); duration histograms {count, sum_s, buckets} with their bounds (handoff_bounds_s, gate_bounds_s); breaker states; the mode store (ok, error, modes, global); and the runbook''s rates over the last hour (ratios, null when the window is empty).';
+COMMENT ON FUNCTION "public"."fn_finish_handoff_request"(uuid, integer, jsonb) IS 'Write the handoff function''s answer (HTTP status, JSON body; status null = no answer) back to the request: 200 (or 202, awaiting approval) -> done with verdict; 429/5xx/SD_BUSY/IDEMPOTENCY_IN_FLIGHT/DB_UNAVAILABLE/no answer -> pending again after a backoff (1, 2, 4 ... 60 s) until max_attempts, then error ATTEMPTS_EXHAUSTED; anything else -> error. A request already done or error is left as it is. Returns {id, status, changed, attempts, run_after}.';
+
+COMMENT ON FUNCTION "public"."fn_metrics_snapshot"() IS 'Everything the metrics function needs in one call: totals per label for handoffs, transitions, gate results (invalid, normalized, idempotent hits), HTTP idempotent hits, replays of a finished handoff request by reason (handoff_request_replays), dry runs, attempts (dry runs left out), unknown inputs; attempts_awaiting_approval, overrides per SD type; the NOTIFY outbox backlog (notifications_pending, oldest_notification_pending_s, null when empty); duration histograms {count, sum_s, buckets} with their bounds (handoff_bounds_s, gate_bounds_s); breaker states; the mode store (ok, error, modes, global); and the runbook''s rates over the last hour (ratios, null when the window is empty).';
 
 COMMENT ON FUNCTION "public"."fn_override_handoff"(uuid, text) IS 'Override a rejected handoff attempt, as the calling user (a member of the directive''s team whose role is in override_permissions, default LEAD), with a mandatory reason: a new attempt with the same plan and gate results (request id override:<attempt id>) is completed through the complete path and accepted (approval gates still apply). Only a rejection by the threshold or by gates marked overridable can be overridden. Raises SG044 OVERRIDE_NOT_ALLOWED, SG045 NOT_OVERRIDABLE, SG009 ATTEMPT_NOT_FOUND (also to non-members), SG001 without a reason. A second override of the same attempt returns the first (recorded=false). Returns {override: {id, attempt_id, overridden_attempt_id, actor_id, role, reason, score, threshold, failed_gate, validation_mode, audit_id, created_at}, recorded, status, verdict, result}.';
+
+COMMENT ON FUNCTION "public"."fn_record_approval_webhook"(bigint, boolean, integer, text, integer) IS 'For the approval webhook relay: record one delivery attempt of an event. Returns the delivery row (status pending|delivered|dead, attempts, next_attempt_at, last_status, last_error).';
 
 COMMENT ON FUNCTION "public"."fn_sweep_approval_events"(integer) IS 'Send NOTIFY stagegate_approval for up to p_limit unsent approval_events, oldest first, and mark them sent. Returns {approval_events: count sent}. Scheduled by sweep_schedule ''approval_events'' (every second).';
 
@@ -1466,9 +1708,15 @@ COMMENT ON TABLE "public"."approval_decisions" IS 'One row per (attempt, approve
 
 COMMENT ON TABLE "public"."approval_events" IS 'Every approval request, decision, expiry and override (payload: event, attempt_id, sd_id, handoff_type, who, what is still needed). NOTIFY stagegate_approval sends each once (notified_at); the rows stay as the directive''s approval history.';
 
+COMMENT ON TABLE "public"."approval_webhook_deliveries" IS 'Delivery of each approval event to the configured webhook: pending (with next_attempt_at), delivered, or dead after the last retry (the dead-letter record: attempts, last_status, last_error).';
+
 COMMENT ON TABLE "public"."handoff_overrides" IS 'One row per override: the rejected attempt, the attempt that applied the transition in its place, who (actor_id, role), why (reason), and the score, threshold and failed gate it overrode.';
 
 COMMENT ON TABLE "public"."override_permissions" IS 'Team roles whose members may override a rejected handoff (fn_override_handoff). Default: LEAD.';
+
+REVOKE ALL ON FUNCTION "public"."fn_claim_approval_webhooks"(integer, integer) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."fn_claim_approval_webhooks"(integer, integer) TO "postgres", "service_role";
 
 REVOKE ALL ON FUNCTION "public"."fn_decide_approval"(uuid, text, text) FROM PUBLIC;
 
@@ -1477,6 +1725,10 @@ GRANT EXECUTE ON FUNCTION "public"."fn_decide_approval"(uuid, text, text) TO "au
 REVOKE ALL ON FUNCTION "public"."fn_override_handoff"(uuid, text) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "public"."fn_override_handoff"(uuid, text) TO "authenticated", "postgres", "service_role";
+
+REVOKE ALL ON FUNCTION "public"."fn_record_approval_webhook"(bigint, boolean, integer, text, integer) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."fn_record_approval_webhook"(bigint, boolean, integer, text, integer) TO "postgres", "service_role";
 
 REVOKE ALL ON FUNCTION "public"."fn_sweep_approval_events"(integer) FROM PUBLIC;
 
@@ -1548,6 +1800,8 @@ REVOKE ALL ON TABLE "public"."approval_events" FROM "service_role";
 
 GRANT SELECT ON TABLE "public"."approval_events" TO "service_role";
 
+GRANT ALL ON TABLE "public"."approval_webhook_deliveries" TO "postgres", "service_role";
+
 REVOKE ALL ON TABLE "public"."handoff_overrides" FROM "authenticated";
 
 GRANT SELECT ON TABLE "public"."handoff_overrides" TO "authenticated";
@@ -1566,9 +1820,17 @@ GRANT ALL ON TABLE "public"."override_permissions" TO "postgres", "service_role"
 
 SET local check_function_bodies = off;
 
+REVOKE ALL ON FUNCTION "public"."fn_claim_approval_webhooks"(integer, integer) FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."fn_claim_approval_webhooks"(integer, integer) FROM "authenticated";
+
 REVOKE ALL ON FUNCTION "public"."fn_decide_approval"(uuid, text, text) FROM "anon";
 
 REVOKE ALL ON FUNCTION "public"."fn_override_handoff"(uuid, text) FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."fn_record_approval_webhook"(bigint, boolean, integer, text, integer) FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."fn_record_approval_webhook"(bigint, boolean, integer, text, integer) FROM "authenticated";
 
 REVOKE ALL ON FUNCTION "public"."fn_sweep_approval_events"(integer) FROM "anon";
 
@@ -1581,6 +1843,10 @@ REVOKE ALL ON FUNCTION "public"."fn_sweep_expired_approvals"() FROM "authenticat
 REVOKE ALL ON TABLE "public"."approval_decisions" FROM "anon";
 
 REVOKE ALL ON TABLE "public"."approval_events" FROM "anon";
+
+REVOKE ALL ON TABLE "public"."approval_webhook_deliveries" FROM "anon";
+
+REVOKE ALL ON TABLE "public"."approval_webhook_deliveries" FROM "authenticated";
 
 REVOKE ALL ON TABLE "public"."handoff_overrides" FROM "anon";
 

@@ -1,0 +1,76 @@
+// Every privilege the API roles (anon, authenticated) hold in schema public, compared with an
+// allow-list: a grant that nobody meant (a default privilege, a forgotten revoke) fails here.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, type FreshDatabase } from '../helpers/db.ts';
+
+// Deliberate: the read-only stage vocabulary and its pure normalisers (stage_normalization.sql).
+const ALLOWED = [
+  'authenticated EXECUTE function normalize_handoff_type(text)',
+  'authenticated EXECUTE function normalize_stage(text)',
+  'authenticated EXECUTE function normalize_stage_name(text,text)',
+  'authenticated EXECUTE function parse_stage_distribution(jsonb)',
+  'authenticated EXECUTE function stage_edit_distance(text,text,integer)',
+  'authenticated EXECUTE function stage_suggestions(text,text)',
+  'authenticated SELECT table stage_synonyms',
+  'authenticated SELECT table stage_vocabulary',
+];
+
+/** Every privilege of anon and authenticated on the objects of schema public (incl. through PUBLIC). */
+const HELD = `
+  with roles(r) as (values ('anon'), ('authenticated'))
+  select r || ' ' || priv || ' ' || kind || ' ' || obj as line from (
+    select r, p.priv, 'table' as kind, c.relname::text as obj
+      from pg_class c cross join roles
+      cross join unnest(array['SELECT','INSERT','UPDATE','DELETE','TRUNCATE','REFERENCES','TRIGGER']) p(priv)
+     where c.relnamespace = 'public'::regnamespace and c.relkind in ('r','p','v','m','f')
+       and has_table_privilege(r, c.oid, p.priv)
+    union all
+    select r, p.priv, 'column', c.relname || '.' || a.attname
+      from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+      cross join roles cross join unnest(array['SELECT','INSERT','UPDATE','REFERENCES']) p(priv)
+     where c.relnamespace = 'public'::regnamespace and c.relkind in ('r','p','v','m','f')
+       and has_column_privilege(r, c.oid, a.attnum, p.priv) and not has_table_privilege(r, c.oid, p.priv)
+    union all
+    select r, p.priv, 'sequence', c.relname
+      from pg_class c cross join roles cross join unnest(array['USAGE','SELECT','UPDATE']) p(priv)
+     where c.relnamespace = 'public'::regnamespace and c.relkind = 'S' and has_sequence_privilege(r, c.oid, p.priv)
+    union all
+    select r, 'EXECUTE', 'function', f.oid::regprocedure::text
+      from pg_proc f cross join roles
+     where f.pronamespace = 'public'::regnamespace and has_function_privilege(r, f.oid, 'EXECUTE')
+  ) x order by 1`;
+
+describe('privileges of anon and authenticated in schema public', () => {
+  let db: FreshDatabase;
+  beforeAll(async () => { db = await freshDatabase(); });
+  afterAll(async () => { await db.drop(); });
+
+  it('are exactly the allow-list', async () => {
+    const held = (await db.sql.unsafe<{ line: string }[]>(HELD)).map((r) => r.line);
+    expect(held).toEqual([...ALLOWED].sort());
+  });
+
+  it('include nothing on sequences, so anon cannot set one back', async () => {
+    const [seq] = await db.sql<{ name: string }[]>`
+      select c.relname as name from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'S' order by 1 limit 1`;
+    expect(seq).toBeDefined();
+    for (const role of ['anon', 'authenticated']) {
+      const outcome = await db.sql.begin(async (tx) => {
+        await tx.unsafe(`set local role ${role}`);
+        await tx.unsafe(`select setval('public.${seq!.name}', 1)`);
+        return 'ok';
+      }).catch((e: { code?: string }) => e.code);
+      expect({ role, outcome }).toEqual({ role, outcome: '42501' });
+    }
+  });
+
+  it('are not granted to sequences created later (default privileges)', async () => {
+    await db.sql`create sequence public.privileges_probe_seq`;
+    const [row] = await db.sql<{ anon: boolean; authenticated: boolean; service_role: boolean }[]>`
+      select has_sequence_privilege('anon', 'public.privileges_probe_seq', 'USAGE,UPDATE') as anon,
+             has_sequence_privilege('authenticated', 'public.privileges_probe_seq', 'USAGE,UPDATE') as authenticated,
+             has_sequence_privilege('service_role', 'public.privileges_probe_seq', 'USAGE') as service_role`;
+    expect(row).toEqual({ anon: false, authenticated: false, service_role: true });
+    await db.sql`drop sequence public.privileges_probe_seq`;
+  });
+});
