@@ -13,6 +13,20 @@ const ALLOWED = [
   'authenticated EXECUTE function stage_suggestions(text,text)',
   'authenticated SELECT table stage_synonyms',
   'authenticated SELECT table stage_vocabulary',
+  // People (01a_people.sql, 15, 13): the handoff RPCs, whose own rules decide (SG020/SG021); reads
+  // filtered by the members' RLS policies; content-only column updates; handoff requests as oneself.
+  ...['fn_atomic_exec_to_plan_transition(text,text,text,text)', 'fn_atomic_lead_to_plan_transition(text,text,text,text)',
+    'fn_atomic_plan_to_exec_transition(text,text,text,text)', 'fn_atomic_plan_to_lead_transition(text,text,text,text)',
+    'fn_begin_handoff(text,text,text,text,integer,boolean)', 'fn_claim_sd(text,text,integer)', 'fn_complete_handoff(uuid,integer)',
+    'fn_execute_handoff(text,text,text,text,jsonb)', 'fn_in_transition()', 'fn_record_gate_result(uuid,text,jsonb,text,integer,integer)',
+    'fn_release_sd(text,text)', 'fn_troubled_breakers(text[])'].map((f) => `authenticated EXECUTE function ${f}`),
+  ...['handoff_type', 'sd_id', 'session_id'].map((c) => `authenticated INSERT column handoff_requests.${c}`),
+  ...['handoff_attempts', 'handoff_permissions', 'handoff_requests', 'product_requirements_v2', 'sd_phase_handoffs', 'sd_transition_audit',
+    'strategic_directives_v2', 'sub_agent_execution_results', 'team_members', 'teams', 'user_stories'].map((t) => `authenticated SELECT table ${t}`),
+  ...['product_requirements_v2.acceptance_criteria', 'product_requirements_v2.executive_summary', 'product_requirements_v2.functional_requirements',
+    'product_requirements_v2.test_scenarios', 'product_requirements_v2.title', 'strategic_directives_v2.description', 'strategic_directives_v2.metadata',
+    'strategic_directives_v2.priority', 'strategic_directives_v2.scope', 'strategic_directives_v2.success_criteria', 'strategic_directives_v2.title',
+    'user_stories.acceptance_criteria', 'user_stories.title'].map((c) => `authenticated UPDATE column ${c}`),
 ];
 
 /** Every privilege of anon and authenticated on the objects of schema public (incl. through PUBLIC). */
