@@ -124,6 +124,7 @@ export const SQLSTATE_CODES: Readonly<Record<string, ErrorCode>> = {
   '22003': 'INVALID_INPUT', // numeric_value_out_of_range: e.g. 3000000000 for an int parameter
   '22001': 'INVALID_INPUT', // string_data_right_truncation
   '23514': 'INVALID_INPUT', // check_violation on caller-supplied data
+  '23502': 'INVALID_INPUT', // not_null_violation on caller-supplied data (a null argument an RPC does not check itself)
   '42501': 'FORBIDDEN', // insufficient_privilege
   '53300': 'DB_UNAVAILABLE', // too_many_connections
   '57P01': 'DB_UNAVAILABLE', // admin_shutdown
