@@ -89,7 +89,7 @@ export async function settledDiff(adminUrl: string, fromName: string, to: string
     await createDatabase(adminUrl, copy, fromName);
     const copyUrl = withDatabase(adminUrl, copy);
     for (let pass = 0; pass < maxPasses; pass++) {
-      const diff = await diffDatabases(copyUrl, to);
+      const diff = portableGrants(await diffDatabases(copyUrl, to));
       if (diff === '') return passes.join('\n');
       passes.push(diff);
       const sql = postgres(copyUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 });
@@ -103,6 +103,20 @@ export async function settledDiff(adminUrl: string, fromName: string, to: string
   } finally {
     await dropDatabase(adminUrl, copy);
   }
+}
+
+// PostgreSQL 17 added the MAINTAIN table privilege, and pg-delta (run against the embedded 17)
+// spells a table's full privilege set out with it; PostgreSQL 15 and 16 (self-hosted servers the
+// README supports) refuse the word. ALL means the same set on each version, so a full list
+// becomes ALL; a partial list naming MAINTAIN cannot be written portably and is refused.
+const FULL_TABLE_PRIVILEGES = 'DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE';
+
+export function portableGrants(diff: string): string {
+  const out = diff.replaceAll(`GRANT ${FULL_TABLE_PRIVILEGES} ON TABLE`, 'GRANT ALL ON TABLE')
+    .replaceAll(`REVOKE ${FULL_TABLE_PRIVILEGES} ON TABLE`, 'REVOKE ALL ON TABLE');
+  const left = out.split('\n').find((line) => /^\s*(GRANT|REVOKE)\b.*\bMAINTAIN\b/i.test(line));
+  if (left) throw new Error(`a grant names MAINTAIN (PostgreSQL 17 only) in a way ALL cannot replace: ${left.trim()}`);
+  return out;
 }
 
 /** The diff without what every diff has (the check_function_bodies preamble): '' = no changes. */

@@ -1492,7 +1492,7 @@ REVOKE ALL ON FUNCTION "public"."tg_handoff_attempts__dry_run_guard"() FROM PUBL
 
 GRANT EXECUTE ON FUNCTION "public"."tg_handoff_attempts__dry_run_guard"() TO "postgres";
 
-GRANT DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."handoff_request_events" TO "postgres", "service_role";
+GRANT ALL ON TABLE "public"."handoff_request_events" TO "postgres", "service_role";
 
 SET local check_function_bodies = off;
 
