@@ -21,6 +21,8 @@ export default defineConfig({
       { test: { name: 'unit', include: ['tests/unit/**/*.test.ts'], environment: 'node', testTimeout: 30000 } },
       { test: { name: 'db', include: ['tests/db/**/*.test.ts'], testTimeout: 30000, hookTimeout: 60000 } },
       { test: { name: 'e2e', include: ['tests/e2e/**/*.test.ts'], testTimeout: 60000, hookTimeout: 60000 } },
+      // the console in Debian's Chromium (playwright-core); screenshots in test-results/console/
+      { test: { name: 'browser', include: ['tests/browser/**/*.test.ts'], testTimeout: 60000, hookTimeout: 120000 } },
     ],
   },
 });

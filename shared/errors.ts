@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   WEBHOOK_TIMESTAMP_INVALID: { status: 401, retryable: false },
   WEBHOOK_REPLAYED: { status: 409, retryable: false },
   WEBHOOK_NOT_CONFIGURED: { status: 503, retryable: false },
+  // Directives API.
+  DIRECTIVE_EXISTS: { status: 409, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -113,6 +115,7 @@ export const SQLSTATE_CODES: Readonly<Record<string, ErrorCode>> = {
   SG043: 'APPROVAL_CLOSED',
   SG044: 'OVERRIDE_NOT_ALLOWED',
   SG045: 'NOT_OVERRIDABLE',
+  SG030: 'DIRECTIVE_EXISTS',
   // Postgres' own codes that have a stable meaning for a caller.
   '55P03': 'SD_BUSY', // lock_not_available (NOWAIT / lock_timeout)
   '40001': 'SD_BUSY', // serialization_failure: safe to retry

@@ -5,6 +5,9 @@ import { z } from 'zod';
 import { ApprovalDecisionRequestSchema, ApprovalDecisionResponseSchema, OverrideRequestSchema, OverrideResponseSchema } from './approvals.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { AsyncAcceptedSchema, ErrorResponseSchema, HandoffRequestSchema, HandoffResponseSchema } from './handoff-schema.ts';
+import {
+  DirectiveCreateSchema, DirectiveDetailSchema, DirectiveListSchema, DirectivePatchSchema, ModeChangeRequestSchema, OperationsSchema, WorkflowSchema,
+} from './directives-schema.ts';
 import { AlertmanagerPayloadSchema, OpsModeRequestSchema, OpsWebhookResponseSchema, WebhookHeadersSchema } from './ops-webhook.ts';
 
 type Json = Record<string, unknown>;
@@ -76,6 +79,19 @@ export const OPERATION_ERRORS: Record<string, readonly ErrorCode[]> = {
     'WEBHOOK_NOT_CONFIGURED', 'CONFIG_INVALID',
   ],
   getMetrics: ['UNAUTHORIZED', 'FORBIDDEN', 'METHOD_NOT_ALLOWED', 'CONFIG_INVALID'],
+  listDirectives: ['INVALID_INPUT', 'UNAUTHORIZED', 'FORBIDDEN', 'METHOD_NOT_ALLOWED', 'INTERNAL', 'DB_UNAVAILABLE', 'CONFIG_INVALID'],
+  createDirective: [
+    'INVALID_INPUT', 'UNAUTHORIZED', 'FORBIDDEN', 'DIRECTIVE_EXISTS', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INTERNAL', 'DB_UNAVAILABLE',
+  ],
+  getWorkflow: ['UNAUTHORIZED', 'FORBIDDEN', 'METHOD_NOT_ALLOWED', 'INTERNAL', 'DB_UNAVAILABLE'],
+  getDirective: ['INVALID_INPUT', 'UNAUTHORIZED', 'FORBIDDEN', 'SD_NOT_FOUND', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'INTERNAL', 'DB_UNAVAILABLE'],
+  updateDirective: [
+    'INVALID_INPUT', 'UNAUTHORIZED', 'FORBIDDEN', 'SD_NOT_FOUND', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INTERNAL', 'DB_UNAVAILABLE',
+  ],
+  getOperations: ['UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'INTERNAL', 'DB_UNAVAILABLE'],
+  setValidationMode: [
+    'INVALID_INPUT', 'UNAUTHORIZED', 'FORBIDDEN', 'PROMOTION_BLOCKED', 'UNSUPPORTED_MEDIA_TYPE', 'METHOD_NOT_ALLOWED', 'INTERNAL', 'DB_UNAVAILABLE',
+  ],
 };
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
@@ -135,7 +151,19 @@ export function buildOpenApi(o: { version: string }): Json {
     [OpsWebhookResponseSchema, 'output'], [HealthResponseSchema, 'output'], [AttemptStatusSchema, 'output'],
     [ApprovalDecisionRequestSchema, 'input'], [OverrideRequestSchema, 'input'],
     [ApprovalDecisionResponseSchema, 'output'], [OverrideResponseSchema, 'output'],
+    [DirectiveCreateSchema, 'input'], [DirectivePatchSchema, 'input'], [ModeChangeRequestSchema, 'input'],
+    [DirectiveListSchema, 'output'], [DirectiveDetailSchema, 'output'], [WorkflowSchema, 'output'], [OperationsSchema, 'output'],
   ]);
+  const listParams = [
+    { name: 'phase', in: 'query', required: false, schema: { type: 'string', pattern: '^[A-Z][A-Z_]*$' }, description: 'Only directives in this phase (the counts still cover every phase)' },
+    { name: 'sd_type', in: 'query', required: false, schema: { type: 'string' }, description: 'Only this SD type' },
+    { name: 'team', in: 'query', required: false, schema: { type: 'string', format: 'uuid' }, description: 'Only this team\'s directives' },
+    { name: 'q', in: 'query', required: false, schema: { type: 'string', maxLength: 200 }, description: 'Text matched literally (case-insensitive) in the key, title and description' },
+    { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+    { name: 'cursor', in: 'query', required: false, schema: { type: 'string' }, description: 'next_cursor of the previous page (keyset: newest first)' },
+  ];
+  const sdParam = { name: 'sd', in: 'path', required: true, schema: { type: 'string' }, description: 'The directive key (SD-…) or uuid' };
+  const callerNote = 'Runs under the caller\'s identity (role and JWT claims set for the transaction, as PostgREST does): grants and row-level security decide what the caller sees and may change.';
   const handoffHeaders = [
     { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' },
       description: 'Same key and body: the stored answer (Idempotent-Replayed: true); same key, other body: 422 IDEMPOTENCY_MISMATCH; still running: 409 IDEMPOTENCY_IN_FLIGHT' },
@@ -230,6 +258,55 @@ export function buildOpenApi(o: { version: string }): Json {
           parameters: headerParams(WebhookHeadersSchema, true),
           requestBody: { required: true, content: { 'application/json': { schema: { oneOf: [ref('OpsModeRequest'), ref('AlertmanagerPayload')] } } } },
           responses: { 200: jsonBody('OpsWebhookResponse', 'What changed ({changed: false} when nothing did)'), ...errorResponses('postOpsWebhook') },
+        },
+      },
+      '/directives': {
+        get: {
+          operationId: 'listDirectives', summary: 'Directives the caller may read: filters, keyset pagination, counts per phase', tags: ['directives'],
+          description: callerNote, parameters: listParams,
+          responses: { 200: jsonBody('DirectiveList', 'A page, the counts per phase and the next cursor'), ...errorResponses('listDirectives') },
+        },
+        post: {
+          operationId: 'createDirective', summary: 'Create a directive with its PRD and stories in one transaction', tags: ['directives'],
+          description: `${callerNote} Phase, status and version start at their defaults and change only through handoffs.`,
+          requestBody: { required: true, content: { 'application/json': { schema: ref('DirectiveCreate') } } },
+          responses: { 201: jsonBody('DirectiveDetail', 'The new directive with its history (empty)'), ...errorResponses('createDirective') },
+        },
+      },
+      '/directives/workflow': {
+        get: {
+          operationId: 'getWorkflow', summary: 'Phases in order, handoff types and the threshold of every SD type', tags: ['directives'],
+          responses: { 200: jsonBody('Workflow', 'The workflow as data'), ...errorResponses('getWorkflow') },
+        },
+      },
+      '/directives/{sd}': {
+        get: {
+          operationId: 'getDirective', summary: 'One directive with its whole history', tags: ['directives'],
+          description: `${callerNote} Every attempt with its verdict, score against the threshold, each gate's result, duration and issues, who asked; the audit chain; the handoff types it can take next.`,
+          parameters: [sdParam],
+          responses: { 200: jsonBody('DirectiveDetail', 'The directive and its history'), ...errorResponses('getDirective') },
+        },
+        patch: {
+          operationId: 'updateDirective', summary: 'Edit content: directive, PRD and stories in one transaction', tags: ['directives'],
+          description: `${callerNote} Phase, status, version, type and team are refused (INVALID_INPUT).`,
+          parameters: [sdParam],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('DirectivePatch') } } },
+          responses: { 200: jsonBody('DirectiveDetail', 'The directive after the edit'), ...errorResponses('updateDirective') },
+        },
+      },
+      '/operations': {
+        get: {
+          operationId: 'getOperations', summary: 'Validation modes with the promotion gate, circuit breakers, recent failed transitions', tags: ['operations'],
+          description: callerNote,
+          responses: { 200: jsonBody('Operations', 'What the console\'s Operations page shows'), ...errorResponses('getOperations') },
+        },
+      },
+      '/operations/modes': {
+        post: {
+          operationId: 'setValidationMode', summary: 'Set a validation mode (a move to ENFORCE passes the promotion gate)', tags: ['operations'],
+          description: `${callerNote} Every change is audited in validation_mode_changes.`,
+          requestBody: { required: true, content: { 'application/json': { schema: ref('ModeChangeRequest') } } },
+          responses: { 200: jsonBody('ModeChange', 'What changed, as fn_set_validation_mode returns it'), ...errorResponses('setValidationMode') },
         },
       },
       '/metrics': {

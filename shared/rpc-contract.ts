@@ -50,6 +50,12 @@ export const REQUIRED_RPCS: readonly RpcSignature[] = [
   { name: 'fn_override_handoff', args: 'p_attempt_id uuid, p_reason text' },
   { name: 'fn_claim_approval_webhooks', args: 'p_limit integer, p_lease_seconds integer' },
   { name: 'fn_record_approval_webhook', args: 'p_event_id bigint, p_ok boolean, p_status integer, p_error text, p_max_attempts integer' },
+  // the directives API (supabase/functions/directives)
+  { name: 'fn_workflow', args: '' },
+  { name: 'fn_list_directives', args: 'p_filter jsonb, p_limit integer' },
+  { name: 'fn_directive_history', args: 'p_sd text' },
+  { name: 'fn_create_directive', args: 'p_directive jsonb' },
+  { name: 'fn_update_directive', args: 'p_sd text, p_patch jsonb' },
 ];
 
 export interface ProbeRow { name: string; args: string }

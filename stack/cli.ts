@@ -7,9 +7,10 @@
 // stack/processes.ts stop PostgreSQL (fast shutdown) and the functions server.
 import { startAgentServer, type AgentServer } from './agent-server.ts';
 import { ConfigError, loadConfig, type StackConfig } from './config.ts';
+import { consoleConfigFor, ensureConsoleBuilt, startConsoleServer, type ConsoleServer } from './console.ts';
 import { demoUserTokens, runDemo, TRY_SD } from './demo.ts';
 import { projectRoot } from './db.ts';
-import { PortInUseError } from './ports.ts';
+import { assertPortFree, PortInUseError } from './ports.ts';
 import { StartAbortedError, startStack, type RunningStack } from './stack.ts';
 
 function fail(body: unknown): never {
@@ -27,6 +28,7 @@ try {
 
 let stack: RunningStack | undefined;
 let agents: AgentServer | undefined;
+let consoleServer: ConsoleServer | undefined;
 let startup: Promise<RunningStack> | undefined;
 const abort = new AbortController();
 let stopping = false;
@@ -42,6 +44,7 @@ async function shutdown(reason: string, exitCode: number) {
   setTimeout(() => { console.error('stopping took more than 30 s: exiting; the watchdogs stop what is left'); process.exit(exitCode || 1); }, 30000).unref();
   try {
     await agents?.stop();
+    await consoleServer?.stop();
     const running = stack ?? (await startup?.catch(() => undefined));
     await running?.stop();
   } catch (err) {
@@ -61,6 +64,9 @@ process.on('unhandledRejection', crash);
 
 const started = performance.now();
 try {
+  await assertPortFree(config.consolePort, 'STAGEGATE_CONSOLE_PORT');
+  // the console is a static build of console/ (Vite); rebuilt only when its sources changed
+  await ensureConsoleBuilt(projectRoot);
   startup = startStack(config, {
     durable: true,
     signal: abort.signal,
@@ -73,12 +79,22 @@ try {
   if (err instanceof PortInUseError) fail({ error: { code: 'PORT_IN_USE', message: err.message, details: { port: err.port, variable: err.variable } } });
   fail({ error: { code: 'STACK_START_FAILED', message: (err as Error).message.split('\n')[0], details: (err as Error).message.split('\n').slice(1).join('\n') || null } });
 }
+try {
+  // Demo identities only while the stack signs with the well-known local secret.
+  const consoleConfig = await consoleConfigFor({ apiUrl: stack.apiUrl, anonKey: stack.anonKey, serviceRoleKey: stack.serviceRoleKey, jwtSecret: config.jwtSecret });
+  consoleServer = await startConsoleServer({ projectRoot, port: config.consolePort, config: consoleConfig });
+} catch (err) {
+  await stack.stop();
+  if (err instanceof PortInUseError) fail({ error: { code: 'PORT_IN_USE', message: err.message, details: { port: err.port, variable: err.variable } } });
+  fail({ error: { code: 'STACK_START_FAILED', message: `console: ${(err as Error).message}`, details: null } });
+}
 const readySeconds = ((performance.now() - started) / 1000).toFixed(2);
 
 console.log(`
 stagegate local stack is running (ready in ${readySeconds} s).
 
          API URL: ${stack.apiUrl}
+     Console URL: ${consoleServer.url}
    Functions URL: ${stack.functionsUrl}
           DB URL: ${stack.dbUrl}${stack.embedded ? '' : ' (DATABASE_URL)'}${stack.dataDir ? `\n     Data folder: ${stack.dataDir}` : ''}
         anon key: ${stack.anonKey}

@@ -16,6 +16,8 @@ const port = (name: string, fallback: number) =>
 const EnvSchema = z.object({
   STAGEGATE_API_PORT: port('STAGEGATE_API_PORT', 54321),
   STAGEGATE_DB_PORT: port('STAGEGATE_DB_PORT', 54322),
+  // where `supabase start` serves Studio; the console is served there
+  STAGEGATE_CONSOLE_PORT: port('STAGEGATE_CONSOLE_PORT', 54323),
   STAGEGATE_DATA_DIR: z.string().min(1).default('.stagegate'),
   DATABASE_URL: z
     .string()
@@ -53,6 +55,7 @@ const EnvSchema = z.object({
 export type StackConfig = {
   apiPort: number;
   dbPort: number;
+  consolePort: number;
   /** <checkout>/.stagegate unless STAGEGATE_DATA_DIR is set; see localDataDir in postgres.ts for root. */
   dataDir: string;
   dataDirExplicit: boolean;
@@ -96,6 +99,7 @@ export function loadConfig(env: Record<string, string | undefined>, projectRoot:
   return {
     apiPort: e.STAGEGATE_API_PORT,
     dbPort: e.STAGEGATE_DB_PORT,
+    consolePort: e.STAGEGATE_CONSOLE_PORT,
     dataDir: path.resolve(projectRoot, e.STAGEGATE_DATA_DIR),
     dataDirExplicit: cleaned.STAGEGATE_DATA_DIR !== undefined,
     databaseUrl: e.DATABASE_URL,

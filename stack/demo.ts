@@ -2,7 +2,10 @@
 // demo sub-agents (the SQL gates the migrations ship, plus an architecture reviewer played by a
 // local HTTP agent and a builtin gate), then walk the SD through all four handoffs over HTTP,
 // printing each gate as it runs and each verdict.
+import { createClient } from '@supabase/supabase-js';
 import postgres from 'postgres';
+import WebSocket from 'ws';
+import { ApiError, stagegateClient, type StagegateClient } from '../shared/client.ts';
 import { signJwt } from '../shared/jwt.ts';
 
 export const DEMO_SD = 'SD-DEMO-001';
@@ -105,49 +108,36 @@ export async function markStoriesDone(dbUrl: string): Promise<void> {
   }
 }
 
-interface SseEvent { event: string; data: Record<string, unknown> }
-
-async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let cut: number;
-    while ((cut = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (data) yield { event, data: JSON.parse(data) as Record<string, unknown> };
-    }
-  }
+/** The typed client of shared/client.ts on supabase-js, as the console and the e2e tests use it. */
+export function demoClient(functionsUrl: string, key: string): StagegateClient {
+  const apiUrl = functionsUrl.replace(/\/functions\/v1\/?$/, '');
+  // Node 20 has no global WebSocket: supabase-js needs a transport even when realtime is unused
+  const supabase = createClient(apiUrl, key, { realtime: { transport: WebSocket as never }, auth: { persistSession: false, autoRefreshToken: false } });
+  return stagegateClient(supabase.functions);
 }
 
 /** Runs one handoff through the `handoff` function, streaming gate events to `print`. */
 export async function streamHandoff(functionsUrl: string, key: string, handoffType: string, print: (line: string) => void, signal?: AbortSignal): Promise<Record<string, unknown>> {
-  const response = await fetch(`${functionsUrl}/handoff`, {
-    method: 'POST',
-    signal,
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'text/event-stream' },
-    body: JSON.stringify({ sd_id: DEMO_SD, handoff_type: handoffType, session_id: SESSION, skip_idempotency: true }),
-  });
-  if (!response.ok || !response.body) {
-    const body = await response.json() as Record<string, unknown>;
-    print(`  ${handoffType}: HTTP ${response.status} ${JSON.stringify(body)}`);
-    return body;
+  try {
+    const verdict = await demoClient(functionsUrl, key).streamHandoff(
+      { sd_id: DEMO_SD, handoff_type: handoffType, session_id: SESSION, skip_idempotency: true },
+      (e) => {
+        if (e.event === 'gate_started') print(`    ▶ ${String(e.data.code)} started`);
+        if (e.event === 'gate_finished' || e.event === 'gate_skipped') {
+          const o = e.data.outcome as Record<string, unknown>;
+          const mark = o.skipped ? '–' : o.passed ? '✔' : '✘';
+          const why = o.skipped ? `skipped (${String(o.skipReason)})` : `${String(o.score)}/${String(o.maxScore)} in ${String(o.durationMs)} ms${Number(o.attempts) > 1 ? `, ${String(o.attempts)} attempts` : ''}`;
+          print(`    ${mark} ${String(o.code)} ${why}`);
+        }
+      },
+      { signal },
+    );
+    return verdict as unknown as Record<string, unknown>;
+  } catch (err) {
+    if (!(err instanceof ApiError) || signal?.aborted) throw err;
+    print(`  ${handoffType}: HTTP ${err.status} ${err.code}: ${err.message}`);
+    return { error: { code: err.code, message: err.message, details: err.details } };
   }
-  let verdict: Record<string, unknown> = {};
-  for await (const e of readSse(response.body)) {
-    if (e.event === 'gate_started') print(`    ▶ ${String(e.data.code)} started`);
-    if (e.event === 'gate_finished' || e.event === 'gate_skipped') {
-      const o = e.data.outcome as Record<string, unknown>;
-      const mark = o.skipped ? '–' : o.passed ? '✔' : '✘';
-      const why = o.skipped ? `skipped (${String(o.skipReason)})` : `${String(o.score)}/${String(o.maxScore)} in ${String(o.durationMs)} ms${Number(o.attempts) > 1 ? `, ${String(o.attempts)} attempts` : ''}`;
-      print(`    ${mark} ${String(o.code)} ${why}`);
-    }
-    if (e.event === 'verdict' || e.event === 'error') verdict = e.data;
-  }
-  return verdict;
 }
 
 /** Walks the demo SD through the four handoffs; aborting `signal` (a stop) cuts it short with an AbortError. */

@@ -73,6 +73,11 @@ drop table if exists
   cascade;
 
 drop function if exists
+  public.fn_create_directive(jsonb),
+  public.fn_directive_history(text),
+  public.fn_list_directives(jsonb,int),
+  public.fn_update_directive(text,jsonb),
+  public.fn_workflow(),
   public.breaker_lock(text),
   public.fn_decide_approval(uuid, text, text),
   public.fn_claim_approval_webhooks(int, int),

@@ -25,6 +25,7 @@
 --   SG044 OVERRIDE_NOT_ALLOWED      the caller's team role does not hold the override permission
 --   SG045 NOT_OVERRIDABLE           not a rejection an override may lift
 --   SG015 PROMOTION_BLOCKED         a move to ENFORCE refused by the canary gate (10_modes_and_promotion.sql)
+--   SG030 DIRECTIVE_EXISTS          creating a directive (or PRD) whose key is taken (16_directives_api.sql)
 --
 -- The rows (default workflow, thresholds, skip rules, sql gates) are data, not schema: they are
 -- inserted by the hand-written migration 20261125000100_seed_data.sql. Change them with ordinary

@@ -337,6 +337,10 @@ declare
 begin
   perform public.fn_check_text('p_kind', p_kind), public.fn_check_text('p_source', p_source),
           public.fn_check_text('p_sd_type', p_sd_type), public.fn_check_text('p_sd_id', p_sd_id);
+  if p_kind is null or p_kind not in ('handoff_type', 'stage', 'phase') then
+    raise exception using errcode = 'SG001',
+      message = format('INVALID_INPUT: p_kind must be handoff_type, stage or phase (got %L)', left(p_kind, 100));
+  end if;
   if p_sd_id is not null then
     select s.sd_type into v_sd_type from public.strategic_directives_v2 s
     where s.id = p_sd_id or (p_sd_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' and s.uuid = p_sd_id::uuid)

@@ -35,6 +35,17 @@ const ALLOWED = [
   'authenticated SELECT table approval_events',
   'authenticated SELECT table handoff_overrides',
   'authenticated SELECT table override_permissions',
+  // The directives API (16_directives_api.sql): security-invoker RPCs whose table grants and RLS
+  // decide, and fn_workflow (configuration, not secret); LEAD and PLAN members create directives,
+  // PRDs and stories in their own teams (insert policies), with content and key columns only.
+  ...['fn_create_directive(jsonb)', 'fn_directive_history(text)', 'fn_directive_summary(strategic_directives_v2)',
+    'fn_list_directives(jsonb,integer)', 'fn_update_directive(text,jsonb)', 'fn_workflow()'].map((f) => `authenticated EXECUTE function ${f}`),
+  ...['product_requirements_v2.acceptance_criteria', 'product_requirements_v2.executive_summary', 'product_requirements_v2.functional_requirements',
+    'product_requirements_v2.id', 'product_requirements_v2.sd_id', 'product_requirements_v2.test_scenarios', 'product_requirements_v2.title',
+    'strategic_directives_v2.description', 'strategic_directives_v2.id', 'strategic_directives_v2.metadata', 'strategic_directives_v2.priority',
+    'strategic_directives_v2.scope', 'strategic_directives_v2.sd_type', 'strategic_directives_v2.success_criteria', 'strategic_directives_v2.team_id',
+    'strategic_directives_v2.title', 'user_stories.acceptance_criteria', 'user_stories.prd_id', 'user_stories.sd_id', 'user_stories.story_key',
+    'user_stories.title'].map((c) => `authenticated INSERT column ${c}`),
 ];
 
 /** Every privilege of anon and authenticated on the objects of schema public (incl. through PUBLIC). */

@@ -93,13 +93,15 @@ describe('README "Deploying to hosted Supabase", run as written', () => {
     });
   });
 
-  // What each function answers: health reports the pushed database, metrics scrapes it with the
-  // service-role key, handoff and ops-webhook refuse a caller without credentials (their own auth,
+  // What each function answers: health reports the pushed database, metrics, directives and
+  // operations read it with the service-role key, handoff and ops-webhook refuse a caller without credentials (their own auth,
   // not the gateway's: no gateway runs here).
   const probes: Record<string, { method: string; auth: boolean; status: number; text: (t: string) => void }> = {
+    directives: { method: 'GET', auth: true, status: 200, text: (t) => expect(JSON.parse(t)).toMatchObject({ items: expect.any(Array), counts: expect.any(Object) }) },
     health: { method: 'GET', auth: false, status: 200, text: (t) => expect(JSON.parse(t)).toMatchObject({ status: 'ok', migration: { version: versions.at(-1) } }) },
     handoff: { method: 'POST', auth: false, status: 401, text: (t) => expect(JSON.parse(t)).toMatchObject({ error: { code: 'UNAUTHORIZED' } }) },
     metrics: { method: 'GET', auth: true, status: 200, text: (t) => expect(t).toMatch(/^stagegate_\w+/m) },
+    operations: { method: 'GET', auth: true, status: 200, text: (t) => expect(JSON.parse(t)).toMatchObject({ modes: expect.any(Array), breakers: expect.any(Array) }) },
     'ops-webhook': { method: 'POST', auth: false, status: 401, text: (t) => expect(JSON.parse(t)).toMatchObject({ error: { code: expect.any(String) } }) },
   };
 

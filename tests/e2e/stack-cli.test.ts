@@ -37,7 +37,8 @@ function alive(pid: number): boolean {
 describe('npm start (stack/cli.ts)', () => {
   it('runs the demo, prints the keys and a working command, and stops everything on SIGTERM', async () => {
     const apiPort = await freePort();
-    const run = runCli({ STAGEGATE_API_PORT: String(apiPort), STAGEGATE_DB_PORT: String(await freePort()), STAGEGATE_DATA_DIR: dataDir }, /Serving\. Press Ctrl-C/, 90000);
+    const consolePort = await freePort();
+    const run = runCli({ STAGEGATE_API_PORT: String(apiPort), STAGEGATE_DB_PORT: String(await freePort()), STAGEGATE_CONSOLE_PORT: String(consolePort), STAGEGATE_DATA_DIR: dataDir }, /Serving\. Press Ctrl-C/, 90000);
     const out = await run.matched;
     expect(out).toMatch(/ready in \d+\.\d\d s/);
     expect(out).toContain(`API URL: http://127.0.0.1:${apiPort}`);
@@ -50,6 +51,16 @@ describe('npm start (stack/cli.ts)', () => {
     const key = /service_role key: (\S+)/.exec(out)![1]!;
     const health = await fetch(`http://127.0.0.1:${apiPort}/functions/v1/health`, { headers: { authorization: `Bearer ${key}` } });
     expect(health.status).toBe(200);
+    // The console is served, pointed at this stack's functions, offering the demo identities
+    // because the stack signs with the well-known local secret.
+    expect(out).toContain(`Console URL: http://127.0.0.1:${consolePort}`);
+    const page = await fetch(`http://127.0.0.1:${consolePort}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    expect(await page.text()).toMatch(/<script type="module"[^>]* src="\.\/assets\/index-[\w-]+\.js"/);
+    const consoleConfig = await (await fetch(`http://127.0.0.1:${consolePort}/config.json`)).json() as { apiUrl: string; demoUsers: { token: string }[] };
+    expect(consoleConfig.apiUrl).toBe(`http://127.0.0.1:${apiPort}`);
+    expect(consoleConfig.demoUsers.map((u) => u.token)).toContain(key);
     // A token per demo user; the printed pair of curls as the LEAD: accepted, then 403 for a PLAN-only handoff.
     for (const role of ['LEAD', 'PLAN', 'EXEC', 'VIEWER']) expect(out).toMatch(new RegExp(`@demo\\.stagegate\\s+${role}\\s+of demo-\\w+: ey`));
     expect(out).toMatch(/PLAN-TO-EXEC of SD-DEMO-002 ⇒ HTTP 403 ROLE_NOT_ALLOWED/);
@@ -66,6 +77,7 @@ describe('npm start (stack/cli.ts)', () => {
     expect(await run.exited).toBe(0);
     expect(alive(pgPid)).toBe(false);
     await expect(fetch(`http://127.0.0.1:${apiPort}/functions/v1/health`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${consolePort}/`)).rejects.toThrow();
   }, 150000); // a cold start plus the demo, on a busy machine (the wait above allows 90 s)
 
   it('answers a bad setting with one structured JSON error and exit 1', async () => {

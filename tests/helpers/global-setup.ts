@@ -2,7 +2,8 @@
 // every migration applied once to a template database; each test file then clones its own
 // database from the template (tests/helpers/db.ts), so files run in parallel without sharing rows.
 import type { TestProject } from 'vitest/node';
-import { migratedDatabase } from '../../stack/db.ts';
+import { ensureConsoleBuilt } from '../../stack/console.ts';
+import { migratedDatabase, projectRoot } from '../../stack/db.ts';
 import { scratchPostgres } from '../../stack/postgres.ts';
 
 export const TEMPLATE = 'stagegate_template';
@@ -16,6 +17,8 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const t0 = performance.now();
+  // the console once, before any file serves it (a file building it would race another serving it)
+  await ensureConsoleBuilt(projectRoot);
   const server = await scratchPostgres({ prefix: 'stagegate-test-', durable: false });
   // Connections to the template would block CREATE DATABASE … TEMPLATE; none remain after migrate.
   await migratedDatabase(server.adminUrl, TEMPLATE);

@@ -10,6 +10,7 @@ import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import { parseHandoffRequest, type HandoffRequest, type HandoffResponse } from '../../../shared/handoff-schema.ts';
 import { deriveRequestId, idempotencyScope, isFinalAnswer, requestFingerprint, sha256Hex } from '../../../shared/idempotency.ts';
 import { asCaller, callerFromClaims, rpc, type Caller } from '../../../shared/rpc.ts';
+import { withCors } from '../_shared/cors.ts';
 import { db } from '../_shared/db.ts';
 import { configRefusal, settings } from '../_shared/config.ts';
 import { errorResponse, json, log, readBody, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
@@ -297,7 +298,8 @@ async function handleRun(request: Request, claims: Claims, caller: Caller, rid: 
   return json(result.body, result.status, result.status === 503 ? { 'retry-after': '1' } : {});
 }
 
-Deno.serve(async (request) => {
+// withCors: the console calls this from the browser (any static host), with a bearer token.
+Deno.serve(withCors(async (request) => {
   const rid = newRequestId(request);
   try {
     const refused = configRefusal();
@@ -325,4 +327,4 @@ Deno.serve(async (request) => {
   } catch (err) {
     return fail(err, rid);
   }
-});
+}));

@@ -1,0 +1,71 @@
+// /functions/v1/operations — what the console's Operations page shows and the one action it offers.
+//   GET  /operations         validation mode per scope with the promotion gate's numbers, the
+//                            circuit breakers, the runbook's recent failed transitions
+//   POST /operations/modes   set a validation mode (fn_set_validation_mode: the promotion gate
+//                            decides a move to ENFORCE; every change is audited)
+// Under the caller's identity: the grants decide (today the service role; a signed-in user is
+// refused with 403 FORBIDDEN by the database).
+import { errorBody, mapDbError } from '../../../shared/errors.ts';
+import { issuesOf, ModeChangeRequestSchema } from '../../../shared/directives-schema.ts';
+import { asCaller, callerFromClaims } from '../../../shared/rpc.ts';
+import { withCors } from '../_shared/cors.ts';
+import { db } from '../_shared/db.ts';
+import { configRefusal } from '../_shared/config.ts';
+import { errorResponse, json, log, readBody, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
+
+function fail(err: unknown, rid: string): Response {
+  const m = mapDbError(err);
+  if (m.code === 'INTERNAL') log('error', 'operations failed', { request_id: rid, error: String(err) });
+  else log('warn', 'operations refused', { request_id: rid, code: m.code, message: m.message });
+  return json(errorBody(m.code, m.message, m.details), m.status, m.status === 503 ? { 'retry-after': '1' } : {});
+}
+
+Deno.serve(withCors(async (request) => {
+  const rid = newRequestId(request);
+  try {
+    const refused = configRefusal();
+    if (refused) return refused;
+    const claims = await verifiedClaims(request);
+    if (!claims) return errorResponse(401, 'UNAUTHORIZED', 'a valid JWT is required');
+    const caller = callerFromClaims(claims, 'http');
+    if (!caller) return errorResponse(403, 'FORBIDDEN', `role '${String(claims.role)}' may not use the operations API`);
+    const path = new URL(request.url).pathname.replace(/^\/functions\/v1/, '').replace(/^\/operations/, '').replace(/\/$/, '');
+    if (path === '') {
+      if (request.method !== 'GET') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use GET', null, { allow: 'GET' });
+      const [row] = await asCaller(db(), caller, (tx) => tx<{ r: unknown }[]>`
+        select jsonb_build_object(
+          'modes', (select coalesce(jsonb_agg(to_jsonb(m) || jsonb_build_object('promotion_gate', public.fn_promotion_gate(m.scope))
+                                             order by m.scope = '*' desc, m.scope), '[]') from public.validation_modes m),
+          'breakers', (select coalesce(jsonb_agg(to_jsonb(b) order by b.sub_agent_code), '[]') from public.sub_agent_breaker_status b),
+          'recent_failures', (select coalesce(jsonb_agg(to_jsonb(f) order by f.created_at desc), '[]')
+                              from (select * from public.v_latest_failed_transitions limit 20) f)) as r`);
+      return json(row!.r);
+    }
+    if (path === '/modes') {
+      if (request.method !== 'POST') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use POST', null, { allow: 'POST' });
+      if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {
+        return errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request body as application/json');
+      }
+      const read = await readBody(request, undefined, rid);
+      if (!read.ok) return read.response;
+      let body: unknown;
+      try {
+        body = JSON.parse(read.text);
+      } catch {
+        return errorResponse(400, 'INVALID_INPUT', 'the body is not valid JSON');
+      }
+      const parsed = ModeChangeRequestSchema.safeParse(body);
+      if (!parsed.success) {
+        const issues = issuesOf(parsed.error);
+        return errorResponse(400, 'INVALID_INPUT', `Invalid mode change: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
+      }
+      const c = parsed.data;
+      const [row] = await asCaller(db(), caller, (tx) => tx<{ r: unknown }[]>`
+        select public.fn_set_validation_mode(${c.scope}, ${c.mode}, ${c.reason}, ${c.force}) as r`);
+      return json(row!.r);
+    }
+    return errorResponse(404, 'NOT_FOUND', `no route ${path}`);
+  } catch (err) {
+    return fail(err, rid);
+  }
+}));
