@@ -8,6 +8,13 @@ export const ERROR_CODES = {
   // People: who may request a handoff is decided in SQL (stagegate_private.fn_authorize_handoff).
   NOT_A_MEMBER: { status: 403, retryable: false },
   ROLE_NOT_ALLOWED: { status: 403, retryable: false },
+  // Approval gates and overrides (supabase/migrations/*_approval_gates.sql, *_overrides.sql).
+  AWAITING_APPROVAL: { status: 409, retryable: false },
+  SELF_APPROVAL: { status: 403, retryable: false },
+  NOT_AN_APPROVER: { status: 403, retryable: false },
+  APPROVAL_CLOSED: { status: 409, retryable: false },
+  OVERRIDE_NOT_ALLOWED: { status: 403, retryable: false },
+  NOT_OVERRIDABLE: { status: 409, retryable: false },
   SD_NOT_FOUND: { status: 404, retryable: false },
   ATTEMPT_NOT_FOUND: { status: 404, retryable: false },
   UNKNOWN_HANDOFF_TYPE: { status: 400, retryable: false },
@@ -102,6 +109,12 @@ export const SQLSTATE_CODES: Readonly<Record<string, ErrorCode>> = {
   SG015: 'PROMOTION_BLOCKED',
   SG020: 'NOT_A_MEMBER',
   SG021: 'ROLE_NOT_ALLOWED',
+  SG040: 'AWAITING_APPROVAL',
+  SG041: 'SELF_APPROVAL',
+  SG042: 'NOT_AN_APPROVER',
+  SG043: 'APPROVAL_CLOSED',
+  SG044: 'OVERRIDE_NOT_ALLOWED',
+  SG045: 'NOT_OVERRIDABLE',
   SG030: 'DIRECTIVE_EXISTS',
   // Postgres' own codes that have a stable meaning for a caller.
   '55P03': 'SD_BUSY', // lock_not_available (NOWAIT / lock_timeout)
@@ -114,6 +127,7 @@ export const SQLSTATE_CODES: Readonly<Record<string, ErrorCode>> = {
   '22003': 'INVALID_INPUT', // numeric_value_out_of_range: e.g. 3000000000 for an int parameter
   '22001': 'INVALID_INPUT', // string_data_right_truncation
   '23514': 'INVALID_INPUT', // check_violation on caller-supplied data
+  '23502': 'INVALID_INPUT', // not_null_violation on caller-supplied data (a null argument an RPC does not check itself)
   '42501': 'FORBIDDEN', // insufficient_privilege
   '53300': 'DB_UNAVAILABLE', // too_many_connections
   '57P01': 'DB_UNAVAILABLE', // admin_shutdown

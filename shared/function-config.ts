@@ -32,6 +32,8 @@ export const FunctionEnvSchema = z.object({
   /** Gate concurrency per handoff; 1 is the runbook's emergency sequential mode. */
   STAGEGATE_GATE_CONCURRENCY: int('STAGEGATE_GATE_CONCURRENCY', 5, 1, 64),
   STAGEGATE_DB_POOL: int('STAGEGATE_DB_POOL', 10, 1, 200),
+  /** How long an event stream follows an attempt awaiting approval before it ends with still_waiting. */
+  STAGEGATE_APPROVAL_STREAM_MS: int('STAGEGATE_APPROVAL_STREAM_MS', 900_000, 1000, 86_400_000),
   STAGEGATE_MODE_TTL_MS: int('STAGEGATE_MODE_TTL_MS', 5000, 0, 3_600_000),
   STAGEGATE_MODE_TIMEOUT_MS: int('STAGEGATE_MODE_TIMEOUT_MS', 250, 1, 60_000),
   STAGEGATE_METRICS_TIMEOUT_MS: int('STAGEGATE_METRICS_TIMEOUT_MS', 5000, 100, 120_000),

@@ -1,6 +1,7 @@
 // HTTP shapes of POST /functions/v1/handoff: the one place they are defined, used by the edge
 // function to parse and by the OpenAPI generator (z.toJSONSchema) to document.
 import { z } from 'zod';
+import { ApprovalsSchema } from './approvals.ts';
 import { ERROR_CODE_LIST, type ErrorCode } from './errors.ts';
 import { GateResultSchema } from './gate-result.ts';
 import { ModeReadSchema } from './mode-cache.ts';
@@ -100,7 +101,8 @@ export const GateOutcomeSchema = z
 
 export const HandoffResponseSchema = z
   .object({
-    verdict: z.enum(['accepted', 'rejected', 'failed']),
+    verdict: z.enum(['accepted', 'rejected', 'failed', 'awaiting_approval', 'expired'])
+      .describe('awaiting_approval (HTTP 202): the automated gates passed and the plan holds an approval gate; see approvals. expired: a replay of an attempt whose approvals ran out'),
     sd_id: z.string(),
     sd_key: z.string().nullable().optional(),
     handoff_type: z.enum(HANDOFF_TYPES),
@@ -123,6 +125,10 @@ export const HandoffResponseSchema = z
     critical_path_ms: z.number(),
     mode_read: ModeReadSchema.optional()
       .describe("The function's cached read of the SD type's mode (source database, cache, stale or fallback); validation_mode above is the one SQL judged by, and wins when they differ"),
+    approvals: ApprovalsSchema.optional()
+      .describe('Only when the plan holds approval gates: what is still needed (how many, from which roles, until when), who approved, who rejected'),
+    approvals_url: z.string().optional().describe('With awaiting_approval: where approvers POST their decision'),
+    status_url: z.string().optional().describe('With awaiting_approval: GET the attempt (Accept: text/event-stream follows it until it is settled)'),
     timings_ms: z.object({ begin: z.number(), gates: z.number(), complete: z.number() }).optional()
       .describe('Where the wall time went: begin RPC and set-up, running the gates, complete RPC'),
   })

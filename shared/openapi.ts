@@ -2,6 +2,7 @@
 // functions parse with (z.toJSONSchema), and the error table of shared/errors.ts. scripts/openapi.ts
 // writes it to docs/openapi.json; tests/unit/openapi.test.ts fails when the committed file drifts.
 import { z } from 'zod';
+import { ApprovalDecisionRequestSchema, ApprovalDecisionResponseSchema, OverrideRequestSchema, OverrideResponseSchema } from './approvals.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { AsyncAcceptedSchema, ErrorResponseSchema, HandoffRequestSchema, HandoffResponseSchema } from './handoff-schema.ts';
 import {
@@ -44,7 +45,8 @@ export const AttemptStatusSchema = z
     request_id: z.string(),
     sd_id: z.string(),
     handoff_type: z.string(),
-    status: z.enum(['in_progress', 'completed', 'rejected', 'failed', 'abandoned']),
+    status: z.enum(['in_progress', 'awaiting_approval', 'completed', 'rejected', 'failed', 'abandoned', 'expired'])
+      .describe('awaiting_approval: automated gates passed, people decide next (result.approvals says how many, which roles, until when); expired: nobody decided in time'),
     started_at: z.string(),
     finished_at: z.string().nullable(),
     result: z.record(z.string(), z.unknown()).nullable().describe('The verdict (as fn_complete_handoff returns it) once finished'),
@@ -58,7 +60,17 @@ export const OPERATION_ERRORS: Record<string, readonly ErrorCode[]> = {
     'INVALID_INPUT', 'UNKNOWN_HANDOFF_TYPE', 'UNKNOWN_GATE', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_A_MEMBER', 'ROLE_NOT_ALLOWED', 'SD_NOT_FOUND', 'ATTEMPT_NOT_FOUND',
     'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'WRONG_PHASE', 'CLAIMED_BY_OTHER_SESSION', 'SD_BUSY', 'VERSION_CONFLICT',
     'ALREADY_TRANSITIONED', 'IDEMPOTENCY_IN_FLIGHT', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'IDEMPOTENCY_MISMATCH',
-    'INVALID_GATE_RESULT', 'INTERNAL', 'DB_UNAVAILABLE', 'CONFIG_INVALID',
+    'INVALID_GATE_RESULT', 'INTERNAL', 'DB_UNAVAILABLE', 'CONFIG_INVALID', 'AWAITING_APPROVAL',
+  ],
+  decideApproval: [
+    'INVALID_INPUT', 'UNAUTHORIZED', 'FORBIDDEN', 'ATTEMPT_NOT_FOUND', 'SELF_APPROVAL', 'NOT_AN_APPROVER', 'APPROVAL_CLOSED',
+    'SD_BUSY', 'ALREADY_TRANSITIONED', 'CLAIMED_BY_OTHER_SESSION', 'METHOD_NOT_ALLOWED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE',
+    'INTERNAL', 'DB_UNAVAILABLE', 'CONFIG_INVALID',
+  ],
+  overrideHandoff: [
+    'INVALID_INPUT', 'UNAUTHORIZED', 'FORBIDDEN', 'ATTEMPT_NOT_FOUND', 'OVERRIDE_NOT_ALLOWED', 'NOT_OVERRIDABLE', 'AWAITING_APPROVAL',
+    'CLAIMED_BY_OTHER_SESSION', 'SD_BUSY', 'METHOD_NOT_ALLOWED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INTERNAL', 'DB_UNAVAILABLE',
+    'CONFIG_INVALID',
   ],
   getHandoffAttempt: ['INVALID_INPUT', 'UNAUTHORIZED', 'FORBIDDEN', 'ATTEMPT_NOT_FOUND', 'INTERNAL', 'DB_UNAVAILABLE'],
   postOpsWebhook: [
@@ -137,6 +149,8 @@ export function buildOpenApi(o: { version: string }): Json {
     [HandoffRequestSchema, 'input'], [OpsModeRequestSchema, 'input'], [AlertmanagerPayloadSchema, 'input'],
     [HandoffResponseSchema, 'output'], [AsyncAcceptedSchema, 'output'], [ErrorResponseSchema, 'output'],
     [OpsWebhookResponseSchema, 'output'], [HealthResponseSchema, 'output'], [AttemptStatusSchema, 'output'],
+    [ApprovalDecisionRequestSchema, 'input'], [OverrideRequestSchema, 'input'],
+    [ApprovalDecisionResponseSchema, 'output'], [OverrideResponseSchema, 'output'],
     [DirectiveCreateSchema, 'input'], [DirectivePatchSchema, 'input'], [ModeChangeRequestSchema, 'input'],
     [DirectiveListSchema, 'output'], [DirectiveDetailSchema, 'output'], [WorkflowSchema, 'output'], [OperationsSchema, 'output'],
   ]);
@@ -194,7 +208,11 @@ export function buildOpenApi(o: { version: string }): Json {
                 'text/event-stream': { schema: { type: 'string', description: 'with Accept: text/event-stream: gate events, then a verdict or error event' } },
               },
             },
-            202: { description: 'Prefer: respond-async', headers: { Location: { description: 'status URL of the attempt', schema: { type: 'string' } } }, content: { 'application/json': { schema: ref('HandoffAccepted') } } },
+            202: {
+              description: 'Prefer: respond-async (HandoffAccepted), or verdict awaiting_approval: the automated gates passed and the plan holds an approval gate (HandoffResponse with approvals, status_url, approvals_url). With Accept: text/event-stream the stream stays open after an awaiting_approval event, with approval events, until a final verdict',
+              headers: { Location: { description: 'status URL of the attempt', schema: { type: 'string' } } },
+              content: { 'application/json': { schema: { oneOf: [ref('HandoffAccepted'), ref('HandoffResponse')] } } },
+            },
             ...errorResponses('runHandoff'),
           },
         },
@@ -204,7 +222,31 @@ export function buildOpenApi(o: { version: string }): Json {
           operationId: 'getHandoffAttempt', summary: 'Status of a handoff attempt (poll after 202)', tags: ['handoffs'],
           description: 'Read under the caller\'s identity: members of the directive\'s team and the service role see the attempt; to anyone else it answers 404 ATTEMPT_NOT_FOUND.',
           parameters: [{ name: 'attempt_id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
-          responses: { 200: jsonBody('AttemptStatus', 'The attempt'), ...errorResponses('getHandoffAttempt') },
+          responses: {
+            200: {
+              description: 'The attempt; with Accept: text/event-stream, its approval events (approval_requested, approval_decided, approval_expired, override) until a final verdict event (or still_waiting after STAGEGATE_APPROVAL_STREAM_MS)',
+              content: { 'application/json': { schema: ref('AttemptStatus') }, 'text/event-stream': { schema: { type: 'string' } } },
+            },
+            ...errorResponses('getHandoffAttempt'),
+          },
+        },
+      },
+      '/handoff/attempts/{attempt_id}/approvals': {
+        post: {
+          operationId: 'decideApproval', summary: 'Approve or reject a handoff awaiting approval', tags: ['approvals'],
+          description: 'As the caller (fn_decide_approval): a member of the directive\'s team whose role is in an approval gate\'s approver_roles, never the requester (403 SELF_APPROVAL; otherwise 403 NOT_AN_APPROVER; a non-member 404). The approval that completes the count applies the transition in the same transaction; a rejection (comment required) rejects the attempt. A second decision by the same person changes nothing and returns the first (recorded: false), also after the attempt is settled; anyone else then gets 409 APPROVAL_CLOSED.',
+          parameters: [{ name: 'attempt_id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('ApprovalDecisionRequest') } } },
+          responses: { 200: jsonBody('ApprovalDecisionResponse', 'The decision and the attempt as it now is'), ...errorResponses('decideApproval') },
+        },
+      },
+      '/handoff/attempts/{attempt_id}/override': {
+        post: {
+          operationId: 'overrideHandoff', summary: 'Accept a rejected handoff anyway, with a reason', tags: ['approvals'],
+          description: 'As the caller (fn_override_handoff): a member of the directive\'s team whose role is in override_permissions (default LEAD); 403 OVERRIDE_NOT_ALLOWED otherwise. Only a rejection by the threshold, or by failed gates the registry marks overridable, can be overridden (409 NOT_OVERRIDABLE). The transition is applied by a new attempt with the same plan and gate results, with its own audit row; approval gates still apply. A second override of the same attempt returns the first (recorded: false).',
+          parameters: [{ name: 'attempt_id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('OverrideRequest') } } },
+          responses: { 200: jsonBody('OverrideResponse', 'The override and the attempt that applied it'), ...errorResponses('overrideHandoff') },
         },
       },
       '/ops-webhook': {

@@ -52,6 +52,12 @@ export const REQUIRED_RPCS: readonly RpcSignature[] = [
   { name: 'fn_claim_handoff_request', args: 'p_worker text, p_lease interval, p_limit integer' },
   { name: 'fn_finish_handoff_request', args: 'p_id uuid, p_http_status integer, p_body jsonb' },
   { name: 'fn_retry_handoff_request', args: 'p_id uuid' },
+  // Approval gates and overrides: the handoff function's decision and override endpoints, and the
+  // local approval webhook relay.
+  { name: 'fn_decide_approval', args: 'p_attempt_id uuid, p_decision text, p_comment text' },
+  { name: 'fn_override_handoff', args: 'p_attempt_id uuid, p_reason text' },
+  { name: 'fn_claim_approval_webhooks', args: 'p_limit integer, p_lease_seconds integer' },
+  { name: 'fn_record_approval_webhook', args: 'p_event_id bigint, p_ok boolean, p_status integer, p_error text, p_max_attempts integer' },
   // the directives API (supabase/functions/directives)
   { name: 'fn_workflow', args: '' },
   { name: 'fn_list_directives', args: 'p_filter jsonb, p_limit integer' },

@@ -1,6 +1,7 @@
 // Typed calls of the SQL API. Runtime-agnostic: it takes a postgres.js client, which runs in
 // Deno (the functions) and Node (tests, tools) alike. Every write goes through an RPC.
 import type postgres from 'postgres';
+import type { ApprovalDecisionResponse, OverrideResponse } from './approvals.ts';
 import type { GateSpec } from './dag-runner.ts';
 import { mapDbError } from './errors.ts';
 import { sleep } from './resilience.ts';
@@ -11,7 +12,7 @@ type Json = postgres.JSONValue;
 export interface BeginAnswer {
   attempt_id: string;
   request_id: string;
-  status: 'in_progress' | 'completed' | 'rejected' | 'failed' | 'abandoned';
+  status: 'in_progress' | 'awaiting_approval' | 'completed' | 'rejected' | 'failed' | 'abandoned' | 'expired';
   replay: boolean;
   /** Why a request id answered from an earlier attempt (fn_begin_handoff): null for a new attempt. */
   replay_reason: 'accepted' | 'unchanged_inputs' | 'in_progress' | null;
@@ -31,7 +32,7 @@ export interface BeginAnswer {
 }
 
 export interface CompleteAnswer {
-  verdict: 'accepted' | 'rejected' | 'failed';
+  verdict: 'accepted' | 'rejected' | 'failed' | 'awaiting_approval' | 'expired';
   attempt_id: string;
   audit_id: string | null;
   sd_id: string;
@@ -148,6 +149,14 @@ export const rpc = {
 
   complete: (sql: Sql, attemptId: string, expectedVersion?: number | null) =>
     idempotent<CompleteAnswer>(() => sql`select public.fn_complete_handoff(${attemptId}::uuid, ${expectedVersion ?? null}::int) as r`),
+
+  /** An approver's decision on an attempt awaiting approval (run it under the approver's identity). */
+  decideApproval: (sql: Sql, attemptId: string, decision: 'approve' | 'reject', comment: string | null) =>
+    one<ApprovalDecisionResponse>(() => sql`select public.fn_decide_approval(${attemptId}::uuid, ${decision}, ${comment}) as r`),
+
+  /** A member with the override permission accepts a rejected attempt (run it under their identity). */
+  overrideHandoff: (sql: Sql, attemptId: string, reason: string) =>
+    one<OverrideResponse>(() => sql`select public.fn_override_handoff(${attemptId}::uuid, ${reason}) as r`),
 
   /**
    * The verdict of a dry-run attempt, judged by fn_complete_handoff's SQL in a rolled-back

@@ -109,7 +109,7 @@ if (config.demo && !stopping) {
   agents = await startAgentServer({ secret: stack.subagentSigningSecret });
   try {
     const ok = await runDemo({ dbUrl: stack.dbUrl, functionsUrl: stack.functionsUrl, serviceRoleKey: stack.serviceRoleKey, jwtSecret: config.jwtSecret, agentUrl: agents.url, signal: abort.signal, print: (l) => console.log(l) });
-    console.log(ok ? '\nDemo finished: every handoff was accepted, and the LEAD\'s PLAN-only request was refused.' : '\nDemo finished with an unexpected answer (see above).');
+    console.log(ok ? '\nDemo finished: every handoff was accepted, the LEAD\'s PLAN-only request was refused, and a planner\'s approval moved SD-DEMO-004.' : '\nDemo finished with an unexpected answer (see above).');
     // Minted with this stack's JWT secret, which its functions verify: valid here only.
     const users = await demoUserTokens(config.jwtSecret);
     console.log('\nDemo users (tokens signed with this stack\'s JWT secret):');

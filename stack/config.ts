@@ -37,6 +37,12 @@ const EnvSchema = z.object({
     .string()
     .refine((v) => !v.includes(',') && parseWebhookSecrets(v).ok, 'SUBAGENT_SIGNING_SECRET must be a Standard Webhooks secret: whsec_ + base64 of at least 32 bytes')
     .optional(),
+  // Approval events POSTed to this URL, signed with this Standard Webhooks secret (both or neither).
+  STAGEGATE_APPROVAL_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'STAGEGATE_APPROVAL_WEBHOOK_URL must be an http(s) URL' }).optional(),
+  STAGEGATE_APPROVAL_WEBHOOK_SECRET: z
+    .string()
+    .refine((v) => !v.includes(',') && parseWebhookSecrets(v).ok, 'STAGEGATE_APPROVAL_WEBHOOK_SECRET must be a Standard Webhooks secret: whsec_ + base64 of at least 32 bytes')
+    .optional(),
   STAGEGATE_DEMO: z.enum(['on', 'off']).default('on'),
   // Passed to the functions server's V8 as --v8-flags (read by stack/functions.ts, which
   // defaults it to --max-semi-space-size=2); validated here so a typo stops the start.
@@ -57,6 +63,8 @@ export type StackConfig = {
   jwtSecret: string;
   opsWebhookSecrets: string | undefined;
   subagentSigningSecret: string | undefined;
+  /** Where approval events are POSTed (Standard Webhooks-signed), when configured. */
+  approvalWebhook: { url: string; secret: string } | undefined;
   demo: boolean;
   projectRoot: string;
 };
@@ -84,6 +92,10 @@ export function loadConfig(env: Record<string, string | undefined>, projectRoot:
   // functions server: a bad one stops the start here, as the functions would refuse to run with it.
   const functions = parseFunctionEnv({ ...cleaned, STAGEGATE_JWT_SECRET: e.STAGEGATE_JWT_SECRET });
   if (!functions.ok) throw new ConfigError(functions.problems);
+  if ((e.STAGEGATE_APPROVAL_WEBHOOK_URL === undefined) !== (e.STAGEGATE_APPROVAL_WEBHOOK_SECRET === undefined)) {
+    throw new ConfigError([{ variable: e.STAGEGATE_APPROVAL_WEBHOOK_URL === undefined ? 'STAGEGATE_APPROVAL_WEBHOOK_URL' : 'STAGEGATE_APPROVAL_WEBHOOK_SECRET',
+                             message: 'set STAGEGATE_APPROVAL_WEBHOOK_URL and STAGEGATE_APPROVAL_WEBHOOK_SECRET together' }]);
+  }
   return {
     apiPort: e.STAGEGATE_API_PORT,
     dbPort: e.STAGEGATE_DB_PORT,
@@ -94,6 +106,9 @@ export function loadConfig(env: Record<string, string | undefined>, projectRoot:
     jwtSecret: e.STAGEGATE_JWT_SECRET,
     opsWebhookSecrets: e.OPS_WEBHOOK_SECRETS,
     subagentSigningSecret: e.SUBAGENT_SIGNING_SECRET,
+    approvalWebhook: e.STAGEGATE_APPROVAL_WEBHOOK_URL && e.STAGEGATE_APPROVAL_WEBHOOK_SECRET
+      ? { url: e.STAGEGATE_APPROVAL_WEBHOOK_URL, secret: e.STAGEGATE_APPROVAL_WEBHOOK_SECRET }
+      : undefined,
     demo: e.STAGEGATE_DEMO === 'on',
     projectRoot,
   };

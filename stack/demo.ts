@@ -11,6 +11,7 @@ import { signJwt } from '../shared/jwt.ts';
 export const DEMO_SD = 'SD-DEMO-001';
 export const TRY_SD = 'SD-DEMO-002';
 export const OTHER_TEAM_SD = 'SD-DEMO-003';
+export const APPROVAL_SD = 'SD-DEMO-004';
 const SESSION = 'demo-session';
 
 // Two teams and a few people with different roles (fixed ids, so the printed tokens stay the same).
@@ -57,7 +58,7 @@ export async function seedDemo(dbUrl: string, agentUrl: string): Promise<void> {
   try {
     await sql.begin(async (tx) => {
       // The demo directive starts afresh each time; its earlier audit rows stay (they outlive SDs).
-      await tx`delete from public.strategic_directives_v2 where id in (${DEMO_SD}, ${TRY_SD}, ${OTHER_TEAM_SD})`;
+      await tx`delete from public.strategic_directives_v2 where id in (${DEMO_SD}, ${TRY_SD}, ${OTHER_TEAM_SD}, ${APPROVAL_SD})`;
       await seedPeople(tx);
       // A second directive left in LEAD for the reader to hand off by hand (README, printed curl).
       await tx`insert into public.strategic_directives_v2 (id, title, description, scope, success_criteria, sd_type, team_id)
@@ -69,6 +70,13 @@ export async function seedDemo(dbUrl: string, agentUrl: string): Promise<void> {
       await tx`insert into public.strategic_directives_v2 (id, title, description, scope, success_criteria, sd_type, team_id)
         values (${OTHER_TEAM_SD}, 'Another team''s directive', 'Only the billing team sees me', 'RLS walkthrough',
                 ${tx.json(['invisible to the platform team'])}, 'feature', ${DEMO_TEAMS.billing})`;
+      // Approvals: an infrastructure directive whose LEAD-TO-PLAN needs a planner's sign-off.
+      await tx`insert into public.strategic_directives_v2 (id, title, description, scope, success_criteria, sd_type, team_id)
+        values (${APPROVAL_SD}, 'Demo: a handoff that waits for a sign-off', 'Move the queue workers to the new cluster',
+                'queue workers', ${tx.json(['a planner approved it'])}, 'infrastructure', ${DEMO_TEAMS.platform})`;
+      await tx`insert into public.leo_sub_agents (code, name, kind, target, handoff_types, sd_types, approvals_required, approver_roles)
+        values ('DEMO_SIGNOFF', 'Planner sign-off (demo approval gate)', 'approval', 'a planner', '{LEAD-TO-PLAN}', '{infrastructure}', 1, '{PLAN}')
+        on conflict (code) do update set active = true, approvals_required = 1, approver_roles = '{PLAN}'`;
       await tx`insert into public.product_requirements_v2 (id, sd_id, title, executive_summary, functional_requirements, acceptance_criteria, test_scenarios)
         values ('PRD-DEMO-001', ${DEMO_SD}, 'Atomic billing handoffs', 'One transaction per handoff with a full audit trail',
                 ${tx.json(['transition in one transaction', 'audit pre and post state'])},
@@ -165,5 +173,42 @@ export async function runDemo(opts: { dbUrl: string; functionsUrl: string; servi
   });
   const body = await refused.json() as { error?: { code?: string; message?: string } };
   print(`  As ${lead.user.email} (LEAD of demo-platform): PLAN-TO-EXEC of ${TRY_SD} ⇒ HTTP ${refused.status} ${String(body.error?.code)}: ${String(body.error?.message)}`);
-  return allAccepted && refused.status === 403;
+  signal?.throwIfAborted();
+  const approved = await demoApproval(opts.functionsUrl, opts.jwtSecret, print, signal);
+  return allAccepted && refused.status === 403 && approved;
+}
+
+interface DemoAnswer {
+  verdict?: string;
+  score?: number;
+  attempt_id?: string;
+  approvals?: { approvals_needed?: number; approver_roles?: string[]; deadline?: string };
+  result?: Record<string, unknown>;
+  error?: { code?: string };
+}
+
+/** One approval end to end: the LEAD asks, the handoff waits (202), the planner approves, it moves. */
+async function demoApproval(functionsUrl: string, jwtSecret: string, print: (line: string) => void, signal?: AbortSignal): Promise<boolean> {
+  const tokens = await demoUserTokens(jwtSecret);
+  const as = (name: DemoUser['name']) => tokens.find((t) => t.user.name === name)!;
+  const post = async (who: DemoUser['name'], path: string, body: unknown) => {
+    const response = await fetch(`${functionsUrl}/handoff${path}`, {
+      method: 'POST',
+      signal,
+      headers: { authorization: `Bearer ${as(who).token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json() as DemoAnswer };
+  };
+  print(`  Approvals: ${APPROVAL_SD} (infrastructure) needs a planner's sign-off for LEAD-TO-PLAN (approval gate DEMO_SIGNOFF)`);
+  const asked = await post('lead', '', { sd_id: APPROVAL_SD, handoff_type: 'LEAD-TO-PLAN', session_id: 'lead-session', skip_idempotency: true });
+  const needs = asked.body.approvals;
+  print(`    As ${as('lead').user.email}: LEAD-TO-PLAN ⇒ HTTP ${asked.status} ${String(asked.body.verdict ?? asked.body.error?.code)}, score ${String(asked.body.score)}, needs ${String(needs?.approvals_needed)} approval(s) from ${String(needs?.approver_roles?.join(' or '))} by ${String(needs?.deadline)}`);
+  if (asked.status !== 202) return false;
+  const self = await post('lead', `/attempts/${String(asked.body.attempt_id)}/approvals`, { decision: 'approve' });
+  print(`    As ${as('lead').user.email}: approve ⇒ HTTP ${self.status} ${String(self.body.error?.code)}`);
+  const approved = await post('planner', `/attempts/${String(asked.body.attempt_id)}/approvals`, { decision: 'approve', comment: 'cluster capacity checked' });
+  const result = approved.body.result;
+  print(`    As ${as('planner').user.email}: approve ⇒ HTTP ${approved.status} ${String(approved.body.verdict).toUpperCase()}: ${String(result?.from_phase)} → ${String(result?.to_phase)}, audit ${String(result?.audit_id)}`);
+  return approved.status === 200 && approved.body.verdict === 'accepted' && self.status === 403;
 }

@@ -3,6 +3,7 @@
 import postgres from 'postgres';
 import { signJwt } from '../shared/jwt.ts';
 import { generateWebhookSecret } from './agent-server.ts';
+import { startApprovalWebhook, type ApprovalWebhookRelay } from './approval-webhook.ts';
 import { startConsumer, type Consumer } from './consumer.ts';
 import type { StackConfig } from './config.ts';
 import { bootstrap, migrate, waitForDatabase } from './db.ts';
@@ -158,6 +159,10 @@ export async function startStack(config: StackConfig, opts: StartOptions = {}): 
       await Promise.allSettled([consumer.stop(), scheduler.stop()]);
       checkpoint();
     }
+    // approvals: the webhook relay, when a URL and secret are configured
+    const hook: ApprovalWebhookRelay | undefined = config.approvalWebhook
+      ? await startApprovalWebhook({ dbUrl, ...config.approvalWebhook })
+      : undefined;
     const f = functions;
     const p = pg;
     let stopped = false;
@@ -179,7 +184,7 @@ export async function startStack(config: StackConfig, opts: StartOptions = {}): 
         // Fast, whatever is going on: first everything that holds connections (the consumer
         // abandons a handoff in flight, its row is retried later under the same key), then the
         // functions server, then PostgreSQL in fast mode (it does not wait for clients).
-        await Promise.allSettled([consumer.stop(), scheduler.stop()]);
+        await Promise.allSettled([consumer.stop(), scheduler.stop(), hook?.stop()]);
         await f.stop();
         await p?.stop();
       },

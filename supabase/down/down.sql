@@ -29,8 +29,12 @@ drop view if exists
   cascade;
 
 drop table if exists
+  public.approval_decisions,
+  public.approval_events,
+  public.approval_webhook_deliveries,
   public.gate_skip_rules,
   public.handoff_attempts,
+  public.handoff_overrides,
   public.handoff_permission_changes,
   public.handoff_permissions,
   public.handoff_request_events,
@@ -45,6 +49,7 @@ drop table if exists
   public.metric_days,
   public.retention_settings,
   public.ops_webhook_ids,
+  public.override_permissions,
   public.product_requirements_v2,
   public.sd_claims,
   public.transition_notifications,
@@ -79,6 +84,12 @@ drop function if exists
   public.fn_update_directive(text,jsonb),
   public.fn_workflow(),
   public.breaker_lock(text),
+  public.fn_decide_approval(uuid, text, text),
+  public.fn_claim_approval_webhooks(int, int),
+  public.fn_record_approval_webhook(bigint, boolean, int, text, int),
+  public.fn_override_handoff(uuid, text),
+  public.fn_sweep_approval_events(int),
+  public.fn_sweep_expired_approvals(),
   public.breaker_reason(text),
   public.fn_atomic_exec_to_plan_transition(text,text,text,text),
   public.fn_atomic_lead_to_plan_transition(text,text,text,text),

@@ -18,6 +18,12 @@
 --   SG012 DIRECT_UPDATE_REFUSED     phase/status changed outside a handoff RPC
 --   SG013 UNKNOWN_DEPENDENCY        a sub-agent depends on a code that is not registered
 --   SG014 DEPENDENCY_CYCLE          sub-agent dependencies form a cycle
+--   SG040 AWAITING_APPROVAL         another attempt of the SD waits for approval (16_approvals.sql)
+--   SG041 SELF_APPROVAL             the requester may not decide their own handoff's approval
+--   SG042 NOT_AN_APPROVER           the caller's team role may not approve this attempt (or no user)
+--   SG043 APPROVAL_CLOSED           the attempt is not awaiting approval
+--   SG044 OVERRIDE_NOT_ALLOWED      the caller's team role does not hold the override permission
+--   SG045 NOT_OVERRIDABLE           not a rejection an override may lift
 --   SG015 PROMOTION_BLOCKED         a move to ENFORCE refused by the canary gate (10_modes_and_promotion.sql)
 --   SG030 DIRECTIVE_EXISTS          creating a directive (or PRD) whose key is taken (16_directives_api.sql)
 --
@@ -89,7 +95,8 @@ create table public.gate_skip_rules (
 create table public.leo_sub_agents (
   code text primary key check (code ~ '^[A-Z][A-Z0-9_]{0,63}$'),
   name text not null default '',
-  kind text not null check (kind in ('sql', 'http', 'builtin')),
+  -- approval: people decide (16_approvals.sql); nothing runs it, the verdict rule counts decisions
+  kind text not null check (kind in ('sql', 'http', 'builtin', 'approval')),
   target text not null check (length(target) between 1 and 500),
   depends_on text[] not null default '{}',
   timeout_ms int not null default 60000 check (timeout_ms between 1 and 3600000),
@@ -101,12 +108,26 @@ create table public.leo_sub_agents (
   active boolean not null default true,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
+  approvals_required int not null default 1 check (approvals_required between 1 and 50),
+  approver_roles text[] not null default '{LEAD}'
+    constraint leo_sub_agents_approver_roles_check check (cardinality(approver_roles) between 1 and 4)
+    constraint leo_sub_agents_approver_roles_known check (approver_roles <@ '{LEAD,PLAN,EXEC,VIEWER}'::text[]),
+  approval_expiry interval not null default '72 hours'
+    check (approval_expiry between interval '1 second' and interval '90 days'),
+  overridable boolean not null default false,
   check (kind <> 'sql' or target ~ '^public\.fn_gate_[a-z0-9_]+$'),
   check (kind <> 'http' or target ~ '^https?://'),
-  check (not code = any (depends_on))
+  check (not code = any (depends_on)),
+  -- an approval gate waits for people: nothing depends on it (it runs after every automated gate)
+  constraint leo_sub_agents_approval_no_dependencies check (kind <> 'approval' or depends_on = '{}')
 );
 comment on column public.leo_sub_agents.handoff_types is 'Handoff types this gate runs for; empty = all.';
 comment on column public.leo_sub_agents.sd_types is 'SD types this gate runs for; empty = all.';
+comment on column public.leo_sub_agents.approvals_required is 'kind approval: distinct approvals needed (default 1).';
+comment on column public.leo_sub_agents.approver_roles is 'kind approval: team roles whose members may approve (default {LEAD}); the requester never may.';
+comment on column public.leo_sub_agents.approval_expiry is 'kind approval: how long an attempt waits for approvals before the sweep expires it (default 72 hours).';
+comment on column public.leo_sub_agents.overridable is
+  'A failed (or missing) result of this required gate may be overridden by a member with the override permission (default false: a failed required gate blocks).';
 
 -- Timestamps, and (below) the audit trail of threshold changes (who, when, old, new).
 create or replace function public.tg__set_updated_at() returns trigger

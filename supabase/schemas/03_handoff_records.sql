@@ -13,7 +13,7 @@ create table public.handoff_attempts (
   handoff_type text not null references public.handoff_types (code),
   session_id text not null,
   status text not null default 'in_progress'
-    check (status in ('in_progress', 'completed', 'rejected', 'failed', 'abandoned')),
+    check (status in ('in_progress', 'awaiting_approval', 'completed', 'rejected', 'failed', 'abandoned', 'expired')),
   from_phase text not null,
   to_phase text not null,
   sd_version int not null,
@@ -31,7 +31,10 @@ create table public.handoff_attempts (
   inputs_hash text check (inputs_hash ~ '^[0-9a-f]{64}$'),
   dry_run boolean not null default false,
   superseded_at timestamptz,
-  check ((status = 'in_progress') = (finished_at is null)),
+  -- awaiting_approval: the automated gates passed, people decide next (16_approvals.sql)
+  approval_deadline timestamptz,
+  check ((status in ('in_progress', 'awaiting_approval')) = (finished_at is null)),
+  constraint handoff_attempts_awaiting_has_deadline check (status <> 'awaiting_approval' or approval_deadline is not null),
   constraint handoff_attempts_superseded_finished check (superseded_at is null or status <> 'in_progress')
 );
 comment on column public.handoff_attempts.actor_id is 'The Supabase Auth user who wrote the row (null: the service role or a database role, see actor_role)';
@@ -56,6 +59,11 @@ create index handoff_attempts_sd_uuid_idx on public.handoff_attempts (sd_uuid);
 -- fn_sweep_retention walks finished attempts by start time.
 create index handoff_attempts_started_idx on public.handoff_attempts (started_at);
 create index handoff_attempts_in_progress_idx on public.handoff_attempts (started_at) where status = 'in_progress';
+comment on column public.handoff_attempts.approval_deadline is
+  'Set when the attempt starts awaiting approval: the sweep expires it after this time.';
+-- at most one waiting attempt per directive; the expiry sweep reads them by deadline
+create unique index handoff_attempts_awaiting_sd_idx on public.handoff_attempts (sd_uuid) where status = 'awaiting_approval';
+create index handoff_attempts_awaiting_deadline_idx on public.handoff_attempts (approval_deadline) where status = 'awaiting_approval';
 
 -- One row per (attempt, gate). A repeated record is not a new row: it bumps hit_count and sets
 -- metadata.idempotent_hit, so the runbook's count of idempotent_hit rows counts results that were
@@ -152,8 +160,8 @@ create table public.sd_transition_audit (
   pre_state jsonb,
   post_state jsonb,
   -- abandoned: closed by fn_sweep_stuck_attempts (12_sweeps.sql); failed: a state change was
-  -- attempted and rolled back.
-  status text not null default 'in_progress' check (status in ('in_progress', 'completed', 'rejected', 'failed', 'abandoned')),
+  -- attempted and rolled back; expired: waited for approvals past its deadline (16_approvals.sql).
+  status text not null default 'in_progress' check (status in ('in_progress', 'completed', 'rejected', 'failed', 'abandoned', 'expired')),
   error_details jsonb,
   error_message text,
   validation_mode text,

@@ -97,11 +97,15 @@ declare
   v_failed_gate text;
   v_would_reject boolean := false;
   v_message text;
+  v_approvals jsonb;
+  v_verdict text;
+  v_override jsonb;
 begin
   with plan as (
     select g->>'code' as code, (g->>'weight')::numeric as weight, (g->>'required')::boolean as required,
            (g->>'skip')::boolean as plan_skip, g->>'skip_reason' as plan_skip_reason, t.ord
     from jsonb_array_elements(p_attempt.gates) with ordinality as t(g, ord)
+    where g->>'kind' is distinct from 'approval'  -- approvals: people are counted below, not scored
   ), judged as (
     select p.*, r.id is not null as recorded, r.passed, r.score, r.max_score,
            p.plan_skip or coalesce(r.skipped, false) as skipped,
@@ -152,11 +156,41 @@ begin
       v_warnings := v_warnings || ('WARN mode, would reject: ' || v_message);
     end if;
   end if;
+  -- ---------------------------------------------------------------- overrides
+  -- A member with the override permission accepted this handoff below its threshold or with a
+  -- failed overridable gate (fn_override_handoff, 16_approvals.sql); approvals still apply.
+  if v_failed_gate is not null then
+    v_override := stagegate_private.fn_override_for(p_attempt.id, v_gates);
+    if v_override is not null then
+      v_warnings := v_warnings || format('%s overridden by %s (%s): %s', v_failed_gate, v_override->>'actor_id',
+                                         v_override->>'role', v_override->>'reason');
+      v_failed_gate := null;
+    end if;
+  end if;
+  v_verdict := case when v_failed_gate is null then 'accepted' else 'rejected' end;
+
+  -- ---------------------------------------------------------------- approvals
+  -- Only once the automated gates let the handoff through: a rejection by an eligible member
+  -- rejects it (with the comment), missing approvals keep it waiting.
+  v_approvals := stagegate_private.fn_approval_state(p_attempt);
+  if v_approvals is not null and v_verdict = 'accepted' then
+    if v_approvals->'rejected' <> 'null'::jsonb then
+      v_verdict := 'rejected';
+      v_failed_gate := v_approvals->'rejected'->>'gate';
+      v_issues := v_issues || format('approval gate %s: rejected by %s (%s): %s', v_failed_gate,
+                                     v_approvals->'rejected'->>'user_id', v_approvals->'rejected'->>'role',
+                                     v_approvals->'rejected'->>'comment');
+    elsif (v_approvals->>'approvals_needed')::int > 0 then
+      v_verdict := 'awaiting_approval';
+    end if;
+  end if;
 
   return jsonb_build_object(
-    'verdict', case when v_failed_gate is null then 'accepted' else 'rejected' end,
+    'verdict', v_verdict,
     'score', v_score, 'threshold', v_threshold, 'validation_mode', v_mode, 'failed_gate', v_failed_gate,
     'issues', to_jsonb(v_issues || v_gate_issues), 'warnings', to_jsonb(v_warnings || v_gate_warnings),
-    'would_reject', v_would_reject, 'gates', v_gates);
+    'would_reject', v_would_reject, 'gates', v_gates)
+    || case when v_approvals is null then '{}'::jsonb else jsonb_build_object('approvals', v_approvals) end
+    || case when v_override is null then '{}'::jsonb else jsonb_build_object('override', v_override) end;
 end;
 $$;

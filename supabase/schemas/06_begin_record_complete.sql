@@ -21,10 +21,14 @@ language sql stable set search_path = '' as $$
   )
   select coalesce(jsonb_agg(jsonb_build_object(
       'code', p.code, 'kind', p.kind, 'target', p.target,
-      'depends_on', to_jsonb(array(select d from unnest(p.depends_on) d where d in (select code from plan))),
+      -- approvals: nothing waits for an approval gate (people decide after the automated gates)
+      'depends_on', to_jsonb(array(select d from unnest(p.depends_on) d where d in (select q.code from plan q where q.kind <> 'approval'))),
       'timeout_ms', p.timeout_ms, 'max_retries', p.max_retries, 'weight', p.weight,
       'required', p.required, 'skip', s.should_skip, 'skip_reason', s.reason_code
-    ) order by p.code), '[]')
+    ) || case when p.kind = 'approval' then jsonb_build_object(  -- approvals: what the gate asks for
+      'approvals_required', p.approvals_required, 'approver_roles', to_jsonb(p.approver_roles),
+      'approval_expiry_s', extract(epoch from p.approval_expiry)::int) else '{}'::jsonb end
+    order by p.code), '[]')
   from plan p join skips s on s.validator = p.code
 $$;
 
@@ -118,8 +122,8 @@ begin
         message = format('INVALID_INPUT: request id %L was already used for %s of %s', p_request_id, v_attempt.handoff_type, v_attempt.sd_id);
     end if;
     perform stagegate_private.fn_authorize_attempt(v_attempt.id, true);  -- people: a replay is the attempt owner's (or the service role's)
-    if v_attempt.status = 'in_progress' then
-      return public.fn_attempt_answer(v_attempt, true) || '{"replay_reason": "in_progress"}';
+    if v_attempt.status in ('in_progress', 'awaiting_approval') then  -- approvals: a waiting attempt answers as itself
+      return public.fn_attempt_answer(v_attempt, true) || jsonb_build_object('replay_reason', v_attempt.status);
     end if;
     v_reason := case v_attempt.status when 'completed' then 'accepted' end;
     if v_attempt.status in ('rejected', 'failed') then
@@ -178,6 +182,7 @@ begin
       message = format('WRONG_PHASE: %s needs strategic directive %L in %s, it is in %s',
                        v_type.code, v_sd.id, array_to_string(v_type.from_phases, ' or '), v_sd.current_phase);
   end if;
+  perform stagegate_private.fn_refuse_while_awaiting(v_sd.uuid, v_sd.id, null);  -- approvals: one waiting handoff at a time
   if p_dry_run then
     -- sqlfix: a dry run takes no claim, but is refused where the real run would be.
     -- people: a claim is (session, user); the holder's session is named only to who may see it
@@ -461,7 +466,23 @@ $$;
 -- A MultiXact is still created when the same transaction locked the SD row before the savepoint:
 -- fn_execute_handoff, when its begin inserts a new sd_claims row (the foreign key check takes FOR
 -- KEY SHARE). That is once per claim, not per handoff.
+-- The complete path (below): the attempt's owner (or the service role) calls it through
+-- fn_complete_handoff; fn_decide_approval and fn_override_handoff (16_approvals.sql) call it for
+-- the person whose decision settles an attempt. Hooks of approvals are marked "approvals:".
 create or replace function public.fn_complete_handoff(p_attempt_id uuid, p_expected_version int default null) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_attempt_id is null then
+    raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_attempt_id is required';
+  end if;
+  perform stagegate_private.fn_authorize_attempt(p_attempt_id);  -- people: the attempt's owner or the service role
+  return stagegate_private.fn_complete_attempt(p_attempt_id, p_expected_version);
+end;
+$$;
+comment on function public.fn_complete_handoff(uuid, int) is
+  'Complete a handoff attempt: pg_try_advisory_xact_lock on the SD (SG006 SD_BUSY), transition_version checks (SG007 VERSION_CONFLICT, SG008 ALREADY_TRANSITIONED), score and verdict in SQL from the recorded gate results, state changes per handoff_types in one savepoint, one terminal audit row, NOTIFY stagegate_transition for an accepted transition: through the transition_notifications outbox (default; relayed within a second by the transition_notifications sweep), from this transaction when the setting stagegate.notify_transitions is ''commit'', never when it is ''off''. When the plan holds approval gates and the automated gates pass, the attempt becomes awaiting_approval (verdict awaiting_approval, approvals: what is still needed and until when) and fn_decide_approval completes it. An already terminal attempt returns its stored result with replay=true. Returns {verdict (accepted|rejected|failed|awaiting_approval), attempt_id, audit_id, sd_id, handoff_type, from_phase, to_phase, score, threshold, failed_gate, issues, warnings, would_reject, validation_mode, gates, approvals, transition_version, replay, error}.';
+
+create or replace function stagegate_private.fn_complete_attempt(p_attempt_id uuid, p_expected_version int) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_attempt public.handoff_attempts;
@@ -495,8 +516,8 @@ begin
   if not found then
     raise exception using errcode = 'SG009', message = format('ATTEMPT_NOT_FOUND: no handoff attempt %s', p_attempt_id);
   end if;
-  perform stagegate_private.fn_authorize_attempt(p_attempt_id);  -- people: the attempt's owner or the service role
-  if v_attempt.status <> 'in_progress' then
+  -- approvals: a waiting attempt is completed again by the decision (or call) that settles it
+  if v_attempt.status not in ('in_progress', 'awaiting_approval') then
     return v_attempt.result || '{"replay": true}';
   end if;
 
@@ -507,7 +528,8 @@ begin
   end if;
   -- re-read under the lock: a concurrent complete of this very attempt may have just committed
   select * into v_attempt from public.handoff_attempts a where a.id = p_attempt_id for update;
-  if v_attempt.status <> 'in_progress' then
+  -- approvals: a waiting attempt is completed again by the decision (or call) that settles it
+  if v_attempt.status not in ('in_progress', 'awaiting_approval') then
     return v_attempt.result || '{"replay": true}';
   end if;
 
@@ -537,12 +559,19 @@ begin
       message = format('CLAIMED_BY_OTHER_SESSION: strategic directive %L is now held by %s', v_sd.id, v_holder);
   end if;
   select * into v_type from public.handoff_types t where t.code = v_attempt.handoff_type;
+  -- approvals: while another attempt of the directive waits for approvals, this one cannot complete
+  perform stagegate_private.fn_refuse_while_awaiting(v_sd.uuid, v_sd.id, v_attempt.id);
 
   -- ---------------------------------------------------------------- judge
   v_judgement := public.fn_judge_attempt(v_attempt);
   v_verdict := v_judgement->>'verdict';
   v_pre := public.fn_sd_state(v_sd.id);
   v_version := v_sd.transition_version;
+  -- approvals: the automated gates let it through, approvals are still missing: it waits (no
+  -- transition, no audit row until it is settled)
+  if v_verdict = 'awaiting_approval' then
+    return stagegate_private.fn_await_approval(v_attempt, v_judgement);
+  end if;
 
   -- ---------------------------------------------------------------- apply (all or nothing)
   -- The sub-block is a savepoint: any error undoes every change inside it, and the function goes
@@ -674,11 +703,13 @@ begin
       end if;
     end if;
   end if;
+  -- approvals: a waiting attempt that is settled now gives its claim back
+  if v_attempt.status = 'awaiting_approval' then
+    perform stagegate_private.fn_release_attempt_claim(v_attempt);
+  end if;
   return v_result;
 end;
 $$;
-comment on function public.fn_complete_handoff(uuid, int) is
-  'Complete a handoff attempt: pg_try_advisory_xact_lock on the SD (SG006 SD_BUSY), transition_version checks (SG007 VERSION_CONFLICT, SG008 ALREADY_TRANSITIONED), score and verdict in SQL from the recorded gate results, state changes per handoff_types in one savepoint, one terminal audit row, NOTIFY stagegate_transition for an accepted transition: through the transition_notifications outbox (default; relayed within a second by the transition_notifications sweep), from this transaction when the setting stagegate.notify_transitions is ''commit'', never when it is ''off''. An already terminal attempt returns its stored result with replay=true. Returns {verdict (accepted|rejected|failed), attempt_id, audit_id, sd_id, handoff_type, from_phase, to_phase, score, threshold, failed_gate, issues, warnings, would_reject, validation_mode, gates, transition_version, replay, error}.';
 
 -- The one call a SQL user needs: begin, record the caller's gate results, evaluate the plan's sql
 -- gates the caller did not supply, complete. All in the caller's transaction, so an error (say

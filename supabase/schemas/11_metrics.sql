@@ -638,6 +638,15 @@ begin
     'attempts', (select a.n from attempts a),
     'attempts_in_progress', (select a.in_progress from attempts a),
     'oldest_in_progress_s', (select extract(epoch from clock_timestamp() - a.oldest_in_progress) from attempts a),
+    -- approvals: attempts waiting for people (bounded by the awaiting_approval partial indexes), and
+    -- overrides by SD type (every SD type with a threshold profile, zero-filled, so rate() sees the
+    -- first one; overrides are rare, audited decisions, so counting their rows stays cheap)
+    'attempts_awaiting_approval', (select count(*) from public.handoff_attempts a where a.status = 'awaiting_approval'),
+    'overrides', (
+      select coalesce(jsonb_object_agg(x.sd_type, x.n), '{}'::jsonb)
+      from (select coalesce(t.sd_type, o.sd_type) as sd_type, coalesce(o.n, 0) as n
+            from (select p.sd_type from public.threshold_profiles p where p.sd_type <> 'default') t
+            full join (select h.sd_type, count(*) as n from public.handoff_overrides h group by 1) o on o.sd_type = t.sd_type) x),
     -- the NOTIFY outbox: rows wait here until the transition_notifications sweep relays them
     -- (every second); a growing backlog or an old row means the relay has stopped
     'notifications_pending', (select o.pending from outbox o),
@@ -793,6 +802,15 @@ begin
     'attempts', (select coalesce(sum(t.n), 0) from totals t where t.metric = 'attempts'),
     'attempts_in_progress', (select a.in_progress from attempts a),
     'oldest_in_progress_s', (select extract(epoch from clock_timestamp() - a.oldest_in_progress) from attempts a),
+    -- approvals: attempts waiting for people (bounded by the awaiting_approval partial indexes), and
+    -- overrides by SD type (every SD type with a threshold profile, zero-filled, so rate() sees the
+    -- first one; overrides are rare, audited decisions, so counting their rows stays cheap)
+    'attempts_awaiting_approval', (select count(*) from public.handoff_attempts a where a.status = 'awaiting_approval'),
+    'overrides', (
+      select coalesce(jsonb_object_agg(x.sd_type, x.n), '{}'::jsonb)
+      from (select coalesce(t.sd_type, o.sd_type) as sd_type, coalesce(o.n, 0) as n
+            from (select p.sd_type from public.threshold_profiles p where p.sd_type <> 'default') t
+            full join (select h.sd_type, count(*) as n from public.handoff_overrides h group by 1) o on o.sd_type = t.sd_type) x),
     -- the NOTIFY outbox: rows wait here until the transition_notifications sweep relays them
     -- (every second); a growing backlog or an old row means the relay has stopped
     'notifications_pending', (select o.pending from outbox o),
@@ -859,7 +877,7 @@ begin
 end;
 $$;
 comment on function public.fn_metrics_snapshot() is
-  'Everything the metrics function needs in one call: totals per label for handoffs, transitions, gate results (invalid, normalized, idempotent hits), HTTP idempotent hits, replays of a finished handoff request by reason (handoff_request_replays), dry runs, attempts (dry runs left out), unknown inputs; the NOTIFY outbox backlog (notifications_pending, oldest_notification_pending_s, null when empty); duration histograms {count, sum_s, buckets} with their bounds (handoff_bounds_s, gate_bounds_s); breaker states; the mode store (ok, error, modes, global); and the runbook''s rates over the last hour (ratios, null when the window is empty). Totals from metric_counters, so its cost does not grow with the history.';
+  'Everything the metrics function needs in one call: totals per label for handoffs, transitions, gate results (invalid, normalized, idempotent hits), HTTP idempotent hits, replays of a finished handoff request by reason (handoff_request_replays), dry runs, attempts (dry runs left out), unknown inputs; attempts_awaiting_approval, overrides per SD type; the NOTIFY outbox backlog (notifications_pending, oldest_notification_pending_s, null when empty); duration histograms {count, sum_s, buckets} with their bounds (handoff_bounds_s, gate_bounds_s); breaker states; the mode store (ok, error, modes, global); and the runbook''s rates over the last hour (ratios, null when the window is empty). Totals from metric_counters, so its cost does not grow with the history.';
 
 revoke all on function public.metrics_histogram(int[], int[]), public.fn_metrics_snapshot(), public.fn_metrics_recount()
   from public, anon, authenticated, service_role;

@@ -213,7 +213,9 @@ begin
     return jsonb_build_object('id', v_req.id, 'status', v_req.status, 'changed', false);
   end if;
 
-  if p_http_status = 200 then
+  -- 202 (approvals): the handoff ran and waits for approval; its answer (verdict awaiting_approval,
+  -- attempt_id, what is still needed) is the request's result, as a verdict is
+  if p_http_status in (200, 202) then
     update public.handoff_requests r
        set status = 'done', verdict = coalesce(p_body, '{}'), error = null, finished_at = clock_timestamp(), locked_until = null
      where r.id = p_id returning * into v_req;
@@ -239,7 +241,7 @@ begin
 end;
 $$;
 comment on function public.fn_finish_handoff_request(uuid, int, jsonb) is
-  'Write the handoff function''s answer (HTTP status, JSON body; status null = no answer) back to the request: 200 -> done with verdict; 429/5xx/SD_BUSY/IDEMPOTENCY_IN_FLIGHT/DB_UNAVAILABLE/no answer -> pending again after a backoff (1, 2, 4 ... 60 s) until max_attempts, then error ATTEMPTS_EXHAUSTED; anything else -> error. A request already done or error is left as it is. Returns {id, status, changed, attempts, run_after}.';
+  'Write the handoff function''s answer (HTTP status, JSON body; status null = no answer) back to the request: 200 (or 202, awaiting approval) -> done with verdict; 429/5xx/SD_BUSY/IDEMPOTENCY_IN_FLIGHT/DB_UNAVAILABLE/no answer -> pending again after a backoff (1, 2, 4 ... 60 s) until max_attempts, then error ATTEMPTS_EXHAUSTED; anything else -> error. A request already done or error is left as it is. Returns {id, status, changed, attempts, run_after}.';
 
 create or replace function public.fn_retry_handoff_request(p_id uuid) returns jsonb
 language plpgsql security definer set search_path = '' as $$

@@ -99,7 +99,7 @@ language sql stable security definer set search_path = '' as $$
   left join public.sd_transition_audit a on a.attempt_id = h.id and a.status <> 'in_progress'
   where h.started_at >= coalesce(p_since, '-infinity')
   group by h.id, h.status
-  having count(a.id) <> case when h.status in ('completed', 'rejected', 'failed', 'abandoned') then 1 else 0 end
+  having count(a.id) <> case when h.status in ('completed', 'rejected', 'failed', 'abandoned', 'expired') then 1 else 0 end
 
   union all
   -- 6. Every accepted handoff record has its completed audit, and the reverse (both are written

@@ -27,6 +27,14 @@ const ALLOWED = [
     'product_requirements_v2.test_scenarios', 'product_requirements_v2.title', 'strategic_directives_v2.description', 'strategic_directives_v2.metadata',
     'strategic_directives_v2.priority', 'strategic_directives_v2.scope', 'strategic_directives_v2.success_criteria', 'strategic_directives_v2.title',
     'user_stories.acceptance_criteria', 'user_stories.title'].map((c) => `authenticated UPDATE column ${c}`),
+  // Approvals (16_approvals.sql): decisions and overrides are ruled in SQL from the caller's
+  // identity; the approval history and overrides are read through RLS (the attempt's team).
+  'authenticated EXECUTE function fn_decide_approval(uuid,text,text)',
+  'authenticated EXECUTE function fn_override_handoff(uuid,text)',
+  'authenticated SELECT table approval_decisions',
+  'authenticated SELECT table approval_events',
+  'authenticated SELECT table handoff_overrides',
+  'authenticated SELECT table override_permissions',
   // The directives API (16_directives_api.sql): security-invoker RPCs whose table grants and RLS
   // decide, and fn_workflow (configuration, not secret); LEAD and PLAN members create directives,
   // PRDs and stories in their own teams (insert policies), with content and key columns only.

@@ -44,7 +44,8 @@ describe('npm start (stack/cli.ts)', () => {
     expect(out).toContain(`API URL: http://127.0.0.1:${apiPort}`);
     expect(out).toMatch(/service_role key: ey/);
     expect(out).toMatch(/ops webhook key: whsec_/);
-    expect(out).toContain('Demo finished: every handoff was accepted, and the LEAD\'s PLAN-only request was refused.');
+    expect(out).toContain('Demo finished: every handoff was accepted, the LEAD\'s PLAN-only request was refused, and a planner\'s approval moved SD-DEMO-004.');
+    expect(out).toMatch(/LEAD-TO-PLAN ⇒ HTTP 202 awaiting_approval[\s\S]*approve ⇒ HTTP 403 SELF_APPROVAL[\s\S]*approve ⇒ HTTP 200 ACCEPTED: LEAD → PLAN/);
     for (const t of ['LEAD-TO-PLAN', 'PLAN-TO-EXEC', 'EXEC-TO-PLAN', 'PLAN-TO-LEAD']) expect(out).toContain(t);
     // The printed curl really works.
     const key = /service_role key: (\S+)/.exec(out)![1]!;

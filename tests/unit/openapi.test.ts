@@ -32,7 +32,7 @@ describe('docs/openapi.json', () => {
   it('documents every endpoint, the handoff and webhook headers, and both security schemes', () => {
     const doc = buildOpenApi({ version }) as Doc;
     expect(Object.keys(doc.paths).sort()).toEqual([
-      '/directives', '/directives/workflow', '/directives/{sd}', '/handoff', '/handoff/attempts/{attempt_id}', '/health', '/metrics', '/operations',
+      '/directives', '/directives/workflow', '/directives/{sd}', '/handoff', '/handoff/attempts/{attempt_id}', '/handoff/attempts/{attempt_id}/approvals', '/handoff/attempts/{attempt_id}/override', '/health', '/metrics', '/operations',
       '/operations/modes', '/ops-webhook',
     ]);
     const names = (p: string, m: string) => (doc.paths[p]![m]!.parameters ?? []).map((x) => `${x.in}:${x.name}:${x.required ? 'required' : 'optional'}`);
@@ -53,6 +53,6 @@ describe('docs/openapi.json', () => {
     }
     for (const [code, { status }] of Object.entries(ERROR_CODES)) expect({ code, status: documented.get(code) }).toEqual({ code, status: String(status) });
     expect(Object.keys(doc['x-error-codes'] as object).sort()).toEqual(Object.keys(ERROR_CODES).sort());
-    expect(Object.keys(OPERATION_ERRORS)).toHaveLength(12);
+    expect(Object.keys(OPERATION_ERRORS)).toHaveLength(14);
   });
 });

@@ -2,6 +2,7 @@
 // timeouts, retries and the shared breakers) → record each result (RPC) → complete (RPC). The
 // verdict is always the database's; this module only moves data between the gates and the RPCs.
 import type postgres from 'postgres';
+import { isApprovalGate } from '../../../shared/approvals.ts';
 import { runGates, type GateOutcome, type GateSpec, type RunEvent } from '../../../shared/dag-runner.ts';
 import { subAgentIdempotencyKey } from '../../../shared/idempotency.ts';
 import type { HandoffRequest, HandoffResponse } from '../../../shared/handoff-schema.ts';
@@ -205,7 +206,9 @@ async function runBegun(o: OrchestratorOptions, begin: BeginAnswer & { troubled_
   };
 
   const now = Date.now();
-  const codes = begin.gates.map((g) => g.code);
+  // approvals: people decide after the automated gates (SQL counts their decisions); nothing to run
+  const automated = begin.gates.filter((g) => !isApprovalGate(g));
+  const codes = automated.map((g) => g.code);
   const breaker = dbBreakerStore(sql, begin.troubled_breakers, request.timeout_ms ?? 60_000, begin.attempt_id, request.dry_run);
   const [existing, keyList] = await Promise.all([
     // Only a resumed attempt (the same request after a crash) can have results already.
@@ -216,7 +219,7 @@ async function runBegun(o: OrchestratorOptions, begin: BeginAnswer & { troubled_
   ]);
   const keys = new Map(codes.map((code, i) => [code, keyList[i] ?? null]));
   const begunAt = performance.now();
-  const run = await runGates<Record<string, unknown>>(begin.gates as GateSpec[], {
+  const run = await runGates<Record<string, unknown>>(automated as GateSpec[], {
     context: begin.context,
     concurrency: o.concurrency,
     timeoutOverrideMs: request.timeout_ms,

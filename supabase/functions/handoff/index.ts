@@ -1,6 +1,11 @@
 // POST /functions/v1/handoff — run a handoff end to end (see README "Handoffs over HTTP").
-// GET  /functions/v1/handoff/attempts/<attempt_id> — status of an attempt (for Prefer: respond-async).
+// GET  /functions/v1/handoff/attempts/<attempt_id> — status of an attempt (for Prefer: respond-async);
+//      with Accept: text/event-stream, its approval events until it is settled.
+// POST /functions/v1/handoff/attempts/<attempt_id>/approvals — an approver's decision.
+// POST /functions/v1/handoff/attempts/<attempt_id>/override — accept a rejected handoff, with a reason.
 // Thin by design: authenticate, parse, orchestrate, shape. Every rule is decided in SQL.
+import type { z } from 'zod';
+import { ApprovalDecisionRequestSchema, OverrideRequestSchema } from '../../../shared/approvals.ts';
 import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import { parseHandoffRequest, type HandoffRequest, type HandoffResponse } from '../../../shared/handoff-schema.ts';
 import { deriveRequestId, idempotencyScope, isFinalAnswer, requestFingerprint, sha256Hex } from '../../../shared/idempotency.ts';
@@ -13,6 +18,7 @@ import { modeCache, recordUnknownInput } from '../_shared/modes.ts';
 import { runHandoff } from '../_shared/orchestrator.ts';
 
 const ALLOWED_ROLES = new Set(['service_role', 'authenticated']);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type Claims = Record<string, unknown>;
 
@@ -77,8 +83,99 @@ function sse(event: string, data: unknown): Uint8Array {
   return new TextEncoder().encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
-async function handleStatus(attemptId: string, caller: Caller, rid: string): Promise<Response> {
+type AttemptRow = { id: string; status: string; result: Record<string, unknown> | null };
+
+/**
+ * An attempt awaiting approval, followed as events: each approval event (approval_requested,
+ * approval_decided, approval_expired, override) as it is written, then `verdict` with the
+ * attempt's answer once it is settled, or `still_waiting` after STAGEGATE_APPROVAL_STREAM_MS.
+ * Read under the caller's identity (RLS), once a second.
+ */
+async function followApproval(attemptId: string, caller: Caller, emit: (event: string, data: unknown) => void, afterEventId = 0): Promise<void> {
+  const until = Date.now() + settings().STAGEGATE_APPROVAL_STREAM_MS;
+  let last = afterEventId;
+  for (;;) {
+    const { events, attempt } = await asCaller(db(), caller, async (tx) => ({
+      events: await tx<{ id: string; event: string; payload: Record<string, unknown> }[]>`
+        select id::text, event, payload from public.approval_events where attempt_id = ${attemptId}::uuid and id > ${last} order by id`,
+      attempt: (await tx<AttemptRow[]>`select id, status, result from public.handoff_attempts where id = ${attemptId}::uuid`)[0],
+    }));
+    for (const e of events) {
+      last = Number(e.id);
+      emit(e.event, { event_id: last, ...e.payload });
+    }
+    if (!attempt) return emit('error', errorBody('ATTEMPT_NOT_FOUND', `no handoff attempt ${attemptId}`));
+    if (attempt.status !== 'awaiting_approval') return emit('verdict', attempt.result);
+    if (Date.now() > until) return emit('still_waiting', { attempt_id: attemptId, status: attempt.status, approvals: attempt.result?.approvals ?? null });
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+function eventStream(work: (emit: (event: string, data: unknown) => void) => Promise<void>): Response {
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const emit = (event: string, data: unknown) => controller.enqueue(sse(event, data));
+      try {
+        await work(emit);
+      } catch (err) {
+        const m = mapDbError(err);
+        emit('error', errorBody(m.code, m.message, m.details));
+      }
+      controller.close();
+    },
+  });
+  return new Response(stream, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
+}
+
+/** Where to follow and decide an attempt that awaits approval. */
+function approvalLinks(request: Request, attemptId: string): { status_url: string; approvals_url: string } {
+  const statusUrl = `${new URL(request.url).origin}/functions/v1/handoff/attempts/${attemptId}`;
+  return { status_url: statusUrl, approvals_url: `${statusUrl}/approvals` };
+}
+
+/** The body of a decision or an override: a uuid in the path and a zod-checked JSON body. */
+async function readAttemptCommand<T>(request: Request, rid: string, attemptId: string, schema: z.ZodType<T>, what: string): Promise<{ ok: true; value: T } | { ok: false; response: Response }> {
+  if (!UUID.test(attemptId)) return { ok: false, response: errorResponse(400, 'INVALID_INPUT', 'attempt id must be a uuid') };
+  const read = await readJson(request, rid);
+  if (!read.ok) return read;
+  const parsed = schema.safeParse(read.body);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
+    return { ok: false, response: json(errorBody('INVALID_INPUT', `Invalid ${what}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues }), 400) };
+  }
+  return { ok: true, value: parsed.data };
+}
+
+async function handleDecision(request: Request, attemptId: string, caller: Caller, rid: string): Promise<Response> {
+  const body = await readAttemptCommand(request, rid, attemptId, ApprovalDecisionRequestSchema, 'decision');
+  if (!body.ok) return body.response;
+  try {
+    // under the approver's identity: SQL decides who may approve, and records who did
+    const answer = await asCaller(db(), caller, (tx) => rpc.decideApproval(tx, attemptId, body.value.decision, body.value.comment ?? null));
+    log('info', 'approval decided', { request_id: rid, attempt_id: attemptId, decision: body.value.decision, recorded: answer.recorded, status: answer.status });
+    return json(answer, 200);
+  } catch (err) {
+    return fail(err, rid, { attempt_id: attemptId });
+  }
+}
+
+async function handleOverride(request: Request, attemptId: string, caller: Caller, rid: string): Promise<Response> {
+  const body = await readAttemptCommand(request, rid, attemptId, OverrideRequestSchema, 'override');
+  if (!body.ok) return body.response;
+  try {
+    const answer = await asCaller(db(), caller, (tx) => rpc.overrideHandoff(tx, attemptId, body.value.reason));
+    log('info', 'handoff overridden', { request_id: rid, attempt_id: attemptId, override_attempt_id: answer.override.attempt_id, recorded: answer.recorded, verdict: answer.verdict });
+    return json(answer, 200);
+  } catch (err) {
+    return fail(err, rid, { attempt_id: attemptId });
+  }
+}
+
+async function handleStatus(request: Request, attemptId: string, caller: Caller, rid: string): Promise<Response> {
   if (!/^[0-9a-f-]{36}$/i.test(attemptId)) return errorResponse(400, 'INVALID_INPUT', 'attempt id must be a uuid');
+  if (/\btext\/event-stream\b/i.test(request.headers.get('accept') ?? '')) {
+    return eventStream((emit) => followApproval(attemptId, caller, emit));
+  }
   try {
     // under the caller's identity: RLS shows a member their team's attempts, and nobody else's
     const [row] = await asCaller(db(), caller, (tx) => tx`select id, request_id, sd_id, handoff_type, status, started_at, finished_at, result
@@ -137,7 +234,8 @@ async function handleRun(request: Request, claims: Claims, caller: Caller, rid: 
     if (!useKey) return;
     // Only an answer the same body always gets is stored; anything else (a 5xx, a 409 WRONG_PHASE
     // or SD_BUSY, …) frees the key, so a retry with the same key runs again.
-    if (!isFinalAnswer(status, body)) await rpc.idempotencyAbandon(sql, scope, key).catch(() => {});
+    // Nor is a handoff awaiting approval (202): a retry answers with the attempt as it is by then.
+    if (!isFinalAnswer(status, body) || status === 202) await rpc.idempotencyAbandon(sql, scope, key).catch(() => {});
     else await rpc.idempotencyComplete(sql, scope, key, fingerprint, status, body as never).catch((e) => log('error', 'idempotency store failed', { ...logFields, error: String(e) }));
   };
   const run = (extra: Partial<Parameters<typeof runHandoff>[0]> = {}) =>
@@ -146,6 +244,8 @@ async function handleRun(request: Request, claims: Claims, caller: Caller, rid: 
     try {
       const body = await promise;
       log('info', 'handoff answered', { ...logFields, attempt_id: body.attempt_id, verdict: body.verdict, score: body.score, wall_ms: body.wall_ms });
+      // approvals: the automated gates passed; people decide next (202, and where to follow it)
+      if (body.verdict === 'awaiting_approval') return { status: 202, body: { ...body, ...approvalLinks(request, body.attempt_id) } };
       return { status: 200, body };
     } catch (err) {
       const m = mapDbError(err);
@@ -176,7 +276,18 @@ async function handleRun(request: Request, claims: Claims, caller: Caller, rid: 
       async start(controller) {
         const result = await settle(run({ onEvent: (e) => controller.enqueue(sse(e.type, e)) }));
         await finish(result.status, result.body);
-        controller.enqueue(sse(result.status === 200 ? 'verdict' : 'error', result.body));
+        const body = result.body as { verdict?: string; attempt_id?: string };
+        if (result.status === 202 && body.attempt_id) {
+          // approvals: the stream stays with the waiting handoff until it is settled
+          controller.enqueue(sse('awaiting_approval', result.body));
+          const emit = (event: string, data: unknown) => controller.enqueue(sse(event, data));
+          await followApproval(body.attempt_id, caller, emit).catch((err) => {
+            const m = mapDbError(err);
+            emit('error', errorBody(m.code, m.message, m.details));
+          });
+        } else {
+          controller.enqueue(sse(result.status === 200 ? 'verdict' : 'error', result.body));
+        }
         controller.close();
       },
     });
@@ -202,7 +313,14 @@ Deno.serve(withCors(async (request) => {
     if ('response' in who) return who.response;
     const path = new URL(request.url).pathname.replace(/^\/functions\/v1/, '').replace(/^\/handoff/, '');
     const status = /^\/attempts\/([^/]+)$/.exec(path);
-    if (status && request.method === 'GET') return await handleStatus(status[1] ?? '', who.caller, rid);
+    if (status && request.method === 'GET') return await handleStatus(request, status[1] ?? '', who.caller, rid);
+    const command = /^\/attempts\/([^/]+)\/(approvals|override)$/.exec(path);
+    if (command) {
+      if (request.method !== 'POST') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use POST', null, { allow: 'POST' });
+      return command[2] === 'approvals'
+        ? await handleDecision(request, command[1] ?? '', who.caller, rid)
+        : await handleOverride(request, command[1] ?? '', who.caller, rid);
+    }
     if (path !== '' && path !== '/') return errorResponse(404, 'NOT_FOUND', `no route ${path}`);
     if (request.method !== 'POST') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use POST', null, { allow: 'POST' });
     return await handleRun(request, claims, who.caller, rid);

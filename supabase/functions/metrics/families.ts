@@ -27,6 +27,9 @@ export interface MetricsSnapshot {
   attempts_in_progress: number;
   oldest_in_progress_s: number | null;
   notifications_pending: number;
+  /** Approvals (20261201070100): attempts waiting for people, overrides per SD type (zero-filled). */
+  attempts_awaiting_approval?: number;
+  overrides?: Record<string, number>;
   oldest_notification_pending_s: number | null;
   gate_results: { sub_agent: string; verdict: string; count: number; invalid: number; normalized: number; hits: number }[];
   gate_durations: ({ sub_agent: string } & Histogram)[];
@@ -104,6 +107,9 @@ function fromSnapshot(s: MetricsSnapshot): MetricFamily[] {
     gauge('stagegate_transition_notifications_pending', 'Accepted transitions whose NOTIFY stagegate_transition waits in the outbox for the relay sweep.', [{ value: s.notifications_pending }]),
     gauge('stagegate_oldest_pending_notification_age_seconds', 'Age of the oldest notification waiting in the outbox (absent when none); the relay runs every second.',
       s.oldest_notification_pending_s === null ? [] : [{ value: s.oldest_notification_pending_s }]),
+    gauge('stagegate_handoff_attempts_awaiting_approval', 'Handoff attempts whose automated gates passed, waiting for approvals.', [{ value: s.attempts_awaiting_approval ?? 0 }]),
+    counter('stagegate_overrides_total', 'Rejected handoffs accepted by an override (a member with the override permission, with a reason), by SD type.',
+      Object.entries(s.overrides ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([sd_type, value]) => ({ labels: { sd_type }, value }))),
     counter('stagegate_transitions_total', 'Transition audit rows by status: completed, rejected (gates said no), failed (state change rolled back).',
       [...new Set([...TRANSITION_STATUSES, ...Object.keys(s.transitions)])].map((status) => ({ labels: { status }, value: s.transitions[status] ?? 0 }))),
     counter('stagegate_would_reject_total', 'Judged handoffs ENFORCE would refuse on the threshold: let through by WARN (would_reject) or scored below the threshold.', [{ value: s.would_reject }]),
