@@ -83,3 +83,21 @@ export async function readBody(request: Request, limit = MAX_BODY_BYTES, rid?: s
   for (const c of chunks) { bytes.set(c, at); at += c.byteLength; }
   return { ok: true, text: new TextDecoder().decode(bytes) };
 }
+
+/**
+ * A JSON request body: 415 unless the content type is application/json, the size rules of
+ * readBody, 400 INVALID_INPUT when it does not parse. Shapes are checked by the caller's zod schema.
+ */
+export async function readJson(request: Request, rid: string, limit = MAX_BODY_BYTES): Promise<{ ok: true; body: unknown } | { ok: false; response: Response }> {
+  if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {
+    await request.body?.cancel().catch(() => {});
+    return { ok: false, response: errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request body as application/json') };
+  }
+  const read = await readBody(request, limit, rid);
+  if (!read.ok) return read;
+  try {
+    return { ok: true, body: JSON.parse(read.text) };
+  } catch {
+    return { ok: false, response: errorResponse(400, 'INVALID_INPUT', 'the body is not valid JSON') };
+  }
+}

@@ -14,7 +14,7 @@ import { asCaller, callerFromClaims, type Caller } from '../../../shared/rpc.ts'
 import { withCors } from '../_shared/cors.ts';
 import { db } from '../_shared/db.ts';
 import { configRefusal } from '../_shared/config.ts';
-import { errorResponse, json, log, readBody, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
+import { errorResponse, json, log, readJson, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
 
 // a directive with its PRD and up to 200 stories is larger than a handoff request
 const MAX_BODY_BYTES = 256 * 1024;
@@ -27,19 +27,6 @@ function fail(err: unknown, rid: Rid): Response {
   return json(errorBody(m.code, m.message, m.details), m.status, m.status === 503 ? { 'retry-after': '1' } : {});
 }
 
-async function readJson(request: Request, rid: Rid): Promise<{ ok: true; body: unknown } | { ok: false; response: Response }> {
-  if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {
-    await request.body?.cancel().catch(() => {});
-    return { ok: false, response: errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request body as application/json') };
-  }
-  const read = await readBody(request, MAX_BODY_BYTES, rid);
-  if (!read.ok) return read;
-  try {
-    return { ok: true, body: JSON.parse(read.text) };
-  } catch {
-    return { ok: false, response: errorResponse(400, 'INVALID_INPUT', 'the body is not valid JSON') };
-  }
-}
 
 function invalid(what: string, issues: { path: string; message: string }[]): Response {
   return errorResponse(400, 'INVALID_INPUT', `Invalid ${what}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
@@ -63,7 +50,7 @@ async function list(url: URL, caller: Caller): Promise<Response> {
 }
 
 async function create(request: Request, caller: Caller, rid: Rid): Promise<Response> {
-  const read = await readJson(request, rid);
+  const read = await readJson(request, rid, MAX_BODY_BYTES);
   if (!read.ok) return read.response;
   const parsed = DirectiveCreateSchema.safeParse(read.body);
   if (!parsed.success) return invalid('directive', issuesOf(parsed.error));
@@ -72,7 +59,7 @@ async function create(request: Request, caller: Caller, rid: Rid): Promise<Respo
 }
 
 async function edit(request: Request, key: string, caller: Caller, rid: Rid): Promise<Response> {
-  const read = await readJson(request, rid);
+  const read = await readJson(request, rid, MAX_BODY_BYTES);
   if (!read.ok) return read.response;
   const parsed = DirectivePatchSchema.safeParse(read.body);
   if (!parsed.success) return invalid('edit', issuesOf(parsed.error));

@@ -13,7 +13,7 @@ import { asCaller, callerFromClaims, rpc, type Caller } from '../../../shared/rp
 import { withCors } from '../_shared/cors.ts';
 import { db } from '../_shared/db.ts';
 import { configRefusal, settings } from '../_shared/config.ts';
-import { errorResponse, json, log, readBody, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
+import { errorResponse, json, log, readJson, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
 import { modeCache, recordUnknownInput } from '../_shared/modes.ts';
 import { runHandoff } from '../_shared/orchestrator.ts';
 
@@ -29,19 +29,6 @@ function fail(err: unknown, rid: string, extra: Record<string, unknown> = {}): R
   return json(errorBody(m.code, m.message, m.details), m.status, m.status === 503 ? { 'retry-after': '1' } : {});
 }
 
-async function readJson(request: Request, rid: string): Promise<{ ok: true; body: unknown } | { ok: false; response: Response }> {
-  const type = request.headers.get('content-type') ?? '';
-  if (!/^application\/json\b/i.test(type)) {
-    return { ok: false, response: errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request body as application/json') };
-  }
-  const read = await readBody(request, undefined, rid);
-  if (!read.ok) return read;
-  try {
-    return { ok: true, body: JSON.parse(read.text) };
-  } catch {
-    return { ok: false, response: errorResponse(400, 'INVALID_INPUT', 'the body is not valid JSON') };
-  }
-}
 
 /** The attempt's request id: the Idempotency-Key if given, else derived (same SD, type, session, user, hour → same id). */
 async function attemptRequestId(req: HandoffRequest, scope: string, key: string | null, caller: Caller): Promise<string> {
