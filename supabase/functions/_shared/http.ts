@@ -1,5 +1,6 @@
 import { authenticate } from '../../../shared/jwt.ts';
-import { tokenVerifier } from './config.ts';
+import { callerFromClaims, type Caller } from '../../../shared/rpc.ts';
+import { configRefusal, tokenVerifier } from './config.ts';
 
 // Response shapes and logging shared by every function. Errors always use the envelope
 // { error: { code, message, details } } with a stable code; no stack trace ever leaves here.
@@ -30,6 +31,21 @@ export async function verifiedClaims(request: Request): Promise<Record<string, u
     serviceRoleKey: Deno.env.get('SUPABASE_SERVICE_ROLE_KEY') || undefined,
   });
   return result.ok ? result.claims : null;
+}
+
+/**
+ * The start of every request that calls the database as its caller: the function's settings are
+ * valid (503 CONFIG_INVALID), the token verifies (401), and its role is one the database serves
+ * (403 for anon and other roles; what each caller may then do is for SQL to decide).
+ */
+export async function authorisedCaller(request: Request, refusal: string): Promise<{ claims: Record<string, unknown>; caller: Caller } | { response: Response }> {
+  const refused = configRefusal();
+  if (refused) return { response: refused };
+  const claims = await verifiedClaims(request);
+  if (!claims) return { response: errorResponse(401, 'UNAUTHORIZED', 'a valid JWT is required') };
+  const caller = callerFromClaims(claims, 'http');
+  if (!caller) return { response: errorResponse(403, 'FORBIDDEN', `role '${String(claims.role)}' ${refusal}`) };
+  return { claims, caller };
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;

@@ -10,11 +10,10 @@ import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import {
   decodeCursor, DirectiveCreateSchema, DirectiveListQuerySchema, DirectivePatchSchema, encodeCursor, issuesOf,
 } from '../../../shared/directives-schema.ts';
-import { asCaller, callerFromClaims, type Caller } from '../../../shared/rpc.ts';
+import { asCaller, type Caller } from '../../../shared/rpc.ts';
 import { withCors } from '../_shared/cors.ts';
 import { db } from '../_shared/db.ts';
-import { configRefusal } from '../_shared/config.ts';
-import { errorResponse, json, log, readJson, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
+import { errorResponse, json, log, readJson, requestId as newRequestId, authorisedCaller } from '../_shared/http.ts';
 
 // a directive with its PRD and up to 200 stories is larger than a handoff request
 const MAX_BODY_BYTES = 256 * 1024;
@@ -69,12 +68,9 @@ async function edit(request: Request, key: string, caller: Caller, rid: Rid): Pr
 Deno.serve(withCors(async (request) => {
   const rid = newRequestId(request);
   try {
-    const refused = configRefusal();
-    if (refused) return refused;
-    const claims = await verifiedClaims(request);
-    if (!claims) return errorResponse(401, 'UNAUTHORIZED', 'a valid JWT is required');
-    const caller = callerFromClaims(claims, 'http');
-    if (!caller) return errorResponse(403, 'FORBIDDEN', `role '${String(claims.role)}' may not use the directives API: sign in, or use the service role`);
+    const auth = await authorisedCaller(request, 'may not use the directives API: sign in, or use the service role');
+    if ('response' in auth) return auth.response;
+    const { caller } = auth;
     const url = new URL(request.url);
     const path = url.pathname.replace(/^\/functions\/v1/, '').replace(/^\/directives/, '').replace(/\/$/, '');
     if (path === '') {

@@ -9,15 +9,14 @@ import { ApprovalDecisionRequestSchema, OverrideRequestSchema } from '../../../s
 import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import { parseHandoffRequest, type HandoffRequest, type HandoffResponse } from '../../../shared/handoff-schema.ts';
 import { deriveRequestId, idempotencyScope, isFinalAnswer, requestFingerprint, sha256Hex } from '../../../shared/idempotency.ts';
-import { asCaller, callerFromClaims, rpc, type Caller } from '../../../shared/rpc.ts';
+import { asCaller, rpc, type Caller } from '../../../shared/rpc.ts';
 import { withCors } from '../_shared/cors.ts';
 import { db } from '../_shared/db.ts';
-import { configRefusal, settings } from '../_shared/config.ts';
-import { errorResponse, json, log, readJson, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
+import { settings } from '../_shared/config.ts';
+import { errorResponse, json, log, readJson, requestId as newRequestId, authorisedCaller } from '../_shared/http.ts';
 import { modeCache, recordUnknownInput } from '../_shared/modes.ts';
 import { runHandoff } from '../_shared/orchestrator.ts';
 
-const ALLOWED_ROLES = new Set(['service_role', 'authenticated']);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type Claims = Record<string, unknown>;
@@ -45,9 +44,7 @@ async function attemptRequestId(req: HandoffRequest, scope: string, key: string 
  * dispatch post it with the service-role key and X-Stagegate-Handoff-Request: <row id>) runs as
  * whoever inserted the row, recorded as the way in 'trigger'; anything else as the token's caller.
  */
-async function callerOf(request: Request, claims: Claims): Promise<{ caller: Caller } | { response: Response }> {
-  const caller = callerFromClaims(claims, 'http');
-  if (!caller) return { response: errorResponse(403, 'FORBIDDEN', `role '${String(claims.role)}' may not run handoffs: use an authenticated user or the service role`) };
+async function callerOf(request: Request, caller: Caller): Promise<{ caller: Caller } | { response: Response }> {
   const rowId = request.headers.get('x-stagegate-handoff-request');
   if (rowId === null) return { caller };
   if (caller.role !== 'service_role') {
@@ -289,14 +286,10 @@ async function handleRun(request: Request, claims: Claims, caller: Caller, rid: 
 Deno.serve(withCors(async (request) => {
   const rid = newRequestId(request);
   try {
-    const refused = configRefusal();
-    if (refused) return refused;
-    const claims = await verifiedClaims(request);
-    if (!claims) return errorResponse(401, 'UNAUTHORIZED', 'a valid JWT is required');
-    if (!ALLOWED_ROLES.has(String(claims.role))) {
-      return errorResponse(403, 'FORBIDDEN', `role '${String(claims.role)}' may not run handoffs: use an authenticated user or the service role`);
-    }
-    const who = await callerOf(request, claims);
+    const auth = await authorisedCaller(request, 'may not run handoffs: use an authenticated user or the service role');
+    if ('response' in auth) return auth.response;
+    const { claims } = auth;
+    const who = await callerOf(request, auth.caller);
     if ('response' in who) return who.response;
     const path = new URL(request.url).pathname.replace(/^\/functions\/v1/, '').replace(/^\/handoff/, '');
     const status = /^\/attempts\/([^/]+)$/.exec(path);

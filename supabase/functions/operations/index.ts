@@ -7,11 +7,10 @@
 // refused with 403 FORBIDDEN by the database).
 import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import { issuesOf, ModeChangeRequestSchema } from '../../../shared/directives-schema.ts';
-import { asCaller, callerFromClaims } from '../../../shared/rpc.ts';
+import { asCaller } from '../../../shared/rpc.ts';
 import { withCors } from '../_shared/cors.ts';
 import { db } from '../_shared/db.ts';
-import { configRefusal } from '../_shared/config.ts';
-import { errorResponse, json, log, readBody, requestId as newRequestId, verifiedClaims } from '../_shared/http.ts';
+import { errorResponse, json, log, readBody, requestId as newRequestId, authorisedCaller } from '../_shared/http.ts';
 
 function fail(err: unknown, rid: string): Response {
   const m = mapDbError(err);
@@ -23,12 +22,9 @@ function fail(err: unknown, rid: string): Response {
 Deno.serve(withCors(async (request) => {
   const rid = newRequestId(request);
   try {
-    const refused = configRefusal();
-    if (refused) return refused;
-    const claims = await verifiedClaims(request);
-    if (!claims) return errorResponse(401, 'UNAUTHORIZED', 'a valid JWT is required');
-    const caller = callerFromClaims(claims, 'http');
-    if (!caller) return errorResponse(403, 'FORBIDDEN', `role '${String(claims.role)}' may not use the operations API`);
+    const auth = await authorisedCaller(request, 'may not use the operations API');
+    if ('response' in auth) return auth.response;
+    const { caller } = auth;
     const path = new URL(request.url).pathname.replace(/^\/functions\/v1/, '').replace(/^\/operations/, '').replace(/\/$/, '');
     if (path === '') {
       if (request.method !== 'GET') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use GET', null, { allow: 'GET' });
