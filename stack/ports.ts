@@ -17,8 +17,11 @@ export function assertPortFree(port: number, variable: string): Promise<void> {
   });
 }
 
-/** A free ephemeral port on loopback (for tests and the demo agent). */
-export function freePort(): Promise<number> {
+// Ports this process has handed out: the kernel may give a just-closed ephemeral port again, and a
+// caller that asks for two ports before binding either (API and database) then got the same one.
+const handedOut = new Set<number>();
+
+function ephemeralPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -28,6 +31,18 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** A free ephemeral port on loopback (for tests and the demo agent), never one this process was already given. */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const port = await ephemeralPort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no fresh ephemeral port after 50 tries');
 }
 
 export async function waitForPort(port: number, timeoutMs: number, isAlive: () => boolean): Promise<void> {

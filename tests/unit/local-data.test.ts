@@ -69,3 +69,12 @@ describe('recoverStalePostmaster', () => {
     expect(fs.existsSync(pidFile)).toBe(false);
   });
 });
+
+describe('freePort', () => {
+  it('never hands the same port out twice in one process', async () => {
+    const { freePort } = await import('../../stack/ports.ts');
+    const ports = [];
+    for (let i = 0; i < 40; i++) ports.push(await freePort());
+    expect(new Set(ports).size).toBe(ports.length);
+  });
+});
