@@ -37,7 +37,7 @@ async function debianPostgres(settings: string[]): Promise<EmbeddedPostgres> {
 /** `npm start` with DATABASE_URL: serves, answers health, stops on SIGTERM. Returns health's body and the output. */
 async function startAgainst(databaseUrl: string): Promise<{ health: z.infer<typeof HealthResponseSchema>; out: string }> {
   const apiPort = await freePort();
-  const env = { ...process.env, DATABASE_URL: databaseUrl, STAGEGATE_API_PORT: String(apiPort), STAGEGATE_DEMO: 'off' };
+  const env = { ...process.env, DATABASE_URL: databaseUrl, STAGEGATE_API_PORT: String(apiPort), STAGEGATE_CONSOLE_PORT: String(await freePort()), STAGEGATE_DEMO: 'off' };
   const child = spawn(process.execPath, ['--import', 'tsx', 'stack/cli.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let out = '';

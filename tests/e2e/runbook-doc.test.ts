@@ -132,7 +132,7 @@ describe('docs/runbook.md: every runnable block', () => {
   it('starts the local stack with the runbook-serve block, then stops it cleanly', async () => {
     const serve = blocks.filter((b) => b.tag === 'runbook-serve');
     expect(serve.map((b) => b.body.trim())).toEqual(['npm start']);
-    const env = { ...process.env, STAGEGATE_API_PORT: String(await freePort()), STAGEGATE_DB_PORT: String(await freePort()),
+    const env = { ...process.env, STAGEGATE_API_PORT: String(await freePort()), STAGEGATE_DB_PORT: String(await freePort()), STAGEGATE_CONSOLE_PORT: String(await freePort()),
       STAGEGATE_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'stagegate-serve-')), STAGEGATE_DEMO: 'off' } as Record<string, string>;
     delete env.DATABASE_URL;
     const child = spawn('bash', ['-c', serve[0]!.body], { cwd: projectRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -92,7 +92,7 @@ describe('npm start (stack/cli.ts)', () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
     try {
-      const run = runCli({ STAGEGATE_API_PORT: String(port), STAGEGATE_DATA_DIR: dataDir }, /PORT_IN_USE/);
+      const run = runCli({ STAGEGATE_API_PORT: String(port), STAGEGATE_CONSOLE_PORT: String(await freePort()), STAGEGATE_DATA_DIR: dataDir }, /PORT_IN_USE/);
       expect(await run.exited).toBe(1);
       expect(run.output()).toContain(`port ${port} is already in use: stop what holds it or set STAGEGATE_API_PORT to another port`);
     } finally {

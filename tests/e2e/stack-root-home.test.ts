@@ -55,7 +55,7 @@ function run(script: string, env: Record<string, string>, until: RegExp) {
 
 describe.skipIf(!asRoot)('npm start as root in a checkout the postgres user cannot reach', () => {
   it('starts with a data folder it can reach, the same one again, and npm run reset removes it', async () => {
-    const env = async () => ({ STAGEGATE_API_PORT: String(await freePort()), STAGEGATE_DB_PORT: String(await freePort()), STAGEGATE_DEMO: 'off' });
+    const env = async () => ({ STAGEGATE_API_PORT: String(await freePort()), STAGEGATE_DB_PORT: String(await freePort()), STAGEGATE_CONSOLE_PORT: String(await freePort()), STAGEGATE_DEMO: 'off' });
     const first = run('stack/cli.ts', await env(), /Serving\.|STACK_START_FAILED/);
     const out1 = await first.matched;
     const folder = /Data folder: (\S+) \(the postgres user cannot reach (\S+)\/\.stagegate;/.exec(out1);
@@ -91,7 +91,7 @@ describe.skipIf(!asRoot)('npm start as root in a checkout the postgres user cann
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stagegate-explicit-'));
     created.push(dir);
     fs.chmodSync(dir, 0o755);
-    const r = run('stack/cli.ts', { STAGEGATE_DATA_DIR: dir, STAGEGATE_API_PORT: String(await freePort()), STAGEGATE_DB_PORT: String(await freePort()), STAGEGATE_DEMO: 'off' }, /Serving\.|STACK_START_FAILED/);
+    const r = run('stack/cli.ts', { STAGEGATE_DATA_DIR: dir, STAGEGATE_API_PORT: String(await freePort()), STAGEGATE_DB_PORT: String(await freePort()), STAGEGATE_CONSOLE_PORT: String(await freePort()), STAGEGATE_DEMO: 'off' }, /Serving\.|STACK_START_FAILED/);
     const out = await r.matched;
     expect(out).toContain(`Data folder: ${dir}\n`);
     expect(fs.existsSync(path.join(dir, 'pgdata', 'PG_VERSION'))).toBe(true);

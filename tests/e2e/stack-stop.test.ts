@@ -35,8 +35,8 @@ afterAll(() => {
 interface Run { pid: number; ports: number[]; exited: Promise<number | null>; output: () => string; waitFor: (re: RegExp, ms?: number) => Promise<void> }
 
 async function startCli(extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Run> {
-  const ports = [Number(extra.STAGEGATE_API_PORT ?? await freePort()), Number(extra.STAGEGATE_DB_PORT ?? await freePort())];
-  const env = { ...process.env, STAGEGATE_API_PORT: String(ports[0]), STAGEGATE_DB_PORT: String(ports[1]), STAGEGATE_DATA_DIR: dataDir, DATABASE_URL: '', ...extra };
+  const ports = [Number(extra.STAGEGATE_API_PORT ?? await freePort()), Number(extra.STAGEGATE_DB_PORT ?? await freePort()), Number(extra.STAGEGATE_CONSOLE_PORT ?? await freePort())];
+  const env = { ...process.env, STAGEGATE_API_PORT: String(ports[0]), STAGEGATE_DB_PORT: String(ports[1]), STAGEGATE_CONSOLE_PORT: String(ports[2]), STAGEGATE_DATA_DIR: dataDir, DATABASE_URL: '', ...extra };
   const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, 'stack/cli.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   leftovers.push(child.pid!);
   let out = '';
