@@ -28,6 +28,9 @@ const SIZES = (process.env.BENCH_HISTORY_SIZES ?? '0,10000,100000,1000000').spli
 const REPS = Number(process.env.BENCH_HISTORY_REPS ?? 40);
 const HANDOFF_REPS = Number(process.env.BENCH_HISTORY_HANDOFF_REPS ?? 40);
 const PURGE_SECONDS = Number(process.env.BENCH_HISTORY_PURGE_SECONDS ?? 45);
+// A kept database: history already built there (SD-HIST-* directives) is reused, so
+// BENCH_HISTORY_BUILD_ONLY=1 once, then `create database … template …` copies to measure on.
+const BUILD_ONLY = process.env.BENCH_HISTORY_BUILD_ONLY === '1';
 const RATE = 20;
 const CHUNK = 50000;
 const SPACING_S = 31.536; // 1,000,000 handoffs a year
@@ -269,8 +272,24 @@ const t0 = performance.now();
 await sql`select public.fn_sweep_partitions()`;
 await sql`select public.fn_ensure_history_partitions((now() - interval '13 months')::date, now()::date)`;
 const levels: { size: number; build_s: number; stats: Record<string, Stat> }[] = [];
-let built = 0;
+const [kept] = await sql<{ built: number; pool: number }[]>`
+  select (select count(*)::int from public.strategic_directives_v2 where id like 'SD-HIST-%') as built,
+         coalesce((select max(substr(id, 7)::int) from public.strategic_directives_v2 where id like 'SD-HB-%'), 0) as pool`;
+let built = kept!.built;
+pool = kept!.pool;
+if (built > 0) console.log(`reusing ${built.toLocaleString('en')} handoffs of history already in the database`);
+if (BUILD_ONLY) {
+  const target = Math.max(...SIZES);
+  if (target > built) await buildHistory(built, target);
+  console.log(`built ${target.toLocaleString('en')} handoffs; measure on a copy (create database … template …)`);
+  await sql.end({ timeout: 1 });
+  process.exit(0);
+}
 for (const size of SIZES) {
+  if (size < built) {
+    console.log(`skipping ${size.toLocaleString('en')}: the database already holds ${built.toLocaleString('en')}`);
+    continue;
+  }
   const b0 = performance.now();
   if (size > built) {
     console.log(`building history to ${size.toLocaleString('en')} handoffs`);

@@ -59,6 +59,10 @@ create table public.metric_counters (
 );
 comment on table public.metric_counters is
   'Running counts (n) and sums (total) per metric, UTC day (''-infinity'' = all time), labels l1..l3 and shard, kept by statement triggers on the counted tables; summed over shards at read. See fn_metrics_snapshot.';
+-- The scrape reads only the all-time rows (day = '-infinity'); the day rows (a year of them at a
+-- million handoffs) stay out of its way. Only key columns are indexed, so adding to n and total
+-- remains a HOT update.
+create index metric_counters_totals_idx on public.metric_counters (metric, l1, l2, l3) where day = '-infinity';
 alter table public.metric_counters enable row level security;
 revoke all on table public.metric_counters from public, anon, authenticated;
 grant select on table public.metric_counters to service_role;
@@ -131,6 +135,10 @@ language sql immutable set search_path = '' as $$
     when 'unknown_inputs' then $q$
       select 'unknown_inputs' as metric, '-infinity'::date as day, r.kind as l1, '' as l2, '' as l3, r.s as n, 0::numeric as total
       from %1$s r $q$
+    -- approvals: stagegate_overrides_total{sd_type} (triggers on handoff_overrides, 16_approvals.sql)
+    when 'overrides' then $q$
+      select 'overrides' as metric, '-infinity'::date as day, r.sd_type as l1, '' as l2, '' as l3, r.s as n, 0::numeric as total
+      from %1$s r $q$
     end
     || ') d group by 1, 2, 3, 4, 5 having sum(d.n) <> 0 or sum(d.total) <> 0) g'
 $$;
@@ -185,7 +193,7 @@ declare
   v_rows bigint;
 begin
   lock table public.sd_phase_handoffs, public.sd_transition_audit, public.sub_agent_execution_results,
-             public.handoff_attempts, public.http_idempotency_keys, public.unknown_inputs in share mode;
+             public.handoff_attempts, public.http_idempotency_keys, public.unknown_inputs, public.handoff_overrides in share mode;
   delete from public.metric_counters;
   perform public.metrics_count_relation('handoffs', 'public.sd_phase_handoffs', 1);
   perform public.metrics_count_relation('audit', 'public.sd_transition_audit', 1);
@@ -193,6 +201,7 @@ begin
   perform public.metrics_count_relation('attempts', 'public.handoff_attempts', 1);
   perform public.metrics_count_relation('http_keys', 'public.http_idempotency_keys', 1);
   perform public.metrics_count_relation('unknown_inputs', 'public.unknown_inputs', 1);
+  perform public.metrics_count_relation('overrides', 'public.handoff_overrides', 1);
   select count(*) into v_rows from public.metric_counters;
   return jsonb_build_object('counter_rows', v_rows);
 end;
@@ -258,6 +267,19 @@ revoke all on function public.metrics_handoff_bounds(), public.metrics_gate_boun
   from public, anon, authenticated, service_role;
 grant execute on function public.fn_metrics_rebuild_counters() to service_role;
 
+-- The metrics window: the per-day views show the last 31 UTC days (today and the 30 before), so
+-- what they read follows the window, not the history's length. metric_counters keeps every day's
+-- counts (one row per day, metric and labels once fn_sweep_metric_days merged the day's shards):
+-- the runbook shows how to read the older days.
+create or replace function public.metrics_window_start() returns timestamptz
+language sql stable set search_path = '' as $$
+  select ((now() at time zone 'UTC')::date - 30)::timestamp at time zone 'UTC'
+$$;
+create or replace function public.metrics_window_first_day() returns date
+language sql stable set search_path = '' as $$
+  select (now() at time zone 'UTC')::date - 30
+$$;
+
 -- The per-day counting views read the day rows of metric_counters (a few rows per day and label,
 -- summed over shards), not the history; for the two that need every value of a day see
 -- fn_sweep_metric_days below.
@@ -270,7 +292,7 @@ with c as (
          sum(c.n) filter (where c.metric = 'transitions')::bigint as audits,
          sum(c.n) filter (where c.metric = 'would_reject')::bigint as would_reject
   from public.metric_counters c
-  where c.metric in ('transitions', 'would_reject') and c.day > '-infinity'
+  where c.metric in ('transitions', 'would_reject') and c.day >= (select public.metrics_window_first_day())
   group by c.day
 )
 select
@@ -287,7 +309,7 @@ select
 from c
 where c.audits > 0;
 comment on view public.v_transition_success_rate is
-  'Per UTC day: completed, rejected, failed and would-reject (would_reject or score below threshold) audit rows; success_rate_pct = completed / (completed + failed) (runbook: > 95%), failure_rate_pct (alert > 5%), would_reject_rate_pct = would_reject / judged. From metric_counters.';
+  'Per UTC day of the last 31: completed, rejected, failed and would-reject (would_reject or score below threshold) audit rows; success_rate_pct = completed / (completed + failed) (runbook: > 95%), failure_rate_pct (alert > 5%), would_reject_rate_pct = would_reject / judged. From metric_counters (which keeps the older days too).';
 
 -- v_handoff_duration and v_orchestration_speed need every value of a day (percentiles, per-attempt
 -- ratios), which no counter keeps. A closed day does not change (the audit trail is append-only;
@@ -295,10 +317,6 @@ comment on view public.v_transition_success_rate is
 -- each day of the window once, an hour after it ends, into metric_days_*; the views read those
 -- rows and compute only the days not rolled up yet (today, from the created_at indexes). Their
 -- cost follows a day's traffic, not the history's size. The window is the last 31 UTC days.
-create or replace function public.metrics_window_start() returns timestamptz
-language sql stable set search_path = '' as $$
-  select ((now() at time zone 'UTC')::date - 30)::timestamp at time zone 'UTC'
-$$;
 
 create or replace function public.metrics_handoff_duration_rows(p_from timestamptz, p_to timestamptz)
 returns table (day date, handoff_type text, from_phase text, to_phase text, handoffs bigint, avg_ms numeric,
@@ -328,7 +346,7 @@ returns table (day date, attempts bigint, executions numeric, avg_time_sec numer
 language sql stable set search_path = '' as $$
   with candidates as (
     select distinct r.attempt_id from public.sub_agent_execution_results r
-    where r.created_at >= greatest(p_from, public.metrics_window_start()) and r.created_at < p_to
+    where r.created_at >= greatest(p_from, (select public.metrics_window_start())) and r.created_at < p_to
       and r.metadata ->> 'orchestrated' = 'true' and not r.skipped and r.duration_ms is not null
   ), per_attempt as (
     select
@@ -341,7 +359,7 @@ language sql stable set search_path = '' as $$
     from public.sub_agent_execution_results r
     where r.attempt_id in (select c.attempt_id from candidates c)
       and r.metadata ->> 'orchestrated' = 'true' and not r.skipped and r.duration_ms is not null
-      and r.created_at >= public.metrics_window_start()
+      and r.created_at >= (select public.metrics_window_start())  -- once, not per row
     group by r.attempt_id
     having min(r.created_at) >= p_from and min(r.created_at) < p_to
   )
@@ -422,6 +440,7 @@ declare
   v_day date;
   v_done int := 0;
   v_forgot int;
+  v_merged int := 0;
 begin
   if p_days is null or p_days < 1 or p_days > 366 then
     raise exception using errcode = 'SG001', message = format('INVALID_INPUT: p_days must be 1..366 (got %s)', p_days);
@@ -445,11 +464,39 @@ begin
     select * from public.metrics_orchestration_rows(v_day::timestamp at time zone 'UTC', (v_day + 1)::timestamp at time zone 'UTC');
     v_done := v_done + 1;
   end loop;
-  return jsonb_build_object('rolled_up', v_done, 'forgotten', v_forgot);
+  -- Closed days' counter shards merged into one row per (day, metric, labels) (shard 0), so a
+  -- day costs the per-day views a few rows, not 16 per key. Handoffs write today's rows and the
+  -- all-time ones; a closed day changes only when its old rows do (an update, a purge). Rows are
+  -- locked in key-then-shard order, the order a writer of one shard takes them in, so the two
+  -- wait for each other without a deadlock; if one happens anyway (a row inserted meanwhile), the
+  -- day is left for the next run.
+  for v_day in
+    select distinct c.day from public.metric_counters c
+    where c.day > '-infinity' and c.shard <> 0
+      and (c.day + 1)::timestamp at time zone 'UTC' + interval '1 hour' <= now()
+    order by 1 limit 366
+  loop
+    begin
+      perform 1 from public.metric_counters c where c.day = v_day
+      order by c.metric, c.l1, c.l2, c.l3, c.shard for update;
+      with gone as (
+        delete from public.metric_counters c where c.day = v_day and c.shard <> 0
+        returning c.metric, c.l1, c.l2, c.l3, c.n, c.total)
+      insert into public.metric_counters as c (metric, day, l1, l2, l3, shard, n, total)
+      select g.metric, v_day, g.l1, g.l2, g.l3, 0, sum(g.n), sum(g.total)
+      from gone g group by g.metric, g.l1, g.l2, g.l3 order by g.metric, g.l1, g.l2, g.l3
+      on conflict (metric, day, l1, l2, l3, shard) do update set n = c.n + excluded.n, total = c.total + excluded.total;
+      delete from public.metric_counters c where c.day = v_day and c.n = 0 and c.total = 0;
+      v_merged := v_merged + 1;
+    exception when deadlock_detected or lock_not_available then
+      null;
+    end;
+  end loop;
+  return jsonb_build_object('rolled_up', v_done, 'forgotten', v_forgot, 'merged_days', v_merged);
 end;
 $$;
 comment on function public.fn_sweep_metric_days(int) is
-  'Compute v_handoff_duration and v_orchestration_speed once for each closed UTC day of the last 31 not done yet (at most p_days per run), into metric_days_*; forget days past the window. Returns {rolled_up, forgotten}. Scheduled by sweep_schedule ''metric_days''.';
+  'Compute v_handoff_duration and v_orchestration_speed once for each closed UTC day of the last 31 not done yet (at most p_days per run), into metric_days_*; forget days past the window; merge closed days'' metric_counters shards into one row per day, metric and labels. Returns {rolled_up, forgotten, merged_days}. Scheduled by sweep_schedule ''metric_days''.';
 
 alter table public.metric_days enable row level security;
 alter table public.metric_days_handoff_duration enable row level security;
@@ -458,10 +505,10 @@ revoke all on table public.metric_days, public.metric_days_handoff_duration, pub
   from public, anon, authenticated;
 grant select on table public.metric_days, public.metric_days_handoff_duration, public.metric_days_orchestration to service_role;
 grant delete on table public.metric_days to service_role;
-revoke all on function public.metrics_window_start(), public.metrics_handoff_duration_rows(timestamptz, timestamptz),
+revoke all on function public.metrics_window_start(), public.metrics_window_first_day(), public.metrics_handoff_duration_rows(timestamptz, timestamptz),
   public.metrics_orchestration_rows(timestamptz, timestamptz), public.metrics_live_from(), public.fn_sweep_metric_days(int)
   from public, anon, authenticated;
-grant execute on function public.metrics_window_start(), public.metrics_handoff_duration_rows(timestamptz, timestamptz),
+grant execute on function public.metrics_window_start(), public.metrics_window_first_day(), public.metrics_handoff_duration_rows(timestamptz, timestamptz),
   public.metrics_orchestration_rows(timestamptz, timestamptz), public.metrics_live_from(), public.fn_sweep_metric_days(int)
   to service_role;
 
@@ -475,7 +522,7 @@ select
   round(100.0 * coalesce(sum(c.n) filter (where c.metric = 'gate_hit'), 0)
         / sum(c.n) filter (where c.metric = 'gate_results'), 2) as hit_rate_pct
 from public.metric_counters c
-where c.metric in ('gate_results', 'gate_hit') and c.day > '-infinity'
+where c.metric in ('gate_results', 'gate_hit') and c.day >= (select public.metrics_window_first_day())
 group by c.day
 having sum(c.n) filter (where c.metric = 'gate_results') > 0
 union all
@@ -487,9 +534,10 @@ select
   coalesce(sum(k.hits), 0),
   round(100.0 * count(*) filter (where k.hits > 0) / count(*), 2)
 from public.http_idempotency_keys k
+where k.created_at >= (select public.metrics_window_start())
 group by 2;
 comment on view public.v_idempotent_hit_rate is
-  'Per source (sub_agent_result, http) and UTC day of the first record: records, records hit again, duplicate calls, hit_rate_pct (runbook target < 10%, alert > 50%). HTTP keys are purged after 24 h, so only recent days show for http.';
+  'Per source (sub_agent_result, http) and UTC day of the last 31 of the first record: records, records hit again, duplicate calls, hit_rate_pct (runbook target < 10%, alert > 50%). HTTP keys are purged after 24 h, so only recent days show for http. Older days of sub_agent_result: metric_counters.';
 
 create or replace view public.v_gate_validation_failure_rate with (security_invoker = true) as
 with c as (
@@ -500,7 +548,8 @@ with c as (
          coalesce(sum(c.n) filter (where c.metric = 'gate_results' and c.l2 = 'FAIL'), 0)::bigint as failed,
          coalesce(sum(c.n) filter (where c.metric = 'gate_results' and c.l2 = 'ERROR'), 0)::bigint as errored
   from public.metric_counters c
-  where c.metric in ('gate_results', 'gate_invalid', 'gate_normalized') and c.day > '-infinity' and c.l3 = 'false'
+  where c.metric in ('gate_results', 'gate_invalid', 'gate_normalized') and c.day >= (select public.metrics_window_first_day())
+    and c.l3 = 'false'
   group by 1, 2
 )
 select
@@ -516,7 +565,7 @@ select
 from c
 where c.results > 0;
 comment on view public.v_gate_validation_failure_rate is
-  'Per UTC day and sub-agent (skipped gates left out): results, invalid (failed the gate-result contract; alert > 10%), normalized (accepted after fixes), FAIL and ERROR verdicts, and their rates. From metric_counters.';
+  'Per UTC day of the last 31 and sub-agent (skipped gates left out): results, invalid (failed the gate-result contract; alert > 10%), normalized (accepted after fixes), FAIL and ERROR verdicts, and their rates. From metric_counters (which keeps the older days too).';
 
 -- On sd_transition_audit_failed_idx: the newest 50 failed rows, whatever the history's size.
 create or replace view public.v_latest_failed_transitions with (security_invoker = true) as
@@ -804,13 +853,14 @@ begin
     'oldest_in_progress_s', (select extract(epoch from clock_timestamp() - a.oldest_in_progress) from attempts a),
     -- approvals: attempts waiting for people (bounded by the awaiting_approval partial indexes), and
     -- overrides by SD type (every SD type with a threshold profile, zero-filled, so rate() sees the
-    -- first one; overrides are rare, audited decisions, so counting their rows stays cheap)
+    -- first one), from the 'overrides' counters kept by the triggers on handoff_overrides
     'attempts_awaiting_approval', (select count(*) from public.handoff_attempts a where a.status = 'awaiting_approval'),
     'overrides', (
       select coalesce(jsonb_object_agg(x.sd_type, x.n), '{}'::jsonb)
       from (select coalesce(t.sd_type, o.sd_type) as sd_type, coalesce(o.n, 0) as n
             from (select p.sd_type from public.threshold_profiles p where p.sd_type <> 'default') t
-            full join (select h.sd_type, count(*) as n from public.handoff_overrides h group by 1) o on o.sd_type = t.sd_type) x),
+            full join (select c.l1 as sd_type, sum(c.n) as n from totals c where c.metric = 'overrides'
+                       group by 1 having sum(c.n) > 0) o on o.sd_type = t.sd_type) x),
     -- the NOTIFY outbox: rows wait here until the transition_notifications sweep relays them
     -- (every second); a growing backlog or an old row means the relay has stopped
     'notifications_pending', (select o.pending from outbox o),

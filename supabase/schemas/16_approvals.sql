@@ -455,6 +455,16 @@ create table public.handoff_overrides (
 comment on table public.handoff_overrides is
   'One row per override: the rejected attempt, the attempt that applied the transition in its place, who (actor_id, role), why (reason), and the score, threshold and failed gate it overrode.';
 create index handoff_overrides_sd_type_idx on public.handoff_overrides (sd_type);
+-- #18: stagegate_overrides_total{sd_type} is a counter in metric_counters (kind 'overrides' of
+-- metrics_delta_sql, 11_metrics.sql), kept by these triggers, so a scrape does not count the rows.
+create trigger tg_metrics_ins after insert on public.handoff_overrides referencing new table as new_rows
+  for each statement execute function public.tg_metrics('overrides');
+create trigger tg_metrics_upd after update on public.handoff_overrides referencing old table as old_rows new table as new_rows
+  for each statement execute function public.tg_metrics('overrides');
+create trigger tg_metrics_del after delete on public.handoff_overrides referencing old table as old_rows
+  for each statement execute function public.tg_metrics('overrides');
+create trigger tg_metrics_trunc after truncate on public.handoff_overrides
+  for each statement execute function public.tg_metrics__truncate('overrides');
 create trigger _050_stamp_actor before insert on public.handoff_overrides
   for each row execute function stagegate_private.tg__stamp_actor();
 alter table public.handoff_overrides enable row level security;

@@ -27,7 +27,8 @@ async function expectSnapshotEqualsRecount(): Promise<any> {
   return fast;
 }
 
-// The per-day views as they were defined before the counters (a full scan of the rows).
+// The per-day views as they were defined before the counters (a full scan of the rows), over the
+// metrics window: the last 31 UTC days.
 const WINDOW = `created_at >= (((now() at time zone 'UTC')::date - 30)::timestamp at time zone 'UTC')`;
 const OLD_VIEWS: Record<string, string> = {
   v_handoff_duration: `
@@ -62,17 +63,17 @@ const OLD_VIEWS: Record<string, string> = {
             / nullif(count(*) filter (where a.status in ('completed', 'failed')), 0), 2) as failure_rate_pct,
       round(100.0 * count(*) filter (where a.would_reject or a.score < a.threshold)
             / nullif(count(*) filter (where a.status in ('completed', 'rejected', 'failed')), 0), 2) as would_reject_rate_pct
-    from public.sd_transition_audit a group by 1`,
+    from public.sd_transition_audit a where a.${WINDOW} group by 1`,
   v_idempotent_hit_rate: `
     select 'sub_agent_result'::text as source, (r.created_at at time zone 'UTC')::date as day, count(*) as records,
       count(*) filter (where r.metadata ->> 'idempotent_hit' = 'true') as hit_records,
       coalesce(sum(r.hit_count), 0) as duplicate_calls,
       round(100.0 * count(*) filter (where r.metadata ->> 'idempotent_hit' = 'true') / count(*), 2) as hit_rate_pct
-    from public.sub_agent_execution_results r group by 2
+    from public.sub_agent_execution_results r where r.${WINDOW} group by 2
     union all
     select 'http'::text, (k.created_at at time zone 'UTC')::date, count(*), count(*) filter (where k.hits > 0),
       coalesce(sum(k.hits), 0), round(100.0 * count(*) filter (where k.hits > 0) / count(*), 2)
-    from public.http_idempotency_keys k group by 2`,
+    from public.http_idempotency_keys k where k.${WINDOW} group by 2`,
   v_gate_validation_failure_rate: `
     select (r.created_at at time zone 'UTC')::date as day, r.sub_agent_code, count(*) as results,
       count(*) filter (where r.error like 'invalid_result:%') as invalid,
@@ -81,7 +82,7 @@ const OLD_VIEWS: Record<string, string> = {
       count(*) filter (where r.verdict = 'ERROR') as errored,
       round(100.0 * count(*) filter (where r.error like 'invalid_result:%') / count(*), 2) as validation_failure_rate_pct,
       round(100.0 * count(*) filter (where r.verdict in ('FAIL', 'ERROR')) / count(*), 2) as gate_failure_rate_pct
-    from public.sub_agent_execution_results r where not r.skipped group by 1, 2`,
+    from public.sub_agent_execution_results r where not r.skipped and r.${WINDOW} group by 1, 2`,
 };
 
 async function expectViewsEqualRecount(): Promise<void> {
@@ -126,6 +127,12 @@ beforeAll(async () => {
            ('handoff:service_role:', 'k2', repeat('b', 64), 'completed', 200, '{}', now(), 0, now() - interval '2 days'),
            ('handoff:service_role:', 'k3', repeat('c', 64), 'completed', 200, '{}', now(), 5, now() - interval '2 days')`);
   await sql.unsafe(`insert into public.unknown_inputs (kind, input) values ('handoff_type', 'EXEC-TO-QA'), ('stage', 'deploy'), ('stage', 'ship')`);
+  // An override row, written directly (fn_override_handoff's own test is in approvals.test.ts).
+  await sql.unsafe(`
+    insert into public.handoff_overrides (attempt_id, overridden_attempt_id, sd_id, sd_type, handoff_type, reason, role)
+    select a.id, b.id, 'SD-HM-1', 'security', 'EXEC-TO-PLAN', 'signed off', 'LEAD'
+    from public.handoff_attempts a, public.handoff_attempts b
+    where a.sd_id = 'SD-HM-1' and b.sd_id = 'SD-HM-2' limit 1`);
 });
 afterAll(async () => { await db.drop(); });
 
@@ -141,6 +148,33 @@ describe('metric_counters', () => {
     expect(s.handoff_durations.length).toBeGreaterThan(0);
     expect(s.gate_durations.length).toBeGreaterThan(0);
     expect(s.gate_results.some((g: any) => g.hits > 0)).toBe(true);
+    expect(s.overrides).toMatchObject({ security: 1, feature: 0 });
+  });
+
+  it('overrides are a counter, not a count of handoff_overrides on every scrape', async () => {
+    const { sql } = db;
+    const overrides = async () => (await sql<{ n: number }[]>`
+      select coalesce(sum(n), 0)::int as n from public.metric_counters where metric = 'overrides' and day = '-infinity' and l1 = 'security'`)[0]!.n;
+    expect(await overrides()).toBe(1);
+    await sql.unsafe(`update public.handoff_overrides set sd_type = 'feature' where sd_id = 'SD-HM-1'`);
+    expect((await expectSnapshotEqualsRecount()).overrides).toMatchObject({ security: 0, feature: 1 });
+    await sql.unsafe(`update public.handoff_overrides set sd_type = 'security' where sd_id = 'SD-HM-1'`);
+    expect(await overrides()).toBe(1);
+    expect((await expectSnapshotEqualsRecount()).overrides).toMatchObject({ security: 1, feature: 0 });
+  });
+
+  it('the per-day views show the last 31 UTC days; metric_counters keeps the older ones', async () => {
+    const { sql } = db;
+    const old = await sql`select (now() at time zone 'UTC')::date - 40 as day`;
+    const day = old[0]!.day as Date;
+    for (const v of ['v_transition_success_rate', 'v_idempotent_hit_rate', 'v_gate_validation_failure_rate', 'v_handoff_duration', 'v_orchestration_speed']) {
+      const [row] = await sql.unsafe(`select count(*)::int as n, min(day) as first from public.${v}`);
+      expect(row!.first === null || row!.first >= new Date(day.getTime() + 10 * 86400e3), v).toBe(true);
+    }
+    // the failed audit row of 40 days ago: out of the view, in its day's counters (the runbook's query)
+    expect(await sql`select * from public.v_transition_success_rate where day = ${day}`).toEqual([]);
+    expect(await sql`select l1 as status, sum(n)::int as n from public.metric_counters
+      where metric = 'transitions' and day = ${day} group by 1`).toEqual([{ status: 'failed', n: 1 }]);
   });
 
   it('the per-day views equal their old definitions over the rows, before and after closed days are rolled up', async () => {
@@ -159,6 +193,48 @@ describe('metric_counters', () => {
     expect(again!.r.rolled_up).toBe(0);
     // A closed day is frozen once rolled up (the audit trail is append-only). The tests below
     // rewrite old rows, which production never does: forget the rolled-up days first.
+    await sql`delete from public.metric_days`;
+  });
+
+  it('the sweep merges a closed day\'s counter shards into one row per key; the views and the snapshot do not change', async () => {
+    const { sql } = db;
+    // rows of a closed day (3 days ago) written from connections on two different shards
+    const conns: postgres.Sql[] = [];
+    const shards = new Set<number>();
+    try {
+      while (shards.size < 2 && conns.length < 40) {
+        const c = postgres(db.url, { max: 1, onnotice: () => {} });
+        conns.push(c);
+        const [row] = await c<{ shard: number }[]>`select pg_backend_pid() % 16 as shard`;
+        if (shards.has(row!.shard)) continue;
+        shards.add(row!.shard);
+        await c.unsafe(`
+          insert into public.sd_transition_audit (sd_id, transition_type, status, would_reject, score, threshold, created_at)
+          values ('SD-MERGE', 'EXEC-TO-PLAN', 'completed', false, 90, 85, now() - interval '3 days'),
+                 ('SD-MERGE', 'EXEC-TO-PLAN', 'rejected', true, 50, 85, now() - interval '3 days')`);
+      }
+    } finally {
+      await Promise.all(conns.map((c) => c.end({ timeout: 1 })));
+    }
+    expect(shards.size).toBe(2);
+    const dayRows = () => sql<{ metric: string; l1: string; rows: number; shard0: boolean }[]>`
+      select metric, l1, count(*)::int as rows, bool_and(shard = 0) as shard0 from public.metric_counters
+      where day = (now() at time zone 'UTC')::date - 3 and metric in ('transitions', 'would_reject')
+      group by 1, 2 order by 1, 2`;
+    expect((await dayRows()).some((r) => r.rows > 1)).toBe(true);
+    const views = await sql`select * from public.v_transition_success_rate order by day`;
+    const today = () => sql`select * from public.metric_counters where day = (now() at time zone 'UTC')::date order by 1, 2, 3, 4, 5, 6`;
+    const todayBefore = await today();
+    const [r] = await sql<{ r: any }[]>`select public.fn_sweep_metric_days() as r`;
+    expect(r!.r.merged_days).toBeGreaterThanOrEqual(1);
+    expect((await dayRows()).every((x) => x.rows === 1 && x.shard0)).toBe(true);
+    // today's rows keep their shards (handoffs still write them)
+    expect(await today()).toEqual(todayBefore);
+    expect(await sql`select * from public.v_transition_success_rate order by day`).toEqual(views);
+    await expectViewsEqualRecount();
+    await expectSnapshotEqualsRecount();
+    const [again] = await sql<{ r: any }[]>`select public.fn_sweep_metric_days() as r`;
+    expect(again!.r.merged_days).toBe(0);
     await sql`delete from public.metric_days`;
   });
 
