@@ -233,6 +233,10 @@ describe('approval gates', () => {
       expect(again).toMatchObject({ recorded: false, override: { id: done.override.id } });
       const [m] = await db.sql`select fn_metrics_snapshot() as r`;
       expect(m!.r.overrides).toMatchObject({ security: 1, feature: 0 });
+      // #18: a counter kept by the triggers on handoff_overrides, equal to a count of the rows
+      const [c] = await db.sql`select fn_metrics_recount() -> 'overrides' as recount,
+        (select sum(n)::int from metric_counters where metric = 'overrides' and day = '-infinity' and l1 = 'security') as counter`;
+      expect(c).toEqual({ recount: m!.r.overrides, counter: 1 });
       expect(await invariants()).toEqual([]);
     });
 
