@@ -140,6 +140,7 @@ async function buildHistory(from: number, to: number): Promise<void> {
   await sql.unsafe('vacuum analyze');
   // what the hourly metric_days sweep does with the closed days of the window
   await sql`delete from public.metric_days`;
+  await sql`delete from public.metric_hours`;
   await sql`select public.fn_sweep_metric_days()`;
 }
 

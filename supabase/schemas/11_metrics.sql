@@ -412,15 +412,114 @@ language sql stable set search_path = '' as $$
     (now() at time zone 'UTC')::date::timestamp at time zone 'UTC')
 $$;
 
+-- Today (and yesterday until its roll-up) by closed hours: the live part of the two views would
+-- otherwise read every handoff record and gate result of the day. fn_sweep_metric_days rolls up
+-- each closed hour once every attempt begun before its end has finished (so its results, record
+-- and wall time are final), into metric_hours_*: the hour's handoff durations as a sorted array
+-- per handoff (percentiles need every value; a few hundred integers read as one row), and the
+-- hour's orchestration sums (attempts, executions, the summed avg x executions, max, the summed
+-- speed-ups and their count), which add up exactly (numeric) to the day's figures: avg(x) is
+-- sum(x) / count(x). An attempt belongs to the hour of its first orchestrated result, as it
+-- belongs to that day. The views combine the rolled-up hours with the rows of the hours since.
+create table public.metric_hours (
+  hour timestamptz primary key,
+  rolled_at timestamptz not null default now()
+);
+create table public.metric_hours_handoff_duration (
+  hour timestamptz not null references public.metric_hours (hour) on delete cascade,
+  handoff_type text not null,
+  from_phase text not null,
+  to_phase text not null,
+  values_ms int[] not null,
+  primary key (hour, handoff_type, from_phase, to_phase)
+);
+create table public.metric_hours_orchestration (
+  hour timestamptz primary key references public.metric_hours (hour) on delete cascade,
+  attempts bigint not null,
+  executions numeric not null,
+  time_x_executions numeric,
+  max_time_sec numeric,
+  speedup_sum numeric,
+  speedup_n bigint not null
+);
+comment on table public.metric_hours is
+  'Closed UTC hours since the last rolled-up day whose v_handoff_duration values and v_orchestration_speed sums fn_sweep_metric_days has stored once (metric_hours_handoff_duration, metric_hours_orchestration).';
+
+-- The orchestration figures of the attempts whose first orchestrated result is in [p_from, p_to),
+-- summed per UTC hour of that result: what metrics_orchestration_rows computes, before the
+-- division, so that hours add up to days.
+create or replace function public.metrics_orchestration_hours(p_from timestamptz, p_to timestamptz)
+returns table (hour timestamptz, attempts bigint, executions numeric, time_x_executions numeric, max_time_sec numeric,
+               speedup_sum numeric, speedup_n bigint)
+language sql stable set search_path = '' as $$
+  with candidates as (
+    select distinct r.attempt_id from public.sub_agent_execution_results r
+    where r.created_at >= greatest(p_from, (select public.metrics_window_start())) and r.created_at < p_to
+      and r.metadata ->> 'orchestrated' = 'true' and not r.skipped and r.duration_ms is not null
+  ), per_attempt as (
+    select
+      r.attempt_id,
+      min(r.created_at) as first_at,
+      count(*) as executions,
+      sum(r.duration_ms) as gate_ms,
+      avg(r.execution_time) as avg_time_sec,
+      max(r.execution_time) as max_time_sec
+    from public.sub_agent_execution_results r
+    where r.attempt_id in (select c.attempt_id from candidates c)
+      and r.metadata ->> 'orchestrated' = 'true' and not r.skipped and r.duration_ms is not null
+      and r.created_at >= (select public.metrics_window_start())
+    group by r.attempt_id
+    having min(r.created_at) >= p_from and min(r.created_at) < p_to
+  ), ratios as (
+    select p.*, p.gate_ms / nullif(extract(epoch from a.finished_at - a.started_at) * 1000, 0) as speedup
+    from per_attempt p
+    join public.handoff_attempts a on a.id = p.attempt_id
+  )
+  select
+    date_trunc('hour', x.first_at, 'UTC'),
+    count(*),
+    sum(x.executions),
+    sum(x.avg_time_sec * x.executions),
+    max(x.max_time_sec),
+    sum(x.speedup),
+    count(x.speedup)
+  from ratios x
+  group by 1
+$$;
+
+-- The first hour of the live part not rolled up yet: the views read rows from there on.
+create or replace function public.metrics_live_hour_from() returns timestamptz
+language sql stable set search_path = '' as $$
+  select coalesce(
+    (select min(g.h)
+     from generate_series(public.metrics_live_from(), date_trunc('hour', now(), 'UTC'), interval '1 hour') g(h)
+     where not exists (select 1 from public.metric_hours m where m.hour = g.h)),
+    date_trunc('hour', now(), 'UTC'))
+$$;
+
 create or replace view public.v_handoff_duration with (security_invoker = true) as
 select m.day, m.handoff_type, m.from_phase, m.to_phase, m.handoffs, m.avg_ms, m.p50_ms, m.p95_ms, m.max_ms
 from public.metric_days_handoff_duration m
 where m.day >= (public.metrics_window_start() at time zone 'UTC')::date
   and m.day < (public.metrics_live_from() at time zone 'UTC')::date
 union all
-select * from public.metrics_handoff_duration_rows(public.metrics_live_from(), 'infinity');
+-- the days not rolled up: their rolled-up hours' values and the rows since (what
+-- metrics_handoff_duration_rows(metrics_live_from(), 'infinity') computes from the rows alone)
+select x.day, x.handoff_type, x.from_phase, x.to_phase, count(*), round(avg(x.ms), 1),
+       percentile_cont(0.5) within group (order by x.ms), percentile_cont(0.95) within group (order by x.ms), max(x.ms)
+from (
+  select (h.hour at time zone 'UTC')::date as day, h.handoff_type, h.from_phase, h.to_phase, v.ms
+  from public.metric_hours_handoff_duration h
+  cross join lateral unnest(h.values_ms) v(ms)
+  where h.hour >= public.metrics_live_from() and h.hour < public.metrics_live_hour_from()
+  union all
+  select (p.created_at at time zone 'UTC')::date, p.handoff_type, p.from_phase, p.to_phase, p.execution_time_ms
+  from public.sd_phase_handoffs p
+  where p.execution_time_ms is not null and p.created_at >= public.metrics_live_hour_from()
+) x
+group by 1, 2, 3, 4;
 comment on view public.v_handoff_duration is
-  'Per UTC day of the last 31 and handoff: count and duration (begin to complete, ms): avg (runbook: < 30 s, alert > 60 s), p50, p95, max. Closed days from metric_days_handoff_duration.';
+  'Per UTC day of the last 31 and handoff: count and duration (begin to complete, ms): avg (runbook: < 30 s, alert > 60 s), p50, p95, max. Closed days from metric_days_handoff_duration, closed hours since from metric_hours_handoff_duration, the rest from the rows.';
 
 create or replace view public.v_orchestration_speed with (security_invoker = true) as
 select m.day, m.attempts, m.executions, m.avg_time_sec, m.max_time_sec, m.parallel_speedup
@@ -428,9 +527,24 @@ from public.metric_days_orchestration m
 where m.day >= (public.metrics_window_start() at time zone 'UTC')::date
   and m.day < (public.metrics_live_from() at time zone 'UTC')::date
 union all
-select * from public.metrics_orchestration_rows(public.metrics_live_from(), 'infinity');
+-- the days not rolled up: their rolled-up hours' sums and the sums of the hours since, divided as
+-- metrics_orchestration_rows divides (avg = sum / count)
+select x.day, sum(x.attempts)::bigint, sum(x.executions),
+       round(sum(x.time_x_executions) / nullif(sum(x.executions), 0), 3), max(x.max_time_sec),
+       round(sum(x.speedup_sum) / nullif(sum(x.speedup_n), 0), 2)
+from (
+  select (h.hour at time zone 'UTC')::date as day, h.attempts, h.executions, h.time_x_executions, h.max_time_sec,
+         h.speedup_sum, h.speedup_n
+  from public.metric_hours_orchestration h
+  where h.hour >= public.metrics_live_from() and h.hour < public.metrics_live_hour_from()
+  union all
+  select (o.hour at time zone 'UTC')::date, o.attempts, o.executions, o.time_x_executions, o.max_time_sec,
+         o.speedup_sum, o.speedup_n
+  from public.metrics_orchestration_hours(public.metrics_live_hour_from(), 'infinity') o
+) x
+group by 1;
 comment on view public.v_orchestration_speed is
-  'Per UTC day of the last 31: orchestrated gate runs, their average and longest run time in seconds (runbook: < 15 s), and parallel_speedup = summed gate time / attempt wall time (finished attempts only). Closed days from metric_days_orchestration.';
+  'Per UTC day of the last 31: orchestrated gate runs, their average and longest run time in seconds (runbook: < 15 s), and parallel_speedup = summed gate time / attempt wall time (finished attempts only). Closed days from metric_days_orchestration, closed hours since from metric_hours_orchestration, the rest from the rows.';
 
 -- Rolls up the closed days of the window (an hour after they end, so late results and slow
 -- attempts are in), oldest first, at most p_days per run; forgets days older than the window.
@@ -441,6 +555,8 @@ declare
   v_done int := 0;
   v_forgot int;
   v_merged int := 0;
+  v_hour timestamptz;
+  v_hours int := 0;
 begin
   if p_days is null or p_days < 1 or p_days > 366 then
     raise exception using errcode = 'SG001', message = format('INVALID_INPUT: p_days must be 1..366 (got %s)', p_days);
@@ -463,6 +579,28 @@ begin
     insert into public.metric_days_orchestration
     select * from public.metrics_orchestration_rows(v_day::timestamp at time zone 'UTC', (v_day + 1)::timestamp at time zone 'UTC');
     v_done := v_done + 1;
+  end loop;
+  -- The closed hours of the days not rolled up, oldest first, each once every attempt begun before
+  -- its end has finished; the first one that cannot be stops the run (the views read the rows from
+  -- the first hour not rolled up on). Hours of rolled-up days are forgotten.
+  delete from public.metric_hours m where m.hour < public.metrics_live_from();
+  for v_hour in
+    select g.h from generate_series(public.metrics_live_from(), date_trunc('hour', now(), 'UTC') - interval '1 hour', interval '1 hour') g(h)
+    where g.h + interval '65 minutes' <= now()
+      and not exists (select 1 from public.metric_hours m where m.hour = g.h)
+    order by 1
+  loop
+    exit when exists (select 1 from public.handoff_attempts a
+                      where a.status in ('in_progress', 'awaiting_approval') and a.started_at < v_hour + interval '1 hour');
+    insert into public.metric_hours (hour) values (v_hour);
+    insert into public.metric_hours_handoff_duration (hour, handoff_type, from_phase, to_phase, values_ms)
+    select v_hour, h.handoff_type, h.from_phase, h.to_phase, array_agg(h.execution_time_ms order by h.execution_time_ms)
+    from public.sd_phase_handoffs h
+    where h.execution_time_ms is not null and h.created_at >= v_hour and h.created_at < v_hour + interval '1 hour'
+    group by 2, 3, 4;
+    insert into public.metric_hours_orchestration
+    select * from public.metrics_orchestration_hours(v_hour, v_hour + interval '1 hour');
+    v_hours := v_hours + 1;
   end loop;
   -- Closed days' counter shards merged into one row per (day, metric, labels) (shard 0), so a
   -- day costs the per-day views a few rows, not 16 per key. Handoffs write today's rows and the
@@ -492,12 +630,19 @@ begin
       null;
     end;
   end loop;
-  return jsonb_build_object('rolled_up', v_done, 'forgotten', v_forgot, 'merged_days', v_merged);
+  return jsonb_build_object('rolled_up', v_done, 'forgotten', v_forgot, 'hours_rolled_up', v_hours, 'merged_days', v_merged);
 end;
 $$;
 comment on function public.fn_sweep_metric_days(int) is
-  'Compute v_handoff_duration and v_orchestration_speed once for each closed UTC day of the last 31 not done yet (at most p_days per run), into metric_days_*; forget days past the window; merge closed days'' metric_counters shards into one row per day, metric and labels. Returns {rolled_up, forgotten, merged_days}. Scheduled by sweep_schedule ''metric_days''.';
+  'Compute v_handoff_duration and v_orchestration_speed once for each closed UTC day of the last 31 not done yet (at most p_days per run), into metric_days_*; forget days past the window; roll up the closed hours since (once every attempt begun before the hour''s end has finished) into metric_hours_*; merge closed days'' metric_counters shards into one row per day, metric and labels. Returns {rolled_up, forgotten, hours_rolled_up, merged_days}. Scheduled by sweep_schedule ''metric_days''.';
 
+alter table public.metric_hours enable row level security;
+alter table public.metric_hours_handoff_duration enable row level security;
+alter table public.metric_hours_orchestration enable row level security;
+revoke all on table public.metric_hours, public.metric_hours_handoff_duration, public.metric_hours_orchestration
+  from public, anon, authenticated;
+grant select on table public.metric_hours, public.metric_hours_handoff_duration, public.metric_hours_orchestration to service_role;
+grant delete on table public.metric_hours to service_role;
 alter table public.metric_days enable row level security;
 alter table public.metric_days_handoff_duration enable row level security;
 alter table public.metric_days_orchestration enable row level security;
@@ -506,10 +651,12 @@ revoke all on table public.metric_days, public.metric_days_handoff_duration, pub
 grant select on table public.metric_days, public.metric_days_handoff_duration, public.metric_days_orchestration to service_role;
 grant delete on table public.metric_days to service_role;
 revoke all on function public.metrics_window_start(), public.metrics_window_first_day(), public.metrics_handoff_duration_rows(timestamptz, timestamptz),
-  public.metrics_orchestration_rows(timestamptz, timestamptz), public.metrics_live_from(), public.fn_sweep_metric_days(int)
+  public.metrics_orchestration_rows(timestamptz, timestamptz), public.metrics_live_from(), public.fn_sweep_metric_days(int),
+  public.metrics_orchestration_hours(timestamptz, timestamptz), public.metrics_live_hour_from()
   from public, anon, authenticated;
 grant execute on function public.metrics_window_start(), public.metrics_window_first_day(), public.metrics_handoff_duration_rows(timestamptz, timestamptz),
-  public.metrics_orchestration_rows(timestamptz, timestamptz), public.metrics_live_from(), public.fn_sweep_metric_days(int)
+  public.metrics_orchestration_rows(timestamptz, timestamptz), public.metrics_live_from(), public.fn_sweep_metric_days(int),
+  public.metrics_orchestration_hours(timestamptz, timestamptz), public.metrics_live_hour_from()
   to service_role;
 
 create or replace view public.v_idempotent_hit_rate with (security_invoker = true) as

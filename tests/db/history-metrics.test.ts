@@ -180,20 +180,54 @@ describe('metric_counters', () => {
   it('the per-day views equal their old definitions over the rows, before and after closed days are rolled up', async () => {
     const { sql } = db;
     // orchestrated results on a closed day (2 days ago) and today
+    // and one 2 hours ago (a closed hour, rolled up), so a day's figures add an hour's sums to live rows
     await sql.unsafe(`update public.sub_agent_execution_results set metadata = metadata || '{"orchestrated": true}'
-      where sd_id in ('SD-HM-1', 'SD-HM-2')`);
+      where sd_id in ('SD-HM-1', 'SD-HM-2', 'SD-HM-4')`);
     await sql.unsafe(`update public.sub_agent_execution_results set created_at = now() - interval '2 days' where sd_id = 'SD-HM-1'`);
+    await sql.unsafe(`update public.sub_agent_execution_results set created_at = now() - interval '2 hours' where sd_id = 'SD-HM-2'`);
     await expectViewsEqualRecount();
     const [r] = await sql<{ r: any }[]>`select public.fn_sweep_metric_days() as r`;
     expect(r!.r.rolled_up).toBeGreaterThanOrEqual(30);
-    expect(await sql`select count(*)::int as n from public.metric_days_handoff_duration`).toEqual([{ n: 1 }]);
-    expect(await sql`select count(*)::int as n from public.metric_days_orchestration`).toEqual([{ n: 1 }]);
+    // (two days ago; yesterday too when the rows of a few hours ago fell on it)
+    expect((await sql<{ n: number }[]>`select count(*)::int as n from public.metric_days_handoff_duration`)[0]!.n).toBeGreaterThanOrEqual(1);
+    expect((await sql<{ n: number }[]>`select count(*)::int as n from public.metric_days_orchestration`)[0]!.n).toBeGreaterThanOrEqual(1);
     await expectViewsEqualRecount();
+    // the handoff of 5 hours ago is read from a roll-up now: its day's, or its hour's (today)
+    const [rolled] = await sql<{ n: number }[]>`select
+      (select count(*)::int from public.metric_hours_handoff_duration where 300001 = any(values_ms))
+      + (select count(*)::int from public.metric_days_handoff_duration where max_ms = 300001) as n`;
+    expect(rolled!.n).toBe(1);
+    // and the attempt of 2 hours ago too
+    const [orch] = await sql<{ n: number }[]>`select
+      coalesce((select sum(attempts)::int from public.metric_hours_orchestration), 0)
+      + coalesce((select attempts::int from public.metric_days_orchestration where day = ((now() - interval '2 hours') at time zone 'UTC')::date), 0) as n`;
+    expect(orch!.n).toBeGreaterThanOrEqual(1);
     const [again] = await sql<{ r: any }[]>`select public.fn_sweep_metric_days() as r`;
     expect(again!.r.rolled_up).toBe(0);
+    expect(again!.r.hours_rolled_up).toBe(0);
     // A closed day is frozen once rolled up (the audit trail is append-only). The tests below
     // rewrite old rows, which production never does: forget the rolled-up days first.
     await sql`delete from public.metric_days`;
+    await sql`delete from public.metric_hours`;
+  });
+
+  it('rolls up a closed hour only once every attempt begun before its end has finished', async () => {
+    const { sql } = db;
+    // the open attempt (SD-HM-5), as if begun 3 hours ago: the hours from then on stay live
+    await sql`update public.handoff_attempts set started_at = now() - interval '3 hours' where sd_id = 'SD-HM-5' and status = 'in_progress'`;
+    try {
+      await sql`delete from public.metric_days`;
+      await sql`delete from public.metric_hours`;
+      await sql`select public.fn_sweep_metric_days()`;
+      expect(await sql`select hour from public.metric_hours where hour + interval '1 hour' > now() - interval '3 hours'`).toEqual([]);
+      const [live] = await sql<{ from: Date }[]>`select public.metrics_live_hour_from() as from`;
+      expect(live!.from.getTime()).toBeLessThanOrEqual(Date.now() - 3 * 3600e3 + 1000);
+      await expectViewsEqualRecount();
+    } finally {
+      await sql`update public.handoff_attempts set started_at = now() where sd_id = 'SD-HM-5' and status = 'in_progress'`;
+      await sql`delete from public.metric_days`;
+      await sql`delete from public.metric_hours`;
+    }
   });
 
   it('the sweep merges a closed day\'s counter shards into one row per key; the views and the snapshot do not change', async () => {
@@ -236,6 +270,7 @@ describe('metric_counters', () => {
     const [again] = await sql<{ r: any }[]>`select public.fn_sweep_metric_days() as r`;
     expect(again!.r.merged_days).toBe(0);
     await sql`delete from public.metric_days`;
+    await sql`delete from public.metric_hours`;
   });
 
   it('updates and deletes move the counters as they move the rows', async () => {

@@ -2,9 +2,48 @@ SET local check_function_bodies = off;
 
 DROP VIEW "public"."v_gate_validation_failure_rate";
 
+DROP VIEW "public"."v_handoff_duration";
+
 DROP VIEW "public"."v_idempotent_hit_rate";
 
+DROP VIEW "public"."v_orchestration_speed";
+
 DROP VIEW "public"."v_transition_success_rate";
+
+CREATE TABLE "public"."metric_hours_handoff_duration" (
+  "hour"         timestamp with time zone NOT NULL,
+  "handoff_type" text                     NOT NULL,
+  "from_phase"   text                     NOT NULL,
+  "to_phase"     text                     NOT NULL,
+  "values_ms"    integer[]                NOT NULL,
+  CONSTRAINT "metric_hours_handoff_duration_pkey" PRIMARY KEY (hour, handoff_type, from_phase, to_phase)
+);
+
+ALTER TABLE "public"."metric_hours_handoff_duration"
+  ENABLE ROW LEVEL SECURITY;
+
+CREATE TABLE "public"."metric_hours_orchestration" (
+  "hour"              timestamp with time zone NOT NULL,
+  "attempts"          bigint                   NOT NULL,
+  "executions"        numeric                  NOT NULL,
+  "time_x_executions" numeric,
+  "max_time_sec"      numeric,
+  "speedup_sum"       numeric,
+  "speedup_n"         bigint                   NOT NULL,
+  CONSTRAINT "metric_hours_orchestration_pkey" PRIMARY KEY (hour)
+);
+
+ALTER TABLE "public"."metric_hours_orchestration"
+  ENABLE ROW LEVEL SECURITY;
+
+CREATE TABLE "public"."metric_hours" (
+  "hour"      timestamp with time zone NOT NULL,
+  "rolled_at" timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT "metric_hours_pkey" PRIMARY KEY (hour)
+);
+
+ALTER TABLE "public"."metric_hours"
+  ENABLE ROW LEVEL SECURITY;
 
 CREATE OR REPLACE FUNCTION public.fn_metrics_rebuild_counters()
   RETURNS jsonb
@@ -209,6 +248,8 @@ declare
   v_done int := 0;
   v_forgot int;
   v_merged int := 0;
+  v_hour timestamptz;
+  v_hours int := 0;
 begin
   if p_days is null or p_days < 1 or p_days > 366 then
     raise exception using errcode = 'SG001', message = format('INVALID_INPUT: p_days must be 1..366 (got %s)', p_days);
@@ -231,6 +272,28 @@ begin
     insert into public.metric_days_orchestration
     select * from public.metrics_orchestration_rows(v_day::timestamp at time zone 'UTC', (v_day + 1)::timestamp at time zone 'UTC');
     v_done := v_done + 1;
+  end loop;
+  -- The closed hours of the days not rolled up, oldest first, each once every attempt begun before
+  -- its end has finished; the first one that cannot be stops the run (the views read the rows from
+  -- the first hour not rolled up on). Hours of rolled-up days are forgotten.
+  delete from public.metric_hours m where m.hour < public.metrics_live_from();
+  for v_hour in
+    select g.h from generate_series(public.metrics_live_from(), date_trunc('hour', now(), 'UTC') - interval '1 hour', interval '1 hour') g(h)
+    where g.h + interval '65 minutes' <= now()
+      and not exists (select 1 from public.metric_hours m where m.hour = g.h)
+    order by 1
+  loop
+    exit when exists (select 1 from public.handoff_attempts a
+                      where a.status in ('in_progress', 'awaiting_approval') and a.started_at < v_hour + interval '1 hour');
+    insert into public.metric_hours (hour) values (v_hour);
+    insert into public.metric_hours_handoff_duration (hour, handoff_type, from_phase, to_phase, values_ms)
+    select v_hour, h.handoff_type, h.from_phase, h.to_phase, array_agg(h.execution_time_ms order by h.execution_time_ms)
+    from public.sd_phase_handoffs h
+    where h.execution_time_ms is not null and h.created_at >= v_hour and h.created_at < v_hour + interval '1 hour'
+    group by 2, 3, 4;
+    insert into public.metric_hours_orchestration
+    select * from public.metrics_orchestration_hours(v_hour, v_hour + interval '1 hour');
+    v_hours := v_hours + 1;
   end loop;
   -- Closed days' counter shards merged into one row per (day, metric, labels) (shard 0), so a
   -- day costs the per-day views a few rows, not 16 per key. Handoffs write today's rows and the
@@ -260,7 +323,7 @@ begin
       null;
     end;
   end loop;
-  return jsonb_build_object('rolled_up', v_done, 'forgotten', v_forgot, 'merged_days', v_merged);
+  return jsonb_build_object('rolled_up', v_done, 'forgotten', v_forgot, 'hours_rolled_up', v_hours, 'merged_days', v_merged);
 end;
 $function$;
 
@@ -320,6 +383,71 @@ CREATE OR REPLACE FUNCTION public.metrics_delta_sql (
     || ') d group by 1, 2, 3, 4, 5 having sum(d.n) <> 0 or sum(d.total) <> 0) g'
 $function$;
 
+CREATE OR REPLACE FUNCTION public.metrics_live_hour_from()
+  RETURNS timestamp WITH time zone
+  LANGUAGE sql
+  STABLE
+  SET search_path TO ''
+  AS $function$
+  select coalesce(
+    (select min(g.h)
+     from generate_series(public.metrics_live_from(), date_trunc('hour', now(), 'UTC'), interval '1 hour') g(h)
+     where not exists (select 1 from public.metric_hours m where m.hour = g.h)),
+    date_trunc('hour', now(), 'UTC'))
+$function$;
+
+CREATE OR REPLACE FUNCTION public.metrics_orchestration_hours (
+  p_from timestamp with time zone,
+  p_to   timestamp with time zone
+)
+  RETURNS TABLE (
+    hour              timestamp with time zone,
+    attempts          bigint,
+    executions        numeric,
+    time_x_executions numeric,
+    max_time_sec      numeric,
+    speedup_sum       numeric,
+    speedup_n         bigint
+  )
+  LANGUAGE sql
+  STABLE
+  SET search_path TO ''
+  AS $function$
+  with candidates as (
+    select distinct r.attempt_id from public.sub_agent_execution_results r
+    where r.created_at >= greatest(p_from, (select public.metrics_window_start())) and r.created_at < p_to
+      and r.metadata ->> 'orchestrated' = 'true' and not r.skipped and r.duration_ms is not null
+  ), per_attempt as (
+    select
+      r.attempt_id,
+      min(r.created_at) as first_at,
+      count(*) as executions,
+      sum(r.duration_ms) as gate_ms,
+      avg(r.execution_time) as avg_time_sec,
+      max(r.execution_time) as max_time_sec
+    from public.sub_agent_execution_results r
+    where r.attempt_id in (select c.attempt_id from candidates c)
+      and r.metadata ->> 'orchestrated' = 'true' and not r.skipped and r.duration_ms is not null
+      and r.created_at >= (select public.metrics_window_start())
+    group by r.attempt_id
+    having min(r.created_at) >= p_from and min(r.created_at) < p_to
+  ), ratios as (
+    select p.*, p.gate_ms / nullif(extract(epoch from a.finished_at - a.started_at) * 1000, 0) as speedup
+    from per_attempt p
+    join public.handoff_attempts a on a.id = p.attempt_id
+  )
+  select
+    date_trunc('hour', x.first_at, 'UTC'),
+    count(*),
+    sum(x.executions),
+    sum(x.avg_time_sec * x.executions),
+    max(x.max_time_sec),
+    sum(x.speedup),
+    count(x.speedup)
+  from ratios x
+  group by 1
+$function$;
+
 CREATE OR REPLACE FUNCTION public.metrics_orchestration_rows (
   p_from timestamp with time zone,
   p_to   timestamp with time zone
@@ -376,6 +504,12 @@ CREATE OR REPLACE FUNCTION public.metrics_window_first_day()
   select (now() at time zone 'UTC')::date - 30
 $function$;
 
+ALTER TABLE "public"."metric_hours_handoff_duration"
+  ADD CONSTRAINT "metric_hours_handoff_duration_hour_fkey" FOREIGN KEY (hour) REFERENCES public.metric_hours(hour) ON DELETE CASCADE;
+
+ALTER TABLE "public"."metric_hours_orchestration"
+  ADD CONSTRAINT "metric_hours_orchestration_hour_fkey" FOREIGN KEY (hour) REFERENCES public.metric_hours(hour) ON DELETE CASCADE;
+
 CREATE VIEW "public"."v_gate_validation_failure_rate" WITH (security_invoker=true) AS  WITH c AS (
          SELECT c_1.day,
             c_1.l1 AS sub_agent_code,
@@ -400,6 +534,45 @@ CREATE VIEW "public"."v_gate_validation_failure_rate" WITH (security_invoker=tru
    FROM c
   WHERE (results > 0);
 
+CREATE VIEW "public"."v_handoff_duration" WITH (security_invoker=true) AS  SELECT m.day,
+    m.handoff_type,
+    m.from_phase,
+    m.to_phase,
+    m.handoffs,
+    m.avg_ms,
+    m.p50_ms,
+    m.p95_ms,
+    m.max_ms
+   FROM public.metric_days_handoff_duration m
+  WHERE ((m.day >= ((public.metrics_window_start() AT TIME ZONE 'UTC'::text))::date) AND (m.day < ((public.metrics_live_from() AT TIME ZONE 'UTC'::text))::date))
+UNION ALL
+ SELECT x.day,
+    x.handoff_type,
+    x.from_phase,
+    x.to_phase,
+    count(*) AS handoffs,
+    round(avg(x.ms), 1) AS avg_ms,
+    percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY ((x.ms)::double precision)) AS p50_ms,
+    percentile_cont((0.95)::double precision) WITHIN GROUP (ORDER BY ((x.ms)::double precision)) AS p95_ms,
+    max(x.ms) AS max_ms
+   FROM ( SELECT ((h.hour AT TIME ZONE 'UTC'::text))::date AS day,
+            h.handoff_type,
+            h.from_phase,
+            h.to_phase,
+            v.ms
+           FROM (public.metric_hours_handoff_duration h
+             CROSS JOIN LATERAL unnest(h.values_ms) v(ms))
+          WHERE ((h.hour >= public.metrics_live_from()) AND (h.hour < public.metrics_live_hour_from()))
+        UNION ALL
+         SELECT ((p.created_at AT TIME ZONE 'UTC'::text))::date AS timezone,
+            p.handoff_type,
+            p.from_phase,
+            p.to_phase,
+            p.execution_time_ms
+           FROM public.sd_phase_handoffs p
+          WHERE ((p.execution_time_ms IS NOT NULL) AND (p.created_at >= public.metrics_live_hour_from()))) x
+  GROUP BY x.day, x.handoff_type, x.from_phase, x.to_phase;
+
 CREATE VIEW "public"."v_idempotent_hit_rate" WITH (security_invoker=true) AS  SELECT 'sub_agent_result'::text AS source,
     c.day,
     (sum(c.n) FILTER (WHERE (c.metric = 'gate_results'::text)))::bigint AS records,
@@ -420,6 +593,41 @@ UNION ALL
    FROM public.http_idempotency_keys k
   WHERE (k.created_at >= ( SELECT public.metrics_window_start() AS metrics_window_start))
   GROUP BY (((k.created_at AT TIME ZONE 'UTC'::text))::date);
+
+CREATE VIEW "public"."v_orchestration_speed" WITH (security_invoker=true) AS  SELECT m.day,
+    m.attempts,
+    m.executions,
+    m.avg_time_sec,
+    m.max_time_sec,
+    m.parallel_speedup
+   FROM public.metric_days_orchestration m
+  WHERE ((m.day >= ((public.metrics_window_start() AT TIME ZONE 'UTC'::text))::date) AND (m.day < ((public.metrics_live_from() AT TIME ZONE 'UTC'::text))::date))
+UNION ALL
+ SELECT x.day,
+    (sum(x.attempts))::bigint AS attempts,
+    sum(x.executions) AS executions,
+    round((sum(x.time_x_executions) / NULLIF(sum(x.executions), (0)::numeric)), 3) AS avg_time_sec,
+    max(x.max_time_sec) AS max_time_sec,
+    round((sum(x.speedup_sum) / NULLIF(sum(x.speedup_n), (0)::numeric)), 2) AS parallel_speedup
+   FROM ( SELECT ((h.hour AT TIME ZONE 'UTC'::text))::date AS day,
+            h.attempts,
+            h.executions,
+            h.time_x_executions,
+            h.max_time_sec,
+            h.speedup_sum,
+            h.speedup_n
+           FROM public.metric_hours_orchestration h
+          WHERE ((h.hour >= public.metrics_live_from()) AND (h.hour < public.metrics_live_hour_from()))
+        UNION ALL
+         SELECT ((o.hour AT TIME ZONE 'UTC'::text))::date AS timezone,
+            o.attempts,
+            o.executions,
+            o.time_x_executions,
+            o.max_time_sec,
+            o.speedup_sum,
+            o.speedup_n
+           FROM public.metrics_orchestration_hours(public.metrics_live_hour_from(), 'infinity'::timestamp with time zone) o(hour, attempts, executions, time_x_executions, max_time_sec, speedup_sum, speedup_n)) x
+  GROUP BY x.day;
 
 CREATE VIEW "public"."v_transition_success_rate" WITH (security_invoker=true) AS  WITH c AS (
          SELECT c_1.day,
@@ -465,37 +673,89 @@ CREATE TRIGGER tg_metrics_upd AFTER UPDATE ON public.handoff_overrides
   'overrides'
 );
 
-COMMENT ON FUNCTION "public"."fn_sweep_metric_days"(integer) IS 'Compute v_handoff_duration and v_orchestration_speed once for each closed UTC day of the last 31 not done yet (at most p_days per run), into metric_days_*; forget days past the window; merge closed days'' metric_counters shards into one row per day, metric and labels. Returns {rolled_up, forgotten, merged_days}. Scheduled by sweep_schedule ''metric_days''.';
+COMMENT ON FUNCTION "public"."fn_sweep_metric_days"(integer) IS 'Compute v_handoff_duration and v_orchestration_speed once for each closed UTC day of the last 31 not done yet (at most p_days per run), into metric_days_*; forget days past the window; roll up the closed hours since (once every attempt begun before the hour''s end has finished) into metric_hours_*; merge closed days'' metric_counters shards into one row per day, metric and labels. Returns {rolled_up, forgotten, hours_rolled_up, merged_days}. Scheduled by sweep_schedule ''metric_days''.';
+
+COMMENT ON TABLE "public"."metric_hours" IS 'Closed UTC hours since the last rolled-up day whose v_handoff_duration values and v_orchestration_speed sums fn_sweep_metric_days has stored once (metric_hours_handoff_duration, metric_hours_orchestration).';
 
 COMMENT ON VIEW "public"."v_gate_validation_failure_rate" IS 'Per UTC day of the last 31 and sub-agent (skipped gates left out): results, invalid (failed the gate-result contract; alert > 10%), normalized (accepted after fixes), FAIL and ERROR verdicts, and their rates. From metric_counters (which keeps the older days too).';
 
+COMMENT ON VIEW "public"."v_handoff_duration" IS 'Per UTC day of the last 31 and handoff: count and duration (begin to complete, ms): avg (runbook: < 30 s, alert > 60 s), p50, p95, max. Closed days from metric_days_handoff_duration, closed hours since from metric_hours_handoff_duration, the rest from the rows.';
+
 COMMENT ON VIEW "public"."v_idempotent_hit_rate" IS 'Per source (sub_agent_result, http) and UTC day of the last 31 of the first record: records, records hit again, duplicate calls, hit_rate_pct (runbook target < 10%, alert > 50%). HTTP keys are purged after 24 h, so only recent days show for http. Older days of sub_agent_result: metric_counters.';
 
+COMMENT ON VIEW "public"."v_orchestration_speed" IS 'Per UTC day of the last 31: orchestrated gate runs, their average and longest run time in seconds (runbook: < 15 s), and parallel_speedup = summed gate time / attempt wall time (finished attempts only). Closed days from metric_days_orchestration, closed hours since from metric_hours_orchestration, the rest from the rows.';
+
 COMMENT ON VIEW "public"."v_transition_success_rate" IS 'Per UTC day of the last 31: completed, rejected, failed and would-reject (would_reject or score below threshold) audit rows; success_rate_pct = completed / (completed + failed) (runbook: > 95%), failure_rate_pct (alert > 5%), would_reject_rate_pct = would_reject / judged. From metric_counters (which keeps the older days too).';
+
+REVOKE ALL ON FUNCTION "public"."metrics_live_hour_from"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."metrics_live_hour_from"() TO "postgres", "service_role";
+
+REVOKE ALL ON FUNCTION "public"."metrics_orchestration_hours"(timestamp WITH time zone, timestamp WITH time zone) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "public"."metrics_orchestration_hours"(timestamp WITH time zone, timestamp WITH time zone) TO "postgres", "service_role";
 
 REVOKE ALL ON FUNCTION "public"."metrics_window_first_day"() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "public"."metrics_window_first_day"() TO "postgres", "service_role";
 
+GRANT ALL ON TABLE "public"."metric_hours" TO "postgres", "service_role";
+
+GRANT ALL ON TABLE "public"."metric_hours_handoff_duration" TO "postgres", "service_role";
+
+GRANT ALL ON TABLE "public"."metric_hours_orchestration" TO "postgres", "service_role";
+
 GRANT ALL ON TABLE "public"."v_gate_validation_failure_rate" TO "postgres", "service_role";
 
+GRANT ALL ON TABLE "public"."v_handoff_duration" TO "postgres", "service_role";
+
 GRANT ALL ON TABLE "public"."v_idempotent_hit_rate" TO "postgres", "service_role";
+
+GRANT ALL ON TABLE "public"."v_orchestration_speed" TO "postgres", "service_role";
 
 GRANT ALL ON TABLE "public"."v_transition_success_rate" TO "postgres", "service_role";
 
 SET local check_function_bodies = off;
 
+REVOKE ALL ON FUNCTION "public"."metrics_live_hour_from"() FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."metrics_live_hour_from"() FROM "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."metrics_orchestration_hours"(timestamp WITH time zone, timestamp WITH time zone) FROM "anon";
+
+REVOKE ALL ON FUNCTION "public"."metrics_orchestration_hours"(timestamp WITH time zone, timestamp WITH time zone) FROM "authenticated";
+
 REVOKE ALL ON FUNCTION "public"."metrics_window_first_day"() FROM "anon";
 
 REVOKE ALL ON FUNCTION "public"."metrics_window_first_day"() FROM "authenticated";
+
+REVOKE ALL ON TABLE "public"."metric_hours" FROM "anon";
+
+REVOKE ALL ON TABLE "public"."metric_hours" FROM "authenticated";
+
+REVOKE ALL ON TABLE "public"."metric_hours_handoff_duration" FROM "anon";
+
+REVOKE ALL ON TABLE "public"."metric_hours_handoff_duration" FROM "authenticated";
+
+REVOKE ALL ON TABLE "public"."metric_hours_orchestration" FROM "anon";
+
+REVOKE ALL ON TABLE "public"."metric_hours_orchestration" FROM "authenticated";
 
 REVOKE ALL ON TABLE "public"."v_gate_validation_failure_rate" FROM "anon";
 
 REVOKE ALL ON TABLE "public"."v_gate_validation_failure_rate" FROM "authenticated";
 
+REVOKE ALL ON TABLE "public"."v_handoff_duration" FROM "anon";
+
+REVOKE ALL ON TABLE "public"."v_handoff_duration" FROM "authenticated";
+
 REVOKE ALL ON TABLE "public"."v_idempotent_hit_rate" FROM "anon";
 
 REVOKE ALL ON TABLE "public"."v_idempotent_hit_rate" FROM "authenticated";
+
+REVOKE ALL ON TABLE "public"."v_orchestration_speed" FROM "anon";
+
+REVOKE ALL ON TABLE "public"."v_orchestration_speed" FROM "authenticated";
 
 REVOKE ALL ON TABLE "public"."v_transition_success_rate" FROM "anon";
 
