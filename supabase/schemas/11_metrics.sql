@@ -511,11 +511,11 @@ from (
   select (h.hour at time zone 'UTC')::date as day, h.handoff_type, h.from_phase, h.to_phase, v.ms
   from public.metric_hours_handoff_duration h
   cross join lateral unnest(h.values_ms) v(ms)
-  where h.hour >= public.metrics_live_from() and h.hour < public.metrics_live_hour_from()
+  where h.hour >= (select public.metrics_live_from()) and h.hour < (select public.metrics_live_hour_from())
   union all
   select (p.created_at at time zone 'UTC')::date, p.handoff_type, p.from_phase, p.to_phase, p.execution_time_ms
   from public.sd_phase_handoffs p
-  where p.execution_time_ms is not null and p.created_at >= public.metrics_live_hour_from()
+  where p.execution_time_ms is not null and p.created_at >= (select public.metrics_live_hour_from())
 ) x
 group by 1, 2, 3, 4;
 comment on view public.v_handoff_duration is
@@ -536,11 +536,11 @@ from (
   select (h.hour at time zone 'UTC')::date as day, h.attempts, h.executions, h.time_x_executions, h.max_time_sec,
          h.speedup_sum, h.speedup_n
   from public.metric_hours_orchestration h
-  where h.hour >= public.metrics_live_from() and h.hour < public.metrics_live_hour_from()
+  where h.hour >= (select public.metrics_live_from()) and h.hour < (select public.metrics_live_hour_from())
   union all
   select (o.hour at time zone 'UTC')::date, o.attempts, o.executions, o.time_x_executions, o.max_time_sec,
          o.speedup_sum, o.speedup_n
-  from public.metrics_orchestration_hours(public.metrics_live_hour_from(), 'infinity') o
+  from public.metrics_orchestration_hours((select public.metrics_live_hour_from()), 'infinity') o
 ) x
 group by 1;
 comment on view public.v_orchestration_speed is

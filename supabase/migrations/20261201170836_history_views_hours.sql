@@ -562,7 +562,7 @@ UNION ALL
             v.ms
            FROM (public.metric_hours_handoff_duration h
              CROSS JOIN LATERAL unnest(h.values_ms) v(ms))
-          WHERE ((h.hour >= public.metrics_live_from()) AND (h.hour < public.metrics_live_hour_from()))
+          WHERE ((h.hour >= ( SELECT public.metrics_live_from() AS metrics_live_from)) AND (h.hour < ( SELECT public.metrics_live_hour_from() AS metrics_live_hour_from)))
         UNION ALL
          SELECT ((p.created_at AT TIME ZONE 'UTC'::text))::date AS timezone,
             p.handoff_type,
@@ -570,7 +570,7 @@ UNION ALL
             p.to_phase,
             p.execution_time_ms
            FROM public.sd_phase_handoffs p
-          WHERE ((p.execution_time_ms IS NOT NULL) AND (p.created_at >= public.metrics_live_hour_from()))) x
+          WHERE ((p.execution_time_ms IS NOT NULL) AND (p.created_at >= ( SELECT public.metrics_live_hour_from() AS metrics_live_hour_from)))) x
   GROUP BY x.day, x.handoff_type, x.from_phase, x.to_phase;
 
 CREATE VIEW "public"."v_idempotent_hit_rate" WITH (security_invoker=true) AS  SELECT 'sub_agent_result'::text AS source,
@@ -617,7 +617,7 @@ UNION ALL
             h.speedup_sum,
             h.speedup_n
            FROM public.metric_hours_orchestration h
-          WHERE ((h.hour >= public.metrics_live_from()) AND (h.hour < public.metrics_live_hour_from()))
+          WHERE ((h.hour >= ( SELECT public.metrics_live_from() AS metrics_live_from)) AND (h.hour < ( SELECT public.metrics_live_hour_from() AS metrics_live_hour_from)))
         UNION ALL
          SELECT ((o.hour AT TIME ZONE 'UTC'::text))::date AS timezone,
             o.attempts,
@@ -626,7 +626,7 @@ UNION ALL
             o.max_time_sec,
             o.speedup_sum,
             o.speedup_n
-           FROM public.metrics_orchestration_hours(public.metrics_live_hour_from(), 'infinity'::timestamp with time zone) o(hour, attempts, executions, time_x_executions, max_time_sec, speedup_sum, speedup_n)) x
+           FROM public.metrics_orchestration_hours(( SELECT public.metrics_live_hour_from() AS metrics_live_hour_from), 'infinity'::timestamp with time zone) o(hour, attempts, executions, time_x_executions, max_time_sec, speedup_sum, speedup_n)) x
   GROUP BY x.day;
 
 CREATE VIEW "public"."v_transition_success_rate" WITH (security_invoker=true) AS  WITH c AS (
