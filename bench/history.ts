@@ -145,10 +145,6 @@ async function buildHistory(from: number, to: number): Promise<void> {
   }
   process.stdout.write('\n');
   await sql.unsafe('vacuum analyze');
-  // what the hourly metric_days sweep does with the closed days of the window
-  await sql`delete from public.metric_days`;
-  await sql`delete from public.metric_hours`;
-  await sql`select public.fn_sweep_metric_days()`;
 }
 
 let pool = 0;
@@ -322,6 +318,12 @@ for (const size of SIZES) {
     const [row] = await sql<{ n: number }[]>`select count(*)::int as n from public.fn_check_invariants(null)`;
     if (row!.n !== 0) throw new Error(`fn_check_invariants(null) found ${row!.n} violations in the built history`);
   }
+  // What the hourly metric_days sweep keeps in a running database, at every size (the empty one
+  // too): the closed days of the window and today's closed hours rolled up, closed days' counter
+  // shards merged.
+  await sql`delete from public.metric_days`;
+  await sql`delete from public.metric_hours`;
+  await sql`select public.fn_sweep_metric_days()`;
   // the traffic the windowed reads see: handoff records of the last hour and of today (UTC)
   const [traffic] = await sql<{ last_hour: number; today: number }[]>`
     select count(*) filter (where created_at > now() - interval '1 hour')::int as last_hour,
