@@ -71,10 +71,12 @@ create table public.handoff_request_dispatch (
   service_key_secret text not null default 'stagegate_service_role_key',
   timeout_ms int not null default 120000 check (timeout_ms between 1000 and 600000),
   enabled boolean not null default true,
+  -- also kick the approval-webhooks function (the 'approval_webhooks' sweep) while deliveries are due
+  approval_webhooks boolean not null default false,
   updated_at timestamptz not null default now()
 );
 comment on table public.handoff_request_dispatch is
-  'pg_net dispatch of handoff_requests on hosted Supabase: the functions URL and the Vault secret name of the service-role key. See docs/runbook.md, "Deploy".';
+  'pg_net dispatch on hosted Supabase: the functions URL and the Vault secret name of the service-role key, for handoff_requests and (approval_webhooks = true) the approval-webhooks function. See docs/runbook.md, "Deploy".';
 alter table public.handoff_request_dispatch enable row level security;
 grant select, insert, update, delete on table public.handoff_request_dispatch to service_role;
 
