@@ -756,14 +756,7 @@ begin
                      where not exists (select 1 from public.approval_webhook_deliveries d where d.event_id = e.id)) then
     return jsonb_build_object('pg_net', true, 'enabled', true, 'posted', false);
   end if;
-  if to_regclass('vault.decrypted_secrets') is not null then
-    execute 'select decrypted_secret from vault.decrypted_secrets where name = $1' into v_key using v_cfg.service_key_secret;
-  end if;
-  if v_key is null then
-    raise exception using errcode = 'SG016',
-      message = format('DISPATCH_NOT_CONFIGURED: Vault secret %L (the service-role key) is missing; create it with vault.create_secret or set handoff_request_dispatch.approval_webhooks = false',
-                       v_cfg.service_key_secret);
-  end if;
+  v_key := stagegate_private.fn_dispatch_service_key(v_cfg);
   execute 'select net.http_post(url := $1, body := $2, params := ''{}''::jsonb, headers := $3, timeout_milliseconds := $4)'
     into v_net_id
     using v_cfg.functions_url || '/approval-webhooks', '{}'::jsonb,
