@@ -38,6 +38,8 @@ const PURGE_SECONDS = Number(process.env.BENCH_HISTORY_PURGE_SECONDS ?? 45);
 // A kept database: history already built there (SD-HIST-* directives) is reused, so
 // BENCH_HISTORY_BUILD_ONLY=1 once, then `create database … template …` copies to measure on.
 const BUILD_ONLY = process.env.BENCH_HISTORY_BUILD_ONLY === '1';
+// Only the second run (handoffs at 20/s with and without the retention purge), on a kept database.
+const PURGE_ONLY = process.env.BENCH_HISTORY_PURGE_ONLY === '1';
 const RATE = 20;
 const CHUNK = 50000;
 const SPACING_S = 31.536; // 1,000,000 handoffs a year
@@ -147,17 +149,6 @@ async function buildHistory(from: number, to: number): Promise<void> {
   await sql.unsafe('vacuum analyze');
 }
 
-/** Block I/O of the client backends (pg_stat_io): shared buffers read from the OS, written out, hit. */
-type Io = { reads: number; writes: number; hits: number };
-async function io(): Promise<Io> {
-  const [r] = await sql<Io[]>`select coalesce(sum(reads), 0)::float8 as reads, coalesce(sum(writes), 0)::float8 as writes,
-    coalesce(sum(hits), 0)::float8 as hits from pg_catalog.pg_stat_io where backend_type = 'client backend' and object = 'relation'`;
-  return r!;
-}
-/** Per handoff, between two snapshots (the snapshots' own few hits included). */
-const ioPer = (a: Io, b: Io, n: number) => ({ reads: round((b.reads - a.reads) / n), writes: round((b.writes - a.writes) / n), hits: round((b.hits - a.hits) / n) });
-const handoffIo: Record<string, unknown>[] = [];
-
 let pool = 0;
 /** Fresh directives in LEAD for timed handoffs. */
 async function freshSds(n: number): Promise<string[]> {
@@ -197,10 +188,7 @@ async function measureAt(size: number): Promise<Record<string, Stat>> {
   out.invariants_last_day = await timeIt(5, () => sql`select * from public.fn_check_invariants()`);
   const sds = await freshSds(HANDOFF_REPS + 3);
   const times = { begin: [] as number[], complete: [] as number[], total: [] as number[] };
-  for (const [i, sd] of sds.slice(0, 3).entries()) await oneHandoff(sd, i < 3 ? undefined : times);
-  const io0 = await io();
-  for (const sd of sds.slice(3)) await oneHandoff(sd, times);
-  handoffIo.push({ size, when: 'measured', ...ioPer(io0, await io(), sds.length - 3) });
+  for (const [i, sd] of sds.entries()) await oneHandoff(sd, i < 3 ? undefined : times);
   out.handoff_begin = stat(times.begin);
   out.handoff_complete = stat(times.complete);
   console.log(`  at ${size.toLocaleString('en')}: ` + Object.entries(out).map(([k, s]) => `${k} ${s.p50}/${s.p99}`).join(', '));
@@ -304,6 +292,11 @@ if (BUILD_ONLY) {
   await sql.end({ timeout: 1 });
   process.exit(0);
 }
+if (PURGE_ONLY) {
+  console.log(JSON.stringify(await purgeRun()));
+  await sql.end({ timeout: 1 });
+  process.exit(0);
+}
 for (const size of SIZES) {
   if (size < built) {
     console.log(`skipping ${size.toLocaleString('en')}: the database already holds ${built.toLocaleString('en')}`);
@@ -322,9 +315,7 @@ for (const size of SIZES) {
   let afterBuild: { handoff_begin: Stat; handoff_complete: Stat; checkpoint_s: number } | undefined;
   if (buildS > 1) {
     const times = { begin: [] as number[], complete: [] as number[], total: [] as number[] };
-    const io0 = await io();
     for (const sd of await freshSds(20)) await oneHandoff(sd, times);
-    handoffIo.push({ size, when: 'after_build', ...ioPer(io0, await io(), 20) });
     const c0 = performance.now();
     await sql`checkpoint`;
     afterBuild = { handoff_begin: stat(times.begin), handoff_complete: stat(times.complete), checkpoint_s: round((performance.now() - c0) / 1000) };
@@ -375,7 +366,6 @@ const result = {
   invariants_whole_database_ms_at_largest: invariants_all_ms,
   targets: { growth_ratio: 1.5, slack_ms: SLACK_MS, scrape_p99_ms: 100, purge_ratio_p99: 1.2 },
   purge,
-  handoff_io: handoffIo,
   total_s: round((performance.now() - t0) / 1000),
 };
 console.log(writeResult('history', result));

@@ -186,9 +186,7 @@ if (history) {
   const fairLabel = h.growth[0]?.fair_size ? label(h.growth[0].fair_size) : undefined;
   const rows = h.growth.map((g: Json) => `| ${g.measure} | ${h.levels.map((l: Json) => `${l.stats[g.measure].p50} / ${l.stats[g.measure].p99}`).join(' | ')} | ${g.ratio}× | ${yes(g.ok)} |${fairLabel ? ` ${g.fair_ratio}× | ${yes(g.fair_ok)} |` : ''}`).join('\n');
   const built = h.levels.filter((l: Json) => l.after_build);
-  const ioOf = (size: number, when: string) => (h.handoff_io ?? []).find((x: Json) => x.size === size && x.when === when);
-  const ioText = (x: Json) => (x ? `; per handoff ${x.reads} blocks read from the OS, ${x.writes} written out, ${x.hits} hits` : '');
-  const afterBuild = built.length === 0 ? '' : ` Right after each build, as the build left the server (before a CHECKPOINT), begin / complete p50 were ${built.map((l: Json) => `${label(l.size)} ${l.after_build.handoff_begin.p50} / ${l.after_build.handoff_complete.p50} ms (checkpoint ${l.after_build.checkpoint_s} s${ioText(ioOf(l.size, 'after_build'))})`).join(', ')}; the table's figures are measured after the CHECKPOINT and the reads (${h.levels.map((l: Json) => `${label(l.size)}${ioText(ioOf(l.size, 'measured'))}`).join(', ')}).`;
+  const afterBuild = built.length === 0 ? '' : ` Right after each build, as the build left the server (before a CHECKPOINT), begin / complete p50 were ${built.map((l: Json) => `${label(l.size)} ${l.after_build.handoff_begin.p50} / ${l.after_build.handoff_complete.p50} ms (checkpoint ${l.after_build.checkpoint_s} s)`).join(', ')}; the table's figures are measured after the CHECKPOINT.`;
   const traffic = h.levels[0]?.traffic ? ` Handoff records in the last hour / today (UTC) at each size: ${h.levels.map((l: Json) => `${l.traffic.last_hour} / ${l.traffic.today}`).join(', ')}.` : '';
   const p = h.purge;
   sections.push(`## History at scale
