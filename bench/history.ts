@@ -349,7 +349,7 @@ const first = levels[0]!, last = levels[levels.length - 1]!;
 const fair = levels.find((l) => l.size > 0 && l !== last);
 const SLACK_MS = 0.5;
 const growth = Object.keys(first.stats).filter((k) => k !== 'invariants_last_day').map((k) => {
-  const a = first.stats[k]!.p50, b = last.stats[k]!.p50, f = fair?.stats[k]!.p50;
+  const a = first.stats[k]!.p50, b = last.stats[k]!.p50, f = fair ? fair.stats[k]!.p50 : undefined;
   return { measure: k, empty_p50_ms: a, largest_p50_ms: b, ratio: round(b / a), ok: b <= 1.5 * a + SLACK_MS,
     ...(f === undefined ? {} : { fair_size: fair!.size, fair_p50_ms: f, fair_ratio: round(b / f), fair_ok: b <= 1.5 * f + SLACK_MS }) };
 });
