@@ -9,6 +9,7 @@ import type {
 } from './directives-schema.ts';
 import { httpStatus, isErrorCode } from './errors.ts';
 import type { HandoffRequestInput, HandoffResponse } from './handoff-schema.ts';
+import type { ApprovalDecisionResponse, OverrideResponse } from './approvals.ts';
 
 /** The part of supabase-js's FunctionsClient this client uses. */
 export interface FunctionsInvoker {
@@ -132,6 +133,15 @@ export function stagegateClient(functions: FunctionsInvoker) {
       }
       throw new ApiError(0, 'NETWORK', 'the event stream ended before the verdict');
     },
+    /**
+     * POST /handoff/attempts/<id>/approvals: approve or reject a handoff awaiting approval, as the
+     * caller (SQL decides who may: 403 SELF_APPROVAL, NOT_AN_APPROVER; 409 APPROVAL_CLOSED).
+     */
+    decideApproval: (attemptId: string, body: { decision: 'approve' | 'reject'; comment?: string }) =>
+      call<ApprovalDecisionResponse>(`handoff/attempts/${key(attemptId)}/approvals`, { method: 'POST', body }),
+    /** POST /handoff/attempts/<id>/override: accept a rejected handoff anyway, with a reason. */
+    overrideHandoff: (attemptId: string, body: { reason: string }) =>
+      call<OverrideResponse>(`handoff/attempts/${key(attemptId)}/override`, { method: 'POST', body }),
     /** GET /operations: modes with the promotion gate, breakers, recent failures. */
     operations: () => call<Operations>('operations', { method: 'GET' }),
     /** POST /operations/modes: set a validation mode (the promotion gate decides ENFORCE). */
