@@ -71,7 +71,7 @@ function ApprovalItem({ api, r, onChanged }: { api: StagegateClient; r: Approval
         </p>
       )}
       {r.decisions.length > 0 && (
-        <ul class="plain decisions" aria-label="Decisions">
+        <ul class="plain decisions small" aria-label="Decisions">
           {r.decisions.map((d) => (
             <li key={`${d.by.user_id}-${d.decided_at}`} data-decision={d.decision}>
               <Badge kind={verdictKind(d.decision)}>{d.decision === 'approve' ? 'approved' : 'rejected'}</Badge>{' '}

@@ -243,6 +243,8 @@ describe('the console', () => {
     await card.locator('.badge.warn', { hasText: 'awaiting approval' }).waitFor();
     await card.click();
     const pending = page.locator('[data-testid="approvals"] li.approval[data-status="awaiting_approval"]');
+    await pending.getByRole('button', { name: 'Approve' }).waitFor();
+    await shot('14-approval-lead');
     await pending.getByRole('button', { name: 'Reject' }).click();
     const alert = pending.getByRole('alert');
     await alert.waitFor();
@@ -253,7 +255,7 @@ describe('the console', () => {
     step = 'approve';
     const comment = pending.getByLabel(/^Comment/);
     await comment.fill('Scope is clear; go ahead');
-    await shot('14-approval-lead');
+    await shot('15-approval-refused');
     // keyboard: from the comment, Tab reaches Approve, Enter presses it
     await comment.focus();
     await page.keyboard.press('Tab');
@@ -267,7 +269,7 @@ describe('the console', () => {
     // the audit chain names people: the LEAD moved it to PLAN, and (approving) to EXEC
     const auditWho = await page.locator('section[aria-labelledby="audit-title"] tbody tr td:nth-child(6)').allTextContents();
     expect(auditWho).toEqual(['lead@demo.stagegate via http', 'lead@demo.stagegate via http']);
-    await shot('15-approved');
+    await shot('16-approved');
 
     step = 'approved-board';
     await page.getByRole('link', { name: 'Board', exact: true }).click();
@@ -339,7 +341,7 @@ describe('the console', () => {
     await phone.getByRole('button', { name: 'Edit content' }).click();
     await phone.getByTestId('edit').waitFor();
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await phone.screenshot({ path: path.join(SHOTS, '16-edit-390.png'), fullPage: true });
+    await phone.getByTestId('edit').screenshot({ path: path.join(SHOTS, '17-edit-390.png') });
     await phone.close();
   });
 
