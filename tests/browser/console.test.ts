@@ -241,6 +241,7 @@ describe('the console', () => {
     // the board marks the directive that waits for people
     const card = page.locator('section.column[data-phase="PLAN"] a.card[data-sd="SD-BROWSER-001"]');
     await card.locator('.badge.warn', { hasText: 'awaiting approval' }).waitFor();
+    await shot('13-board-awaiting');
     await card.click();
     const pending = page.locator('[data-testid="approvals"] li.approval[data-status="awaiting_approval"]');
     await pending.getByRole('button', { name: 'Approve' }).waitFor();
