@@ -63,6 +63,10 @@ export const FunctionEnvSchema = z.object({
   STAGEGATE_JWT_AUDIENCE: optionalText.transform((v) => v ?? 'authenticated'),
   SUBAGENT_SIGNING_SECRET: optionalText.refine((v) => v === undefined || (!v.includes(',') && parseWebhookSecrets(v).ok),
     'SUBAGENT_SIGNING_SECRET must be a Standard Webhooks secret: whsec_ + base64 of at least 32 bytes'),
+  /** approval-webhooks: where approval events are POSTed, and the Standard Webhooks secret signing them (both or neither). */
+  STAGEGATE_APPROVAL_WEBHOOK_URL: url('STAGEGATE_APPROVAL_WEBHOOK_URL'),
+  STAGEGATE_APPROVAL_WEBHOOK_SECRET: optionalText.refine((v) => v === undefined || (!v.includes(',') && parseWebhookSecrets(v).ok),
+    'STAGEGATE_APPROVAL_WEBHOOK_SECRET must be a Standard Webhooks secret: whsec_ + base64 of at least 32 bytes'),
 });
 
 export type FunctionEnv = z.output<typeof FunctionEnvSchema>;
@@ -81,6 +85,10 @@ export function parseFunctionEnv(env: Record<string, string | undefined>): Funct
     };
   }
   const e = parsed.data;
+  if ((e.STAGEGATE_APPROVAL_WEBHOOK_URL === undefined) !== (e.STAGEGATE_APPROVAL_WEBHOOK_SECRET === undefined)) {
+    const missing = e.STAGEGATE_APPROVAL_WEBHOOK_URL === undefined ? 'STAGEGATE_APPROVAL_WEBHOOK_URL' : 'STAGEGATE_APPROVAL_WEBHOOK_SECRET';
+    return { ok: false, problems: [{ variable: missing, message: 'set STAGEGATE_APPROVAL_WEBHOOK_URL and STAGEGATE_APPROVAL_WEBHOOK_SECRET together' }] };
+  }
   // Hosted Supabase publishes the project's public signing keys beside Auth.
   const jwksUrl = e.STAGEGATE_JWKS_URL ?? (e.SUPABASE_JWKS ? undefined : e.SUPABASE_URL && `${e.SUPABASE_URL.replace(/\/+$/, '')}/auth/v1/.well-known/jwks.json`);
   const secret = e.STAGEGATE_JWT_SECRET ?? e.SUPABASE_JWT_SECRET;

@@ -120,7 +120,8 @@ export const HandoffResponseSchema = z
     audit_id: z.string().nullable(),
     transition_version: z.number().int().nullable().optional(),
     issues: z.array(z.string()).optional(),
-    gates: z.array(GateOutcomeSchema),
+    gates: z.array(GateOutcomeSchema)
+      .describe("Each automated gate's outcome in the plan's order. On a replay, the results recorded for that attempt (reused: true), not run again"),
     wall_ms: z.number(),
     critical_path_ms: z.number(),
     mode_read: ModeReadSchema.optional()

@@ -71,10 +71,12 @@ create table public.handoff_request_dispatch (
   service_key_secret text not null default 'stagegate_service_role_key',
   timeout_ms int not null default 120000 check (timeout_ms between 1000 and 600000),
   enabled boolean not null default true,
+  -- also kick the approval-webhooks function (the 'approval_webhooks' sweep) while deliveries are due
+  approval_webhooks boolean not null default false,
   updated_at timestamptz not null default now()
 );
 comment on table public.handoff_request_dispatch is
-  'pg_net dispatch of handoff_requests on hosted Supabase: the functions URL and the Vault secret name of the service-role key. See docs/runbook.md, "Deploy".';
+  'pg_net dispatch on hosted Supabase: the functions URL and the Vault secret name of the service-role key, for handoff_requests and (approval_webhooks = true) the approval-webhooks function. See docs/runbook.md, "Deploy".';
 alter table public.handoff_request_dispatch enable row level security;
 grant select, insert, update, delete on table public.handoff_request_dispatch to service_role;
 
@@ -95,6 +97,27 @@ create trigger _100_freeze before update on public.handoff_requests
   for each row execute function public.tg_handoff_requests__freeze();
 
 -- ============================================================================================
+-- Hosted: the service-role key pg_net posts with, from Vault (never stored in a table)
+-- ============================================================================================
+create or replace function stagegate_private.fn_dispatch_service_key(p_cfg public.handoff_request_dispatch) returns text
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  v_key text;
+begin
+  if to_regclass('vault.decrypted_secrets') is not null then
+    execute 'select decrypted_secret from vault.decrypted_secrets where name = $1' into v_key using p_cfg.service_key_secret;
+  end if;
+  if v_key is null then
+    raise exception using errcode = 'SG016',
+      message = format('DISPATCH_NOT_CONFIGURED: Vault secret %L (the service-role key) is missing; create it with vault.create_secret, or turn pg_net dispatch off (public.handoff_request_dispatch: enabled, approval_webhooks)',
+                       p_cfg.service_key_secret);
+  end if;
+  return v_key;
+end;
+$$;
+revoke all on function stagegate_private.fn_dispatch_service_key(public.handoff_request_dispatch) from public, anon, authenticated, service_role;
+
+-- ============================================================================================
 -- Hosted: post one request with pg_net (dynamic SQL: parses without the net and vault schemas)
 -- ============================================================================================
 create or replace function public.fn_dispatch_handoff_request(p_id uuid) returns bigint
@@ -109,14 +132,7 @@ begin
   if not found or to_regprocedure('net.http_post(text,jsonb,jsonb,jsonb,integer)') is null then
     return null;
   end if;
-  if to_regclass('vault.decrypted_secrets') is not null then
-    execute 'select decrypted_secret from vault.decrypted_secrets where name = $1' into v_key using v_cfg.service_key_secret;
-  end if;
-  if v_key is null then
-    raise exception using errcode = 'SG016',
-      message = format('DISPATCH_NOT_CONFIGURED: Vault secret %L (the service-role key) is missing; create it with vault.create_secret or disable public.handoff_request_dispatch',
-                       v_cfg.service_key_secret);
-  end if;
+  v_key := stagegate_private.fn_dispatch_service_key(v_cfg);
   select * into v_req from public.handoff_requests r where r.id = p_id for update;
   execute 'select net.http_post(url := $1, body := $2, params := ''{}''::jsonb, headers := $3, timeout_milliseconds := $4)'
     into v_net_id

@@ -752,3 +752,42 @@ revoke all on function public.fn_claim_approval_webhooks(int, int), public.fn_re
 from public, anon, authenticated;
 grant execute on function public.fn_claim_approval_webhooks(int, int), public.fn_record_approval_webhook(bigint, boolean, int, text, int)
 to service_role;
+
+-- Hosted: kick the approval-webhooks edge function with pg_net while deliveries are due (the
+-- function runs one pass; a pass leases what it sends, so a kick while one runs sends nothing
+-- twice). Off until handoff_request_dispatch.approval_webhooks is set (the function also needs
+-- its secrets STAGEGATE_APPROVAL_WEBHOOK_URL and _SECRET); locally the stack's relay runs the
+-- pass itself and this returns {pg_net: false}. Dynamic SQL: parses without the net and vault schemas.
+create or replace function public.fn_sweep_approval_webhooks() returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_cfg public.handoff_request_dispatch;
+  v_key text;
+  v_net_id bigint;
+begin
+  if to_regprocedure('net.http_post(text,jsonb,jsonb,jsonb,integer)') is null then
+    return jsonb_build_object('pg_net', false);
+  end if;
+  select * into v_cfg from public.handoff_request_dispatch where enabled and approval_webhooks;
+  if not found then
+    return jsonb_build_object('pg_net', true, 'enabled', false, 'posted', false);
+  end if;
+  if not exists (select 1 from public.approval_webhook_deliveries d where d.status = 'pending' and d.next_attempt_at <= clock_timestamp())
+     and not exists (select 1 from public.approval_events e
+                     where not exists (select 1 from public.approval_webhook_deliveries d where d.event_id = e.id)) then
+    return jsonb_build_object('pg_net', true, 'enabled', true, 'posted', false);
+  end if;
+  v_key := stagegate_private.fn_dispatch_service_key(v_cfg);
+  execute 'select net.http_post(url := $1, body := $2, params := ''{}''::jsonb, headers := $3, timeout_milliseconds := $4)'
+    into v_net_id
+    using v_cfg.functions_url || '/approval-webhooks', '{}'::jsonb,
+          jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || v_key),
+          -- a pass sends at most 50 events in parallel, each within 10 s
+          30000;
+  return jsonb_build_object('pg_net', true, 'enabled', true, 'posted', true, 'net_request_id', v_net_id);
+end;
+$$;
+comment on function public.fn_sweep_approval_webhooks() is
+  'Hosted (pg_net): while approval webhook deliveries are due, POST <functions_url>/approval-webhooks with the service-role key from Vault (one delivery pass). Only with handoff_request_dispatch.approval_webhooks = true. Returns {pg_net: false} where pg_net is absent, else {pg_net, enabled, posted, net_request_id}. Raises SG016 DISPATCH_NOT_CONFIGURED when the Vault secret is missing. Scheduled by sweep_schedule ''approval_webhooks''.';
+revoke all on function public.fn_sweep_approval_webhooks() from public, anon, authenticated;
+grant execute on function public.fn_sweep_approval_webhooks() to service_role;

@@ -140,7 +140,7 @@ describe('fn_sweep_breakers', () => {
 describe('sweep_schedule, fn_run_sweep(s) and pg_cron', () => {
   it('runs every enabled sweep and records each run on its row', async () => {
     const r = await sweep('fn_run_sweeps()');
-    expect(Object.keys(r).sort()).toEqual(['approval_events', 'approval_expiry', 'breakers', 'expired_claims', 'handoff_responses', 'idempotency', 'metric_days', 'partitions', 'retention', 'stuck_attempts', 'transition_notifications']);
+    expect(Object.keys(r).sort()).toEqual(['approval_events', 'approval_expiry', 'approval_webhooks', 'breakers', 'expired_claims', 'handoff_responses', 'idempotency', 'metric_days', 'partitions', 'retention', 'stuck_attempts', 'transition_notifications']);
     for (const v of Object.values(r) as { ok: boolean }[]) expect(v.ok).toBe(true);
     expect(r.handoff_responses.result).toEqual({ pg_net: false });
     const rows = await db.sql`select name from public.sweep_schedule where last_run_at is null or last_error is not null`;
@@ -191,12 +191,12 @@ describe('sweep_schedule, fn_run_sweep(s) and pg_cron', () => {
         delete from cron.job where jobid = job_id returning true $$;`);
     const [r] = await sql`select public.fn_pg_cron_schedule_jobs() as r`;
     expect(r!.r).toEqual({
-      approval_events: '1 seconds', approval_expiry: '* * * * *',
+      approval_events: '1 seconds', approval_expiry: '* * * * *', approval_webhooks: '5 seconds',
       breakers: '30 seconds', expired_claims: '* * * * *', handoff_responses: '10 seconds', idempotency: '0 * * * *', metric_days: '0 * * * *', partitions: '0 0 * * *', retention: '* * * * *', stuck_attempts: '*/5 * * * *',
       transition_notifications: '1 seconds',
     });
     const jobs = await sql`select jobname, command from cron.job order by jobname`;
-    expect(jobs.map((j) => j.jobname)).toEqual(['stagegate_approval_events', 'stagegate_approval_expiry', 'stagegate_breakers', 'stagegate_expired_claims', 'stagegate_handoff_responses', 'stagegate_idempotency', 'stagegate_metric_days', 'stagegate_partitions', 'stagegate_retention', 'stagegate_stuck_attempts', 'stagegate_transition_notifications']);
+    expect(jobs.map((j) => j.jobname)).toEqual(['stagegate_approval_events', 'stagegate_approval_expiry', 'stagegate_approval_webhooks', 'stagegate_breakers', 'stagegate_expired_claims', 'stagegate_handoff_responses', 'stagegate_idempotency', 'stagegate_metric_days', 'stagegate_partitions', 'stagegate_retention', 'stagegate_stuck_attempts', 'stagegate_transition_notifications']);
     const claims = jobs.find((j) => j.jobname === 'stagegate_expired_claims')!;
     expect(claims.command).toBe(`select public.fn_run_sweep('expired_claims')`);
     const [ran] = await sql.unsafe(`${claims.command} as r`);

@@ -81,7 +81,7 @@ describe.skipIf(!installed)("an existing PostgreSQL 15 with Debian's pg_cron", (
     });
     expect(out).toMatch(/"msg":"scheduler started","runner":"stack","pg_cron":"pg_cron is installed but not in shared_preload_libraries"/);
     // The scheduler ran every sweep once at start.
-    expect(await sweepsRan(pg.url())).toEqual(['approval_events', 'approval_expiry', 'breakers', 'expired_claims', 'handoff_responses', 'idempotency', 'metric_days', 'partitions', 'retention', 'stuck_attempts', 'transition_notifications']);
+    expect(await sweepsRan(pg.url())).toEqual(['approval_events', 'approval_expiry', 'approval_webhooks', 'breakers', 'expired_claims', 'handoff_responses', 'idempotency', 'metric_days', 'partitions', 'retention', 'stuck_attempts', 'transition_notifications']);
   }, 180000);
 
   it('pg_cron 1.4 preloaded: the extension is created, no job is scheduled (it cannot do seconds), the stack runs the sweeps', async () => {
@@ -106,6 +106,6 @@ describe.skipIf(!installed)("an existing PostgreSQL 15 with Debian's pg_cron", (
     } finally {
       await sql.end({ timeout: 1 });
     }
-    expect((await sweepsRan(pg.url())).length).toBe(11);
+    expect((await sweepsRan(pg.url())).length).toBe(12);
   }, 180000);
 });

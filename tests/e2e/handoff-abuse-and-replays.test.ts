@@ -47,6 +47,12 @@ describe('replay follows the inputs', () => {
     expect(fixed.body.attempt_id).not.toBe(first.body.attempt_id);
     const again = await post(body);
     expect(again.body).toMatchObject({ verdict: 'accepted', replay: true, replay_reason: 'accepted', audit_id: fixed.body.audit_id });
+    // a replay shows the gates the first answer showed: same codes, order, verdicts and scores
+    const gateView = (gates: { code: string; passed: boolean; score: number; issues: string[] }[]) =>
+      gates.map((g) => ({ code: g.code, passed: g.passed, score: g.score, issues: g.issues }));
+    expect(fixed.body.gates.length).toBeGreaterThan(0);
+    expect(gateView(again.body.gates)).toEqual(gateView(fixed.body.gates));
+    expect(gateView(same.body.gates)).toEqual(gateView(first.body.gates));
 
     const [m] = await sql`select public.fn_metrics_snapshot() as m`;
     expect(m!.m.handoff_request_replays).toMatchObject({ accepted: 1, unchanged_inputs: 1 });

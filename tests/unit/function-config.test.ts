@@ -27,6 +27,18 @@ describe('function settings', () => {
     }
   });
 
+  it('takes the approval webhook URL and secret together or not at all', () => {
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    expect(parseFunctionEnv({ ...base, STAGEGATE_APPROVAL_WEBHOOK_URL: 'https://bot.example/hooks', STAGEGATE_APPROVAL_WEBHOOK_SECRET: secret }))
+      .toMatchObject({ ok: true, env: { STAGEGATE_APPROVAL_WEBHOOK_URL: 'https://bot.example/hooks', STAGEGATE_APPROVAL_WEBHOOK_SECRET: secret } });
+    expect(parseFunctionEnv({ ...base, STAGEGATE_APPROVAL_WEBHOOK_URL: 'https://bot.example/hooks' }))
+      .toMatchObject({ ok: false, problems: [{ variable: 'STAGEGATE_APPROVAL_WEBHOOK_SECRET' }] });
+    expect(parseFunctionEnv({ ...base, STAGEGATE_APPROVAL_WEBHOOK_SECRET: secret }))
+      .toMatchObject({ ok: false, problems: [{ variable: 'STAGEGATE_APPROVAL_WEBHOOK_URL' }] });
+    expect(parseFunctionEnv({ ...base, STAGEGATE_APPROVAL_WEBHOOK_URL: 'https://bot.example/hooks', STAGEGATE_APPROVAL_WEBHOOK_SECRET: 'whsec_short' }))
+      .toMatchObject({ ok: false, problems: [{ variable: 'STAGEGATE_APPROVAL_WEBHOOK_SECRET' }] });
+  });
+
   it('refuses a configuration with no way to verify tokens', () => {
     expect(parseFunctionEnv({})).toMatchObject({ ok: false, problems: [{ variable: 'STAGEGATE_JWT_SECRET' }] });
     expect(parseFunctionEnv({ SUPABASE_JWKS: '{"keys":[{"kty":"EC"}]}' })).toMatchObject({ ok: true, jwksUrl: undefined });

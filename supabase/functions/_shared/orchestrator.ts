@@ -167,7 +167,11 @@ export async function runHandoff(o: OrchestratorOptions): Promise<HandoffRespons
   // The same request id already finished: its first answer, without running anything again.
   if (begin.result) {
     const modeRead = o.readMode?.(begin.sd_type).catch(() => undefined);
-    const replayed = respond(request, begin, begin.result, [], { wallMs: performance.now() - started, criticalPathMs: 0 }, false);
+    // the gates as the first answer showed them: their recorded results, in the plan's order
+    const recorded = await recordedOutcomes(sql, begin.attempt_id);
+    const planned = begin.gates.map((g) => recorded.get(g.code)).filter((g): g is GateOutcome => g !== undefined);
+    const gates = planned.length === recorded.size ? planned : [...recorded.values()].sort((a, b) => a.code.localeCompare(b.code));
+    const replayed = respond(request, begin, begin.result, gates, { wallMs: performance.now() - started, criticalPathMs: 0 }, false);
     replayed.mode_read = await modeRead;
     return replayed;
   }
