@@ -42,6 +42,7 @@ export function DirectivePage({ api, sd }: { api: StagegateClient; sd: string })
   const request = (type: string) => ({ sd_id: sd, handoff_type: type, session_id: handoffSession() });
 
   const dryRun = async (type: string) => {
+    stream.current?.abort(); // stop following an earlier run: this result replaces it on the page
     setBusy(true);
     setAction({ kind: 'dry', type, live: [] });
     try {
