@@ -43,6 +43,7 @@ export function DirectivePage({ api, sd }: { api: StagegateClient; sd: string })
 
   const dryRun = async (type: string) => {
     stream.current?.abort(); // stop following an earlier run: this result replaces it on the page
+    setSaved('');
     setBusy(true);
     setAction({ kind: 'dry', type, live: [] });
     try {
@@ -57,6 +58,7 @@ export function DirectivePage({ api, sd }: { api: StagegateClient; sd: string })
   };
 
   const run = async (type: string) => {
+    setSaved('');
     setBusy(true);
     let live: LiveGate[] = [];
     setAction({ kind: 'run', type, live });

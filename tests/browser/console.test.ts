@@ -224,7 +224,7 @@ describe('the console', () => {
 
     const pending = page.locator('[data-testid="approvals"] li.approval[data-status="awaiting_approval"]');
     await pending.waitFor();
-    expect(await pending.getByTestId('requested-by').textContent()).toMatch(/^Requested by planner@demo\.stagegate · /);
+    expect(await pending.getByTestId('requested-by').textContent()).toMatch(/^Requested by Pat Planner <planner@demo\.stagegate> · /);
     // the API says the requester may not decide: no buttons, and why
     expect(await pending.getByRole('button', { name: 'Approve' }).count()).toBe(0);
     expect(await pending.getByTestId('cannot-decide').textContent()).toMatch(/You asked for this handoff, so someone else \(LEAD\) must decide it\. SELF_APPROVAL/);
@@ -264,12 +264,12 @@ describe('the console', () => {
     await page.keyboard.press('Enter');
     const done = page.locator('[data-testid="approvals"] li.approval[data-status="completed"]');
     await done.waitFor({ timeout: 20_000 });
-    expect(await done.locator('[data-decision="approve"]').textContent()).toMatch(/^approved by lead@demo\.stagegate \(LEAD\) · .*“Scope is clear; go ahead”$/);
-    expect(await done.getByTestId('requested-by').textContent()).toMatch(/^Requested by planner@demo\.stagegate/);
+    expect(await done.locator('[data-decision="approve"]').textContent()).toMatch(/^approved by Lee Lead <lead@demo\.stagegate> \(LEAD\) · .*“Scope is clear; go ahead”$/);
+    expect(await done.getByTestId('requested-by').textContent()).toMatch(/^Requested by Pat Planner <planner@demo\.stagegate>/);
     await page.locator('.meta .badge.phase', { hasText: 'phase EXEC' }).waitFor();
     // the audit chain names people: the LEAD moved it to PLAN, and (approving) to EXEC
     const auditWho = await page.locator('section[aria-labelledby="audit-title"] tbody tr td:nth-child(6)').allTextContents();
-    expect(auditWho).toEqual(['lead@demo.stagegate via http', 'lead@demo.stagegate via http']);
+    expect(auditWho).toEqual(['Lee Lead <lead@demo.stagegate> via http', 'Lee Lead <lead@demo.stagegate> via http']);
     await shot('16-approved');
 
     step = 'approved-board';
