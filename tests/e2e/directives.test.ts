@@ -308,6 +308,9 @@ describe('as team members (people): the caller\'s identity and row-level securit
         status: 'completed', can_decide: false, cannot_decide: { code: 'APPROVAL_CLOSED' },
         decisions: [{ by: { user_id: USERS.lead, name: 'lead@example.test', email: 'lead@example.test' }, role: 'LEAD', decision: 'approve', comment: 'scope is clear' }],
       });
+      // the override route through the same client: an attempt the caller cannot see is 404
+      const unknown = await refusal(lead.overrideHandoff('00000000-0000-4000-8000-000000000000', { reason: 'ship it' }));
+      expect({ status: unknown.status, code: unknown.code }).toEqual({ status: 404, code: 'ATTEMPT_NOT_FOUND' });
       const [row] = await env.db.sql`select s.current_phase, d.approver_id::text as approver from public.strategic_directives_v2 s
         join public.approval_decisions d on d.sd_id = s.id where s.id = 'SD-TEAM-001'`;
       expect(row).toEqual({ current_phase: 'EXEC', approver: USERS.lead });
