@@ -210,8 +210,8 @@ describe('the console', () => {
 
   it('as the PLAN member: dry-runs and runs PLAN-TO-EXEC with the gates streamed, and sees it wait for a LEAD\'s approval', async () => {
     step = 'approval-request';
-    // the LEAD's session is done with the directive: its claim would hold it for the rest of its lease
-    await env.db.sql`delete from public.sd_claims where sd_id = 'SD-BROWSER-001'`;
+    // the LEAD's accepted LEAD-TO-PLAN handed the claim on (a LEAD may request nothing from PLAN)
+    expect(await env.db.sql`select session_id from public.sd_claims where sd_id = 'SD-BROWSER-001'`).toEqual([]);
     await page.getByRole('button', { name: 'Dry run PLAN-TO-EXEC' }).click();
     await page.locator('[data-testid="action"] .verdict').waitFor({ timeout: 20_000 });
     expect(await page.locator('[data-testid="action"] .verdict').textContent()).toMatch(/dry run: nothing changed/);

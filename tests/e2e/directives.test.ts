@@ -281,9 +281,8 @@ describe('as team members (people): the caller\'s identity and row-level securit
     try {
       const planner = await as('plan');
       const lead = await as('lead');
-      // SD-TEAM-001 is in PLAN (the test above); the LEAD's session lets go of it (its claim would
-      // hold it for the rest of its lease), and the planner asks for PLAN-TO-EXEC, which waits
-      await env.db.sql`delete from public.sd_claims where sd_id = 'SD-TEAM-001'`;
+      // SD-TEAM-001 is in PLAN (the test above; the LEAD's accepted LEAD-TO-PLAN handed the claim
+      // on), and the planner asks for PLAN-TO-EXEC, which waits
       const waiting = await planner.handoff({ sd_id: 'SD-TEAM-001', handoff_type: 'PLAN-TO-EXEC', session_id: 'team-plan' });
       expect(waiting).toMatchObject({ verdict: 'awaiting_approval' });
       const attempt = waiting.attempt_id;
