@@ -550,10 +550,14 @@ begin
   end if;
   -- by uuid, not by the key read above: a rename committed since then has moved the claim with it
   -- people: a claim is (session, user); the holder's session is named only to who may see it
+  -- approvals: not for a waiting attempt, which the approvers' decision settles: nobody could begin
+  -- another handoff meanwhile (SG040), and a claim someone took after the requester gave theirs
+  -- back (fn_release_sd, a shorter renewal) must not block the decision
   select stagegate_private.fn_claim_holder(c.session_id, c.actor_id) into v_holder
   from public.sd_claims c join public.strategic_directives_v2 s on s.id = c.sd_id
   where s.uuid = v_sd.uuid and c.expires_at > now()
-    and (c.session_id, c.actor_id) is distinct from (v_attempt.session_id, v_attempt.actor_id);
+    and (c.session_id, c.actor_id) is distinct from (v_attempt.session_id, v_attempt.actor_id)
+    and v_attempt.status <> 'awaiting_approval';
   if found then
     raise exception using errcode = 'SG005',
       message = format('CLAIMED_BY_OTHER_SESSION: strategic directive %L is now held by %s', v_sd.id, v_holder);
