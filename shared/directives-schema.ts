@@ -59,7 +59,7 @@ export const DirectiveSummarySchema = z
     priority: z.string(),
     transition_version: z.number().int(),
     threshold: z.number().nullable(),
-    awaiting_approval: z.boolean().describe('The directive waits for an approval (status pending_approval)'),
+    awaiting_approval: z.boolean().describe('A handoff of the directive waits for people to decide it (an attempt in awaiting_approval)'),
     last_handoff: z.object({
       handoff_type: z.string(), status: z.string(), score: z.number().nullable(), threshold: z.number().nullable(), created_at: z.string(),
     }).nullable(),

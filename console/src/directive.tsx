@@ -124,11 +124,14 @@ export function DirectivePage({ api, sd }: { api: StagegateClient; sd: string })
       <section class="panel" aria-labelledby="next-title">
         <h2 id="next-title">Next handoff</h2>
         {detail.next_handoffs.length === 0 && <p class="muted">No handoff leaves {d.current_phase}.</p>}
+        {d.awaiting_approval && (
+          <p class="muted" data-testid="next-waits">A handoff of this directive waits for approval: the next one can run once it is decided.</p>
+        )}
         <div class="row wrap">
           {detail.next_handoffs.map((t) => (
             <span class="row" key={t}>
-              <button type="button" disabled={busy} onClick={() => void dryRun(t)}>Dry run {t}</button>
-              <button type="button" class="primary" disabled={busy} onClick={() => void run(t)}>Run {t}</button>
+              <button type="button" disabled={busy || d.awaiting_approval} onClick={() => void dryRun(t)}>Dry run {t}</button>
+              <button type="button" class="primary" disabled={busy || d.awaiting_approval} onClick={() => void run(t)}>Run {t}</button>
             </span>
           ))}
         </div>

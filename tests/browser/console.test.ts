@@ -229,6 +229,10 @@ describe('the console', () => {
     expect(await pending.getByRole('button', { name: 'Approve' }).count()).toBe(0);
     expect(await pending.getByTestId('cannot-decide').textContent()).toMatch(/You asked for this handoff, so someone else \(LEAD\) must decide it\. SELF_APPROVAL/);
     expect(await page.locator('.meta .badge.warn').textContent()).toBe('awaiting approval');
+    // nothing else runs while it waits (the API would answer 409 AWAITING_APPROVAL)
+    expect(await page.getByRole('button', { name: 'Run PLAN-TO-EXEC', exact: true }).isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Dry run PLAN-TO-EXEC' }).isDisabled()).toBe(true);
+    expect(await page.getByTestId('next-waits').textContent()).toMatch(/waits for approval/);
     await shot('13-approval-pending');
     const [attempt] = await env.db.sql`select a.status, s.current_phase, a.actor_id::text as actor from public.handoff_attempts a
       join public.strategic_directives_v2 s on s.uuid = a.sd_uuid where a.sd_id = 'SD-BROWSER-001' and a.handoff_type = 'PLAN-TO-EXEC'`;
