@@ -61,6 +61,7 @@ comment on table public.approval_events is
 create index approval_events_attempt_id_idx on public.approval_events (attempt_id);
 create index approval_events_sd_id_idx on public.approval_events (sd_id, id);
 create index approval_events_unsent_idx on public.approval_events (id) where notified_at is null;
+create index approval_events_created_at_idx on public.approval_events (created_at);
 
 alter table public.approval_decisions enable row level security;
 alter table public.approval_events enable row level security;
@@ -693,9 +694,12 @@ begin
     raise exception using errcode = 'SG001',
       message = format('INVALID_INPUT: p_limit must be 1-1000 and p_lease_seconds 1-3600 (got %s, %s)', p_limit, p_lease_seconds);
   end if;
+  -- only events of the last day: switched on (or back on) after a while, the relay does not ask
+  -- people about handoffs settled long ago, and the scan stays on the created_at index
   insert into public.approval_webhook_deliveries (event_id)
   select e.id from public.approval_events e
-  where not exists (select 1 from public.approval_webhook_deliveries d where d.event_id = e.id)
+  where e.created_at > clock_timestamp() - interval '1 day'
+    and not exists (select 1 from public.approval_webhook_deliveries d where d.event_id = e.id)
   order by e.id
   on conflict (event_id) do nothing;
   with due as (
@@ -717,7 +721,7 @@ begin
 end;
 $$;
 comment on function public.fn_claim_approval_webhooks(int, int) is
-  'For the approval webhook relay: registers new approval events for delivery and leases up to p_limit due ones for p_lease_seconds. Returns [{event_id, attempt, payload}].';
+  'For the approval webhook relay: registers approval events of the last day not seen yet for delivery (older ones are not sent: switched on after a while, the relay does not announce long-settled handoffs) and leases up to p_limit due ones for p_lease_seconds. Returns [{event_id, attempt, payload}].';
 
 -- The outcome of one delivery attempt: delivered, or a retry after 2^attempts seconds (at most
 -- 10 minutes), or dead once p_max_attempts attempts failed.
@@ -774,7 +778,8 @@ begin
   end if;
   if not exists (select 1 from public.approval_webhook_deliveries d where d.status = 'pending' and d.next_attempt_at <= clock_timestamp())
      and not exists (select 1 from public.approval_events e
-                     where not exists (select 1 from public.approval_webhook_deliveries d where d.event_id = e.id)) then
+                     where e.created_at > clock_timestamp() - interval '1 day'
+                       and not exists (select 1 from public.approval_webhook_deliveries d where d.event_id = e.id)) then
     return jsonb_build_object('pg_net', true, 'enabled', true, 'posted', false);
   end if;
   v_key := stagegate_private.fn_dispatch_service_key(v_cfg);
