@@ -422,7 +422,9 @@ begin
       test_scenarios = case when v_part ? 'test_scenarios' then v_part -> 'test_scenarios' else p.test_scenarios end
     where p.sd_id = v_sd.id;
     get diagnostics v_n = row_count;
-    if v_n = 0 then
+    if v_n = 0 and exists (select 1 from public.product_requirements_v2 p where p.sd_id = v_sd.id) then
+      raise exception using errcode = '42501', message = format('FORBIDDEN: you may read the PRD of %L but not edit it', v_sd.id);
+    elsif v_n = 0 then
       raise exception using errcode = 'SG001', message = format('INVALID_INPUT: %L has no PRD to edit', v_sd.id);
     end if;
   end if;
@@ -435,7 +437,9 @@ begin
       acceptance_criteria = case when v_story ? 'acceptance_criteria' then v_story -> 'acceptance_criteria' else u.acceptance_criteria end
     where u.sd_id = v_sd.id and u.story_key = v_story ->> 'story_key';
     get diagnostics v_n = row_count;
-    if v_n = 0 then
+    if v_n = 0 and exists (select 1 from public.user_stories u where u.sd_id = v_sd.id and u.story_key = v_story ->> 'story_key') then
+      raise exception using errcode = '42501', message = format('FORBIDDEN: you may read story %L of %L but not edit it', v_story ->> 'story_key', v_sd.id);
+    elsif v_n = 0 then
       raise exception using errcode = 'SG001', message = format('INVALID_INPUT: %L has no story %L', v_sd.id, v_story ->> 'story_key');
     end if;
   end loop;
