@@ -9,6 +9,7 @@ import type {
 } from './directives-schema.ts';
 import { httpStatus, isErrorCode } from './errors.ts';
 import type { HandoffRequestInput, HandoffResponse } from './handoff-schema.ts';
+import type { ApprovalDecisionResponse, OverrideResponse } from './approvals.ts';
 
 /** The part of supabase-js's FunctionsClient this client uses. */
 export interface FunctionsInvoker {
@@ -113,6 +114,9 @@ export function stagegateClient(functions: FunctionsInvoker) {
     /**
      * POST /handoff with Accept: text/event-stream: `onEvent` sees each gate start and finish as it
      * happens; resolves with the verdict, or throws the ApiError of an error event or a refusal.
+     * A handoff that waits for approval sends `awaiting_approval` (with the answer so far) and the
+     * stream follows it (approval_decided, …) until its final verdict; if the server stops
+     * following first (`still_waiting`), this resolves with the awaiting_approval answer.
      */
     async streamHandoff(body: HandoffRequestInput, onEvent: (e: HandoffEvent) => void, opts: { signal?: AbortSignal } = {}): Promise<HandoffResponse> {
       const { data, error, response } = await functions.invoke<Response>('handoff', {
@@ -121,8 +125,14 @@ export function stagegateClient(functions: FunctionsInvoker) {
       if (error) throw await toApiError(error, response);
       const stream = data instanceof Response ? data.body : null;
       if (!stream) throw new ApiError(0, 'NETWORK', 'the handoff answered without an event stream');
+      let waiting: HandoffResponse | null = null;
       for await (const e of readSse(stream)) {
         if (e.event === 'verdict') return e.data as unknown as HandoffResponse;
+        if (e.event === 'awaiting_approval') waiting = e.data as unknown as HandoffResponse;
+        if (e.event === 'still_waiting' && waiting) {
+          onEvent(e);
+          return waiting;
+        }
         if (e.event === 'error') {
           const err = (e.data as { error?: { code?: string; message?: string; details?: unknown } }).error ?? {};
           const code = err.code ?? 'INTERNAL';
@@ -130,8 +140,18 @@ export function stagegateClient(functions: FunctionsInvoker) {
         }
         onEvent(e);
       }
+      if (waiting) return waiting;
       throw new ApiError(0, 'NETWORK', 'the event stream ended before the verdict');
     },
+    /**
+     * POST /handoff/attempts/<id>/approvals: approve or reject a handoff awaiting approval, as the
+     * caller (SQL decides who may: 403 SELF_APPROVAL, NOT_AN_APPROVER; 409 APPROVAL_CLOSED).
+     */
+    decideApproval: (attemptId: string, body: { decision: 'approve' | 'reject'; comment?: string }) =>
+      call<ApprovalDecisionResponse>(`handoff/attempts/${key(attemptId)}/approvals`, { method: 'POST', body }),
+    /** POST /handoff/attempts/<id>/override: accept a rejected handoff anyway, with a reason. */
+    overrideHandoff: (attemptId: string, body: { reason: string }) =>
+      call<OverrideResponse>(`handoff/attempts/${key(attemptId)}/override`, { method: 'POST', body }),
     /** GET /operations: modes with the promotion gate, breakers, recent failures. */
     operations: () => call<Operations>('operations', { method: 'GET' }),
     /** POST /operations/modes: set a validation mode (the promotion gate decides ENFORCE). */

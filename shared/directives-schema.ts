@@ -59,7 +59,7 @@ export const DirectiveSummarySchema = z
     priority: z.string(),
     transition_version: z.number().int(),
     threshold: z.number().nullable(),
-    awaiting_approval: z.boolean().describe('The directive waits for an approval (status pending_approval)'),
+    awaiting_approval: z.boolean().describe('A handoff of the directive waits for people to decide it (an attempt in awaiting_approval)'),
     last_handoff: z.object({
       handoff_type: z.string(), status: z.string(), score: z.number().nullable(), threshold: z.number().nullable(), created_at: z.string(),
     }).nullable(),
@@ -112,10 +112,12 @@ export const DirectiveCreateSchema = z
 export type DirectiveCreate = z.input<typeof DirectiveCreateSchema>;
 
 // ---------------------------------------------------------------------------------- edit
+const Required = (what: string) => z.string().trim().min(1, `${what} cannot be empty`).max(500, `${what} is at most 500 characters`);
+
 export const DirectivePatchSchema = z
   .strictObject({
     directive: z.strictObject({
-      title: z.string().trim().min(1).max(500).optional(),
+      title: Required('a title').optional(),
       description: Text(20_000).nullable().optional(),
       scope: Text(20_000).nullable().optional(),
       success_criteria: JsonList.optional(),
@@ -123,7 +125,7 @@ export const DirectivePatchSchema = z
       metadata: z.record(z.string(), z.unknown()).optional(),
     }).optional(),
     prd: z.strictObject({
-      title: z.string().trim().min(1).max(500).optional(),
+      title: Required('a PRD title').optional(),
       executive_summary: Text(20_000).nullable().optional(),
       functional_requirements: JsonList.optional(),
       acceptance_criteria: JsonList.optional(),
@@ -131,7 +133,7 @@ export const DirectivePatchSchema = z
     }).optional(),
     stories: z.array(z.strictObject({
       story_key: z.string().trim().min(1).max(100),
-      title: z.string().trim().min(1).max(500).optional(),
+      title: Required('a story title').optional(),
       acceptance_criteria: JsonList.optional(),
     })).max(200).optional(),
   })
@@ -139,6 +141,51 @@ export const DirectivePatchSchema = z
 export type DirectivePatch = z.input<typeof DirectivePatchSchema>;
 
 // ---------------------------------------------------------------------------------- history
+export const PersonSchema = z
+  .object({
+    user_id: z.string(),
+    name: z.string().nullable().describe("user_metadata.full_name or name, else the email; null unless the caller shares a team with them (or is the service role)"),
+    email: z.string().nullable(),
+  })
+  .describe('A person (a Supabase Auth user) as the caller may see them')
+  .meta({ id: 'Person' });
+export type Person = z.infer<typeof PersonSchema>;
+
+export const ApprovalRequestSchema = z
+  .object({
+    attempt_id: z.string(),
+    handoff_type: z.string(),
+    status: z.string().describe('awaiting_approval while people decide; then completed, rejected, failed or expired'),
+    verdict: z.string().nullable(),
+    from_phase: z.string(),
+    to_phase: z.string(),
+    requested_by: PersonSchema.nullable().describe('null when the service role or a database role asked'),
+    requested_at: z.string(),
+    deadline: z.string().nullable().describe('After this the approval sweep expires the attempt'),
+    settled_at: z.string().nullable(),
+    approvals_needed: z.number().int().nullable(),
+    approver_roles: z.array(z.string()).nullable().describe('Team roles that may still approve'),
+    gates: z.array(z.looseObject({ code: z.string(), approvals_required: z.number().int(), approvals: z.number().int(), approvals_needed: z.number().int() })),
+    decisions: z.array(z.object({
+      by: PersonSchema, role: z.string(), decision: z.enum(['approve', 'reject']), comment: z.string().nullable(), decided_at: z.string(),
+    })).describe('Oldest first'),
+    my_decision: z.enum(['approve', 'reject']).nullable().describe("The caller's own decision, if any"),
+    can_decide: z.boolean().describe('Whether the caller may approve or reject it now (decided in SQL by the rule fn_decide_approval applies)'),
+    cannot_decide: z.object({ code: z.string(), message: z.string() }).nullable()
+      .describe('Why not: SELF_APPROVAL, NOT_AN_APPROVER, APPROVAL_CLOSED (as fn_decide_approval would answer), or ALREADY_DECIDED'),
+  })
+  .describe('A handoff that waited (or waits) for people')
+  .meta({ id: 'ApprovalRequest' });
+export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>;
+
+export const OverrideRecordSchema = z
+  .object({
+    id: z.string(), attempt_id: z.string(), overridden_attempt_id: z.string(), handoff_type: z.string(), by: PersonSchema.nullable(),
+    role: z.string(), reason: z.string(), score: z.number().nullable(), threshold: z.number().nullable(), failed_gate: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .meta({ id: 'OverrideRecord' });
+
 export const GateRecordSchema = z.object({
   code: z.string(),
   verdict: z.enum(['PASS', 'FAIL', 'SKIPPED', 'ERROR']),
@@ -161,7 +208,7 @@ export const AttemptRecordSchema = z
     request_id: z.string(),
     handoff_type: z.string(),
     session_id: z.string(),
-    status: z.enum(['in_progress', 'completed', 'rejected', 'failed', 'abandoned']),
+    status: z.enum(['in_progress', 'awaiting_approval', 'completed', 'rejected', 'failed', 'abandoned', 'expired']),
     from_phase: z.string(),
     to_phase: z.string(),
     dry_run: z.boolean(),
@@ -174,6 +221,7 @@ export const AttemptRecordSchema = z
     finished_at: z.string().nullable(),
     plan: z.unknown().describe('The gates planned at begin (frozen for the attempt)'),
     gates: z.array(GateRecordSchema),
+    requested_by: PersonSchema.nullable().describe('The user who asked (actor_id); null for the service role or a database role'),
   })
   .describe('Every column of the attempt but its context snapshot (with the people domain: actor_id, actor_role, actor_via say who asked)')
   .meta({ id: 'AttemptRecord' });
@@ -185,6 +233,7 @@ export const DirectiveDetailSchema = z
       id: z.string(), uuid: z.string(), title: z.string(), description: z.string().nullable(), scope: z.string().nullable(),
       success_criteria: z.array(z.unknown()), sd_type: z.string(), status: z.string(), current_phase: z.string(),
       priority: z.string(), transition_version: z.number().int(), threshold: z.number().nullable(), awaiting_approval: z.boolean(),
+      can_edit: z.boolean().describe('Whether the caller may edit its content (LEAD and PLAN members, the service role: the update policies)'),
       created_at: z.string(), updated_at: z.string(),
     }),
     prd: z.looseObject({
@@ -194,9 +243,10 @@ export const DirectiveDetailSchema = z
     stories: z.array(z.looseObject({ id: z.string(), story_key: z.string(), title: z.string(), status: z.string(), acceptance_criteria: z.array(z.unknown()) })),
     next_handoffs: z.array(z.string()).describe('Handoff types whose from-phase is the current phase'),
     attempts: z.array(AttemptRecordSchema).describe('Newest first; dry runs included (dry_run: true)'),
-    audit: z.array(z.looseObject({ id: z.string(), transition_type: z.string(), status: z.string(), created_at: z.string() }))
-      .describe('The audit chain, oldest first, with pre_state and post_state'),
-    approvals: z.array(z.unknown()).describe('Approvals and overrides (empty until the approvals domain exists)'),
+    audit: z.array(z.looseObject({ id: z.string(), transition_type: z.string(), status: z.string(), created_at: z.string(), actor: PersonSchema.nullable() }))
+      .describe('The audit chain, oldest first, with pre_state and post_state, and who made each row (actor)'),
+    approvals: z.array(ApprovalRequestSchema).describe('Handoffs that waited for approval, newest first'),
+    overrides: z.array(OverrideRecordSchema).describe('Overrides of rejected handoffs, newest first'),
   })
   .meta({ id: 'DirectiveDetail' });
 export type DirectiveDetail = z.infer<typeof DirectiveDetailSchema>;

@@ -282,7 +282,7 @@ export function buildOpenApi(o: { version: string }): Json {
       '/directives/{sd}': {
         get: {
           operationId: 'getDirective', summary: 'One directive with its whole history', tags: ['directives'],
-          description: `${callerNote} Every attempt with its verdict, score against the threshold, each gate's result, duration and issues, who asked; the audit chain; the handoff types it can take next.`,
+          description: `${callerNote} Every attempt with its verdict, score against the threshold, each gate's result, duration and issues, who asked (requested_by); the audit chain (each row's actor); the handoff types it can take next; the handoffs that waited for approval, with every decision and, for the caller, can_decide and cannot_decide (the code POST /handoff/attempts/{attempt_id}/approvals would answer: SELF_APPROVAL, NOT_AN_APPROVER, APPROVAL_CLOSED, or ALREADY_DECIDED); overrides; can_edit. People are {user_id, name, email}: name and email only of the caller, members of a team the caller belongs to, or to the service role (null otherwise).`,
           parameters: [sdParam],
           responses: { 200: jsonBody('DirectiveDetail', 'The directive and its history'), ...errorResponses('getDirective') },
         },

@@ -20,11 +20,11 @@ export const DEMO_TEAMS = {
   billing: 'd0000000-0000-4000-8000-00000000000b',
 } as const;
 export const DEMO_USERS = [
-  { name: 'lead', email: 'lead@demo.stagegate', id: 'd1000000-0000-4000-8000-00000000000a', team: 'platform', role: 'LEAD' },
-  { name: 'planner', email: 'planner@demo.stagegate', id: 'd2000000-0000-4000-8000-00000000000a', team: 'platform', role: 'PLAN' },
-  { name: 'engineer', email: 'engineer@demo.stagegate', id: 'd3000000-0000-4000-8000-00000000000a', team: 'platform', role: 'EXEC' },
-  { name: 'viewer', email: 'viewer@demo.stagegate', id: 'd4000000-0000-4000-8000-00000000000a', team: 'platform', role: 'VIEWER' },
-  { name: 'billing-lead', email: 'billing-lead@demo.stagegate', id: 'd5000000-0000-4000-8000-00000000000b', team: 'billing', role: 'LEAD' },
+  { name: 'lead', fullName: 'Lee Lead', email: 'lead@demo.stagegate', id: 'd1000000-0000-4000-8000-00000000000a', team: 'platform', role: 'LEAD' },
+  { name: 'planner', fullName: 'Pat Planner', email: 'planner@demo.stagegate', id: 'd2000000-0000-4000-8000-00000000000a', team: 'platform', role: 'PLAN' },
+  { name: 'engineer', fullName: 'Eve Engineer', email: 'engineer@demo.stagegate', id: 'd3000000-0000-4000-8000-00000000000a', team: 'platform', role: 'EXEC' },
+  { name: 'viewer', fullName: 'Vic Viewer', email: 'viewer@demo.stagegate', id: 'd4000000-0000-4000-8000-00000000000a', team: 'platform', role: 'VIEWER' },
+  { name: 'billing-lead', fullName: 'Bo Billing', email: 'billing-lead@demo.stagegate', id: 'd5000000-0000-4000-8000-00000000000b', team: 'billing', role: 'LEAD' },
 ] as const;
 export type DemoUser = (typeof DEMO_USERS)[number];
 
@@ -47,7 +47,9 @@ async function seedPeople(tx: postgres.TransactionSql): Promise<void> {
     await tx`insert into public.teams (id, name) values (${id}, ${`demo-${name}`}) on conflict (id) do nothing`;
   }
   for (const u of DEMO_USERS) {
-    await tx`insert into auth.users (id, email) values (${u.id}, ${u.email}) on conflict (id) do nothing`;
+    // the name is user_metadata.full_name, as Supabase Auth keeps it: the console shows people by it
+    await tx`insert into auth.users as a (id, email, raw_user_meta_data) values (${u.id}, ${u.email}, ${tx.json({ full_name: u.fullName })})
+      on conflict (id) do update set raw_user_meta_data = coalesce(a.raw_user_meta_data, '{}') || excluded.raw_user_meta_data`;
     await tx`insert into public.team_members (team_id, user_id, role) values (${DEMO_TEAMS[u.team]}, ${u.id}, ${u.role})
       on conflict (team_id, user_id) do update set role = excluded.role`;
   }

@@ -1,12 +1,15 @@
 // One directive: PRD and stories, the handoff timeline (each gate's score against the SD type's
-// threshold), who did what when, a dry run of the next handoff with each gate's deficit, and
-// running it with the gates streamed live (the handoff function's text/event-stream).
-import { useEffect, useState } from 'preact/hooks';
+// threshold), who did what when (people by name), pending approvals with approve / reject for
+// those who may, a dry run of the next handoff with each gate's deficit, running it with the gates
+// streamed live (the handoff function's text/event-stream), and editing its content.
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { StagegateClient } from '../../shared/client.ts';
-import type { AttemptRecord, DirectiveDetail } from '../../shared/directives-schema.ts';
+import type { AttemptRecord, DirectiveDetail, Person } from '../../shared/directives-schema.ts';
 import type { HandoffResponse } from '../../shared/handoff-schema.ts';
+import { ApprovalsPanel } from './approvals.tsx';
+import { EditDirective } from './edit.tsx';
 import { handoffSession } from './session.ts';
-import { Badge, ErrorNote, round, ScoreBar, verdictKind, when } from './ui.tsx';
+import { Badge, ErrorNote, PersonName, round, ScoreBar, verdictKind, when } from './ui.tsx';
 
 type Gate = HandoffResponse['gates'][number];
 interface LiveGate { code: string; state: 'running' | 'done'; outcome?: Gate }
@@ -17,6 +20,10 @@ export function DirectivePage({ api, sd }: { api: StagegateClient; sd: string })
   const [error, setError] = useState<unknown>(null);
   const [action, setAction] = useState<Action | null>(null);
   const [busy, setBusy] = useState(false);
+  const [editing, setEditing] = useState(false);
+  const [saved, setSaved] = useState('');
+  // the open event stream of a run (it follows a handoff waiting for approval): closed on leaving
+  const stream = useRef<AbortController | null>(null);
 
   const load = async () => {
     setError(null);
@@ -26,11 +33,17 @@ export function DirectivePage({ api, sd }: { api: StagegateClient; sd: string })
       setError(err);
     }
   };
-  useEffect(() => { setDetail(null); setAction(null); void load(); }, [sd]);
+  useEffect(() => {
+    setDetail(null); setAction(null); setEditing(false); setSaved('');
+    void load();
+    return () => stream.current?.abort();
+  }, [sd]);
 
   const request = (type: string) => ({ sd_id: sd, handoff_type: type, session_id: handoffSession() });
 
   const dryRun = async (type: string) => {
+    stream.current?.abort(); // stop following an earlier run: this result replaces it on the page
+    setSaved('');
     setBusy(true);
     setAction({ kind: 'dry', type, live: [] });
     try {
@@ -45,25 +58,40 @@ export function DirectivePage({ api, sd }: { api: StagegateClient; sd: string })
   };
 
   const run = async (type: string) => {
+    setSaved('');
     setBusy(true);
     let live: LiveGate[] = [];
     setAction({ kind: 'run', type, live });
+    stream.current?.abort();
+    const controller = new AbortController();
+    stream.current = controller;
     try {
       const result = await api.streamHandoff({ ...request(type), skip_idempotency: true }, (e) => {
+        if (e.event === 'awaiting_approval') {
+          // the gates are done and people decide next: show it, and keep following the stream
+          setAction({ kind: 'run', type, live, result: e.data as unknown as HandoffResponse });
+          setBusy(false);
+          void load();
+          return;
+        }
+        if (e.event === 'approval_decided') void load();
         const code = String(e.data.code ?? (e.data.outcome as { code?: string } | undefined)?.code ?? '');
         if (e.event === 'gate_started') live = [...live.filter((g) => g.code !== code), { code, state: 'running' }];
         if (e.event === 'gate_finished' || e.event === 'gate_skipped') {
           const outcome = e.data.outcome as Gate;
           live = live.some((g) => g.code === code) ? live.map((g) => (g.code === code ? { code, state: 'done', outcome } : g)) : [...live, { code, state: 'done', outcome }];
         }
-        setAction({ kind: 'run', type, live });
-      });
+        if (e.event.startsWith('gate_')) setAction({ kind: 'run', type, live });
+      }, { signal: controller.signal });
       setAction({ kind: 'run', type, live, result });
     } catch (err) {
+      if (controller.signal.aborted) return;
       setAction({ kind: 'run', type, live, error: err });
     } finally {
-      setBusy(false);
-      void load();
+      if (!controller.signal.aborted) {
+        setBusy(false);
+        void load();
+      }
     }
   };
 
@@ -75,6 +103,7 @@ export function DirectivePage({ api, sd }: { api: StagegateClient; sd: string })
       <p><a href="#/">← Board</a></p>
       <header class="titlebar">
         <h1 id="sd-title"><span class="key">{d.id}</span> {d.title}</h1>
+        {d.can_edit && !editing && <button type="button" onClick={() => { setSaved(''); setEditing(true); }}>Edit content</button>}
       </header>
       <p class="meta">
         <Badge kind="phase">phase {d.current_phase}</Badge>
@@ -84,15 +113,25 @@ export function DirectivePage({ api, sd }: { api: StagegateClient; sd: string })
         {d.awaiting_approval && <Badge kind="warn">awaiting approval</Badge>}
       </p>
       {error ? <ErrorNote error={error} onRetry={() => void load()} /> : null}
+      {saved && <p role="status" class="ok-text" data-testid="saved">{saved}</p>}
+      {editing && (
+        <EditDirective api={api} detail={detail} onCancel={() => setEditing(false)}
+          onSaved={(next) => { setDetail(next); setEditing(false); setSaved(`Saved at ${when(next.directive.updated_at)}.`); }} />
+      )}
+
+      <ApprovalsPanel api={api} detail={detail} onChanged={() => void load()} />
 
       <section class="panel" aria-labelledby="next-title">
         <h2 id="next-title">Next handoff</h2>
         {detail.next_handoffs.length === 0 && <p class="muted">No handoff leaves {d.current_phase}.</p>}
+        {d.awaiting_approval && (
+          <p class="muted" data-testid="next-waits">A handoff of this directive waits for approval: the next one can run once it is decided.</p>
+        )}
         <div class="row wrap">
           {detail.next_handoffs.map((t) => (
             <span class="row" key={t}>
-              <button type="button" disabled={busy} onClick={() => void dryRun(t)}>Dry run {t}</button>
-              <button type="button" class="primary" disabled={busy} onClick={() => void run(t)}>Run {t}</button>
+              <button type="button" disabled={busy || d.awaiting_approval} onClick={() => void dryRun(t)}>Dry run {t}</button>
+              <button type="button" class="primary" disabled={busy || d.awaiting_approval} onClick={() => void run(t)}>Run {t}</button>
             </span>
           ))}
         </div>
@@ -124,13 +163,6 @@ export function DirectivePage({ api, sd }: { api: StagegateClient; sd: string })
         </section>
       </div>
 
-      {detail.approvals.length > 0 && (
-        <section class="panel" aria-labelledby="approvals-title">
-          <h2 id="approvals-title">Approvals</h2>
-          <pre>{JSON.stringify(detail.approvals, null, 2)}</pre>
-        </section>
-      )}
-
       <section class="panel" aria-labelledby="timeline-title">
         <h2 id="timeline-title">Handoff timeline</h2>
         {detail.attempts.length === 0 && <p class="muted">No handoff attempted yet.</p>}
@@ -155,7 +187,7 @@ export function DirectivePage({ api, sd }: { api: StagegateClient; sd: string })
                     <td><Badge kind={verdictKind(t.status)}>{t.status}</Badge></td>
                     <td>{pre ?? '–'} → {post ?? '–'}</td>
                     <td>{round(t.score as number | null)} / {round(t.threshold as number | null)}</td>
-                    <td>{who(t)}</td>
+                    <td><Who row={t} person={t.actor} /></td>
                     <td class="small">{String(t.error_message ?? '')}</td>
                   </tr>
                 );
@@ -168,11 +200,11 @@ export function DirectivePage({ api, sd }: { api: StagegateClient; sd: string })
   );
 }
 
-/** Who asked: the user (people domain) or the session, and the way in. */
-function who(row: Record<string, unknown>): string {
-  const actor = row.actor_id ? `user ${String(row.actor_id).slice(0, 8)}` : row.actor_role ? String(row.actor_role) : null;
+/** Who acted: the person (by name, as the API lets this caller see them) or the role, and the way in. */
+function Who({ row, person }: { row: Record<string, unknown>; person: Person | null | undefined }) {
   const via = row.actor_via ? ` via ${String(row.actor_via)}` : '';
-  return `${actor ?? `session ${String(row.session_id ?? '–')}`}${via}`;
+  if (!person && !row.actor_role) return <>session {String(row.session_id ?? '–')}{via}</>;
+  return <><PersonName p={person} role={row.actor_role} />{via}</>;
 }
 
 function List({ title, items }: { title: string; items: unknown[] }) {
@@ -203,8 +235,15 @@ function ActionResult({ action, threshold }: { action: Action; threshold: number
           <p class="verdict" data-verdict={r.verdict}>
             <Badge kind={verdictKind(r.verdict)}>{r.verdict}</Badge> score {round(r.score)} against threshold {round(r.threshold)} ({r.validation_mode})
             {r.score < r.threshold && <strong> · {round(r.threshold - r.score)} short</strong>}
-            {r.dry_run ? ' · dry run: nothing changed' : ` · ${r.phase_before} → ${r.phase_after}`}
+            {r.dry_run ? ' · dry run: nothing changed' : r.verdict === 'awaiting_approval' ? ` · stays in ${r.phase_before} until approved` : ` · ${r.phase_before} → ${r.phase_after}`}
           </p>
+          {r.verdict === 'awaiting_approval' && r.approvals && (
+            <p class="small" data-testid="awaiting">
+              Waits for {r.approvals.approvals_needed} approval{r.approvals.approvals_needed === 1 ? '' : 's'}
+              {r.approvals.approver_roles ? ` from ${r.approvals.approver_roles.join(' or ')}` : ''}
+              {r.approvals.deadline ? ` by ${when(r.approvals.deadline)}` : ''}: see <a href="#approvals-title" onClick={(e) => { e.preventDefault(); document.getElementById('approvals-title')?.scrollIntoView(); }}>Approvals</a>.
+            </p>
+          )}
           <ScoreBar score={r.score} threshold={r.threshold ?? threshold} label="weighted score" />
           <GateTable gates={r.gates.map((g) => ({ code: g.code, passed: g.passed, score: g.score, max: g.maxScore, ms: g.durationMs, skipped: g.skipped, issues: g.issues }))} threshold={r.threshold ?? threshold} />
         </>
@@ -248,7 +287,7 @@ function AttemptItem({ a, threshold }: { a: AttemptRecord; threshold: number | n
       <div class="row wrap">
         <strong>{a.handoff_type}</strong>
         {a.dry_run ? <Badge>dry run</Badge> : <Badge kind={verdictKind(a.verdict ?? a.status)}>{a.verdict ?? a.status}</Badge>}
-        <span class="muted small">{when(a.started_at)} · {who(a as Record<string, unknown>)} · {a.from_phase} → {a.to_phase}{a.validation_mode ? ` · ${a.validation_mode}` : ''}</span>
+        <span class="muted small">{when(a.started_at)} · <Who row={a as Record<string, unknown>} person={a.requested_by} /> · {a.from_phase} → {a.to_phase}{a.validation_mode ? ` · ${a.validation_mode}` : ''}</span>
       </div>
       {a.score !== null ? (
         <>

@@ -1,6 +1,7 @@
 // Small shared pieces: the error note (what went wrong and what to do), badges, the score bar.
 import type { ComponentChildren } from 'preact';
 import { ApiError } from '../../shared/client.ts';
+import type { Person } from '../../shared/directives-schema.ts';
 
 export function asApiError(error: unknown): ApiError {
   return error instanceof ApiError ? error : new ApiError(0, 'INTERNAL', error instanceof Error ? error.message : String(error));
@@ -9,6 +10,9 @@ export function asApiError(error: unknown): ApiError {
 function explain(e: ApiError): { title: string; hint?: string } {
   if (e.code === 'NETWORK') return { title: 'Cannot reach the functions server', hint: 'Is the stack running (npm start), and is the API URL right?' };
   if (e.status === 401) return { title: 'Not signed in', hint: 'The token was refused (expired, or signed with another secret). Sign in again.' };
+  if (e.code === 'SELF_APPROVAL') return { title: 'Not allowed: you asked for this handoff', hint: 'Someone else with an approver role must decide it.' };
+  if (e.code === 'NOT_AN_APPROVER') return { title: 'Not allowed: you are not one of its approvers', hint: 'Ask a member whose role may approve it.' };
+  if (e.code === 'APPROVAL_CLOSED') return { title: 'Already settled', hint: 'Someone decided it (or it expired) in the meantime; the page now shows how.' };
   if (e.status === 403) return { title: 'Not allowed', hint: 'Your identity may not do this; ask someone with the right role.' };
   if (e.status === 404) return { title: 'Not found' };
   if (e.status === 409) return { title: e.code === 'SD_BUSY' ? 'Busy: another handoff is running' : 'Refused: the directive is not in a state for this', hint: e.code === 'SD_BUSY' ? 'Try again in a moment.' : undefined };
@@ -39,9 +43,9 @@ export function Badge({ kind, children }: { kind?: string; children: ComponentCh
 }
 
 export function verdictKind(v: string | null | undefined): string {
-  if (v === 'accepted' || v === 'completed' || v === 'PASS') return 'ok';
-  if (v === 'rejected' || v === 'FAIL') return 'bad';
-  if (v === 'failed' || v === 'ERROR' || v === 'abandoned') return 'warn';
+  if (v === 'accepted' || v === 'completed' || v === 'PASS' || v === 'approve') return 'ok';
+  if (v === 'rejected' || v === 'FAIL' || v === 'reject') return 'bad';
+  if (v === 'failed' || v === 'ERROR' || v === 'abandoned' || v === 'expired' || v === 'awaiting_approval') return 'warn';
   return '';
 }
 
@@ -70,4 +74,29 @@ export function when(iso: string | null | undefined): string {
   if (!iso) return '–';
   const d = new Date(iso);
   return `${d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })} ${d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' })}`;
+}
+
+/** The field errors of an INVALID_INPUT answer ({details: {issues: [{path, message}]}}), by path. */
+export function fieldIssues(error: unknown): Record<string, string> {
+  const e = asApiError(error);
+  const issues = (e.details as { issues?: { path?: unknown; message?: unknown }[] } | null)?.issues;
+  const out: Record<string, string> = {};
+  if (e.code !== 'INVALID_INPUT' || !Array.isArray(issues)) return out;
+  for (const i of issues) if (typeof i.path === 'string' && typeof i.message === 'string') out[i.path] ??= i.message;
+  return out;
+}
+
+/**
+ * A person as the API returns them (name and email only to team-mates): the name, with the email
+ * when it says more; the short id when the caller may not see who it is; else what acted (the
+ * service role, a database role).
+ */
+export function PersonName({ p, role }: { p: Person | null | undefined; role?: unknown }) {
+  if (!p) return <span class="person">{typeof role === 'string' && role ? role.replace('_', ' ') : 'someone'}</span>;
+  if (!p.name) return <span class="person" title={p.user_id}>user {p.user_id.slice(0, 8)}</span>;
+  return (
+    <span class="person" title={p.user_id}>
+      {p.name}{p.email && p.email !== p.name ? <span class="muted"> &lt;{p.email}&gt;</span> : null}
+    </span>
+  );
 }

@@ -92,6 +92,7 @@ drop function if exists
   public.fn_record_approval_webhook(bigint, boolean, int, text, int),
   public.fn_override_handoff(uuid, text),
   public.fn_sweep_approval_events(int),
+  public.fn_sweep_approval_webhooks(),
   public.fn_sweep_expired_approvals(),
   public.breaker_reason(text),
   public.fn_atomic_exec_to_plan_transition(text,text,text,text),

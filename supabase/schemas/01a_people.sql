@@ -173,6 +173,29 @@ language sql stable security definer set search_path = '' as $$
     and (p_roles is null or m.role = any (p_roles))
 $$;
 
+-- Who a user id is, for showing people instead of ids (the console's "requested by", "approved
+-- by", audit chain): {user_id, name, email}. The name is the Supabase Auth user's
+-- user_metadata.full_name or name (what sign-up and OAuth providers fill in), else the email.
+-- Name and email are shown only to the user themselves, to members of a team the user belongs to
+-- and to privileged callers (the service role); anyone else gets the id with null name and email.
+-- Security definer: auth.users is not readable by the API roles.
+create or replace function stagegate_private.fn_person(p_user_id uuid) returns jsonb
+language sql stable security definer set search_path = '' as $$
+  select case when p_user_id is not null then jsonb_build_object('user_id', p_user_id, 'name', v.name, 'email', v.email) end
+  from (select 1) as one
+  left join lateral (
+    select coalesce(nullif(btrim(u.raw_user_meta_data ->> 'full_name'), ''), nullif(btrim(u.raw_user_meta_data ->> 'name'), ''), u.email) as name,
+           u.email
+    from auth.users u, stagegate_private.current_actor() a
+    where u.id = p_user_id
+      and (a.privileged or u.id = a.user_id
+           or exists (select 1 from public.team_members m
+                      where m.user_id = u.id and m.team_id in (select stagegate_private.my_team_ids())))
+  ) as v on true
+$$;
+comment on function stagegate_private.fn_person(uuid) is
+  'A user as people read it: {user_id, name (user_metadata full_name or name, else the email), email}; name and email only for the user, members of a team they share and privileged callers (else null). Null for a null id.';
+
 -- ============================================================================================
 -- The rules
 -- ============================================================================================
@@ -291,7 +314,8 @@ revoke all on function
   stagegate_private.fn_authorize_handoff(uuid, text, text),
   stagegate_private.fn_authorize_claim(uuid, text),
   stagegate_private.fn_authorize_attempt(uuid, boolean),
-  stagegate_private.fn_claim_holder(text, uuid)
+  stagegate_private.fn_claim_holder(text, uuid),
+  stagegate_private.fn_person(uuid)
 from public, anon, authenticated, service_role;
 -- the stamps run with the rights of whoever inserts; the policies with those of whoever reads;
 -- the rules only inside the definer-rights RPCs
@@ -299,7 +323,8 @@ grant execute on function
   stagegate_private.current_actor(),
   stagegate_private.tg__stamp_actor(),
   stagegate_private.tg_handoff_attempts__stamp_team(),
-  stagegate_private.my_team_ids(text[])
+  stagegate_private.my_team_ids(text[]),
+  stagegate_private.fn_person(uuid)
 to authenticated, service_role;
 
 do $$

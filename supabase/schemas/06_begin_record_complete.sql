@@ -480,7 +480,7 @@ begin
 end;
 $$;
 comment on function public.fn_complete_handoff(uuid, int) is
-  'Complete a handoff attempt: pg_try_advisory_xact_lock on the SD (SG006 SD_BUSY), transition_version checks (SG007 VERSION_CONFLICT, SG008 ALREADY_TRANSITIONED), score and verdict in SQL from the recorded gate results, state changes per handoff_types in one savepoint, one terminal audit row, NOTIFY stagegate_transition for an accepted transition: through the transition_notifications outbox (default; relayed within a second by the transition_notifications sweep), from this transaction when the setting stagegate.notify_transitions is ''commit'', never when it is ''off''. When the plan holds approval gates and the automated gates pass, the attempt becomes awaiting_approval (verdict awaiting_approval, approvals: what is still needed and until when) and fn_decide_approval completes it. An already terminal attempt returns its stored result with replay=true. Returns {verdict (accepted|rejected|failed|awaiting_approval), attempt_id, audit_id, sd_id, handoff_type, from_phase, to_phase, score, threshold, failed_gate, issues, warnings, would_reject, validation_mode, gates, approvals, transition_version, replay, error}.';
+  'Complete a handoff attempt: pg_try_advisory_xact_lock on the SD (SG006 SD_BUSY), transition_version checks (SG007 VERSION_CONFLICT, SG008 ALREADY_TRANSITIONED), score and verdict in SQL from the recorded gate results, state changes per handoff_types in one savepoint, one terminal audit row, NOTIFY stagegate_transition for an accepted transition: through the transition_notifications outbox (default; relayed within a second by the transition_notifications sweep), from this transaction when the setting stagegate.notify_transitions is ''commit'', never when it is ''off''. When the plan holds approval gates and the automated gates pass, the attempt becomes awaiting_approval (verdict awaiting_approval, approvals: what is still needed and until when) and fn_decide_approval completes it. An accepted handoff gives the session''s claim back when whoever asked may request no handoff from the new phase (handoff_permissions; automation keeps it while any handoff leads on). An already terminal attempt returns its stored result with replay=true. Returns {verdict (accepted|rejected|failed|awaiting_approval), attempt_id, audit_id, sd_id, handoff_type, from_phase, to_phase, score, threshold, failed_gate, issues, warnings, would_reject, validation_mode, gates, approvals, transition_version, replay, error}.';
 
 create or replace function stagegate_private.fn_complete_attempt(p_attempt_id uuid, p_expected_version int) returns jsonb
 language plpgsql security definer set search_path = '' as $$
@@ -550,10 +550,14 @@ begin
   end if;
   -- by uuid, not by the key read above: a rename committed since then has moved the claim with it
   -- people: a claim is (session, user); the holder's session is named only to who may see it
+  -- approvals: not for a waiting attempt, which the approvers' decision settles: nobody could begin
+  -- another handoff meanwhile (SG040), and a claim someone took after the requester gave theirs
+  -- back (fn_release_sd, a shorter renewal) must not block the decision
   select stagegate_private.fn_claim_holder(c.session_id, c.actor_id) into v_holder
   from public.sd_claims c join public.strategic_directives_v2 s on s.id = c.sd_id
   where s.uuid = v_sd.uuid and c.expires_at > now()
-    and (c.session_id, c.actor_id) is distinct from (v_attempt.session_id, v_attempt.actor_id);
+    and (c.session_id, c.actor_id) is distinct from (v_attempt.session_id, v_attempt.actor_id)
+    and v_attempt.status <> 'awaiting_approval';
   if found then
     raise exception using errcode = 'SG005',
       message = format('CLAIMED_BY_OTHER_SESSION: strategic directive %L is now held by %s', v_sd.id, v_holder);
@@ -705,6 +709,17 @@ begin
   end if;
   -- approvals: a waiting attempt that is settled now gives its claim back
   if v_attempt.status = 'awaiting_approval' then
+    perform stagegate_private.fn_release_attempt_claim(v_attempt);
+  -- people: a handoff hands the directive on. When whoever asked may request no handoff from the
+  -- phase it moved to (handoff_permissions; automation may request any), their session's claim
+  -- goes with it: the next phase's people need not wait out the lease (15 minutes by default).
+  elsif v_verdict = 'accepted' and not exists (
+      select 1 from public.handoff_types t
+      where v_type.to_phase = any (t.from_phases)
+        and (v_attempt.actor_id is null
+             or exists (select 1 from public.team_members m
+                        join public.handoff_permissions p on p.role = m.role and p.handoff_type = t.code
+                        where m.team_id = v_sd.team_id and m.user_id = v_attempt.actor_id))) then
     perform stagegate_private.fn_release_attempt_claim(v_attempt);
   end if;
   return v_result;

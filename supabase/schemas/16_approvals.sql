@@ -61,6 +61,7 @@ comment on table public.approval_events is
 create index approval_events_attempt_id_idx on public.approval_events (attempt_id);
 create index approval_events_sd_id_idx on public.approval_events (sd_id, id);
 create index approval_events_unsent_idx on public.approval_events (id) where notified_at is null;
+create index approval_events_created_at_idx on public.approval_events (created_at);
 
 alter table public.approval_decisions enable row level security;
 alter table public.approval_events enable row level security;
@@ -189,6 +190,36 @@ begin
 end;
 $$;
 
+-- Why a user may not decide an attempt's approval, or null when they may: one rule for
+-- fn_decide_approval (which raises it) and fn_directive_history (which shows it as can_decide and
+-- cannot_decide, so the console offers approve / reject only to those who may). p_role is the
+-- user's role in the attempt's team (null: not a member), p_actor_role the caller's database role.
+-- Whether the attempt still waits, and a person's earlier decision, are checked by the callers.
+create or replace function stagegate_private.fn_approval_refusal(
+  p_attempt public.handoff_attempts, p_user_id uuid, p_role text, p_actor_role text
+) returns jsonb
+language sql stable set search_path = '' as $$
+  select case
+    when p_user_id is null then jsonb_build_object('code', 'NOT_AN_APPROVER', 'sqlstate', 'SG042', 'message',
+      format('NOT_AN_APPROVER: an approval is a person''s decision; %s has no user (sign in as a member of the directive''s team)', p_actor_role))
+    when p_role is null then jsonb_build_object('code', 'ATTEMPT_NOT_FOUND', 'sqlstate', 'SG009', 'message',
+      format('ATTEMPT_NOT_FOUND: no handoff attempt %s', p_attempt.id))
+    when p_attempt.actor_id is not distinct from p_user_id then jsonb_build_object('code', 'SELF_APPROVAL', 'sqlstate', 'SG041', 'message',
+      format('SELF_APPROVAL: user %s requested %s of strategic directive %L and may not decide its approval', p_user_id, p_attempt.handoff_type, p_attempt.sd_id))
+    when not exists (select 1 from jsonb_array_elements(p_attempt.gates) g
+                     where g->>'kind' = 'approval' and not coalesce((g->>'skip')::boolean, false)
+                       and p_role in (select jsonb_array_elements_text(g->'approver_roles'))) then
+      jsonb_build_object('code', 'NOT_AN_APPROVER', 'sqlstate', 'SG042', 'message',
+        format('NOT_AN_APPROVER: user %s is %s in the team of strategic directive %L; %s of attempt %s is approved by %s',
+               p_user_id, p_role, p_attempt.sd_id, p_attempt.handoff_type, p_attempt.id,
+               coalesce((select string_agg(distinct r, ' or ') from jsonb_array_elements(p_attempt.gates) g,
+                                jsonb_array_elements_text(g->'approver_roles') r where g->>'kind' = 'approval'),
+                        'nobody (its plan has no approval gate)')))
+  end
+$$;
+comment on function stagegate_private.fn_approval_refusal(public.handoff_attempts, uuid, text, text) is
+  'Why p_user_id (team role p_role) may not decide the approval of p_attempt: {code, sqlstate, message} (NOT_AN_APPROVER, ATTEMPT_NOT_FOUND, SELF_APPROVAL), or null when they may. Used by fn_decide_approval and fn_directive_history.';
+
 -- ============================================================================================
 -- fn_decide_approval: a person approves or rejects a waiting attempt
 -- ============================================================================================
@@ -200,7 +231,7 @@ declare
   v_role text;
   v_prior public.approval_decisions;
   v_decision public.approval_decisions;
-  v_eligible text[];
+  v_refusal jsonb;
   v_result jsonb;
 begin
   -- ---------------------------------------------------------------- validation
@@ -239,21 +270,10 @@ begin
   if found then
     return stagegate_private.fn_decision_answer(v_prior, false);
   end if;
-  if v_attempt.actor_id is not distinct from v_actor.user_id then
-    raise exception using errcode = 'SG041',
-      message = format('SELF_APPROVAL: user %s requested %s of strategic directive %L and may not decide its approval', v_actor.user_id, v_attempt.handoff_type, v_attempt.sd_id);
-  end if;
-  select array_agg(g->>'code' order by g->>'code') into v_eligible
-  from jsonb_array_elements(v_attempt.gates) g
-  where g->>'kind' = 'approval' and not coalesce((g->>'skip')::boolean, false)
-    and v_role in (select jsonb_array_elements_text(g->'approver_roles'));
-  if v_eligible is null then
-    raise exception using errcode = 'SG042',
-      message = format('NOT_AN_APPROVER: user %s is %s in the team of strategic directive %L; %s of attempt %s is approved by %s',
-                       v_actor.user_id, v_role, v_attempt.sd_id, v_attempt.handoff_type, p_attempt_id,
-                       coalesce((select string_agg(distinct r, ' or ') from jsonb_array_elements(v_attempt.gates) g,
-                                        jsonb_array_elements_text(g->'approver_roles') r where g->>'kind' = 'approval'),
-                                'nobody (its plan has no approval gate)'));
+  -- the rule the directive's history shows as can_decide (fn_approval_refusal)
+  v_refusal := stagegate_private.fn_approval_refusal(v_attempt, v_actor.user_id, v_role, v_actor.role);
+  if v_refusal is not null then
+    raise exception using errcode = v_refusal->>'sqlstate', message = v_refusal->>'message';
   end if;
 
   -- ---------------------------------------------------------------- decide, one at a time
@@ -392,6 +412,8 @@ revoke all on function
   stagegate_private.fn_await_approval(public.handoff_attempts, jsonb),
   stagegate_private.fn_decision_answer(public.approval_decisions, boolean)
 from public, anon, authenticated, service_role;
+revoke all on function stagegate_private.fn_approval_refusal(public.handoff_attempts, uuid, text, text) from public, anon;
+grant execute on function stagegate_private.fn_approval_refusal(public.handoff_attempts, uuid, text, text) to authenticated, service_role;
 revoke all on function public.fn_decide_approval(uuid, text, text) from public, anon;
 grant execute on function public.fn_decide_approval(uuid, text, text) to authenticated, service_role;
 revoke all on function public.fn_sweep_expired_approvals(), public.fn_sweep_approval_events(int) from public, anon, authenticated;
@@ -682,9 +704,12 @@ begin
     raise exception using errcode = 'SG001',
       message = format('INVALID_INPUT: p_limit must be 1-1000 and p_lease_seconds 1-3600 (got %s, %s)', p_limit, p_lease_seconds);
   end if;
+  -- only events of the last day: switched on (or back on) after a while, the relay does not ask
+  -- people about handoffs settled long ago, and the scan stays on the created_at index
   insert into public.approval_webhook_deliveries (event_id)
   select e.id from public.approval_events e
-  where not exists (select 1 from public.approval_webhook_deliveries d where d.event_id = e.id)
+  where e.created_at > clock_timestamp() - interval '1 day'
+    and not exists (select 1 from public.approval_webhook_deliveries d where d.event_id = e.id)
   order by e.id
   on conflict (event_id) do nothing;
   with due as (
@@ -706,7 +731,7 @@ begin
 end;
 $$;
 comment on function public.fn_claim_approval_webhooks(int, int) is
-  'For the approval webhook relay: registers new approval events for delivery and leases up to p_limit due ones for p_lease_seconds. Returns [{event_id, attempt, payload}].';
+  'For the approval webhook relay: registers approval events of the last day not seen yet for delivery (older ones are not sent: switched on after a while, the relay does not announce long-settled handoffs) and leases up to p_limit due ones for p_lease_seconds. Returns [{event_id, attempt, payload}].';
 
 -- The outcome of one delivery attempt: delivered, or a retry after 2^attempts seconds (at most
 -- 10 minutes), or dead once p_max_attempts attempts failed.
@@ -763,7 +788,8 @@ begin
   end if;
   if not exists (select 1 from public.approval_webhook_deliveries d where d.status = 'pending' and d.next_attempt_at <= clock_timestamp())
      and not exists (select 1 from public.approval_events e
-                     where not exists (select 1 from public.approval_webhook_deliveries d where d.event_id = e.id)) then
+                     where e.created_at > clock_timestamp() - interval '1 day'
+                       and not exists (select 1 from public.approval_webhook_deliveries d where d.event_id = e.id)) then
     return jsonb_build_object('pg_net', true, 'enabled', true, 'posted', false);
   end if;
   v_key := stagegate_private.fn_dispatch_service_key(v_cfg);

@@ -125,6 +125,14 @@ $$;
 comment on function public.fn_list_directives(jsonb, int) is
   'Directives the caller may read, newest first: {items, counts (per phase, every filter but phase and the cursor), next_cursor (pass as p_filter.after; null on the last page)}. p_filter: {phase, sd_type, team, text, after}.';
 
+-- Whether a directive waits for people: a handoff attempt of it awaiting approval (16_approvals)
+-- or the status pending_approval. Runs as the caller: an attempt they may not read does not count.
+create or replace function stagegate_private.fn_directive_awaiting_approval(p_sd_uuid uuid, p_status text) returns boolean
+language sql stable set search_path = '' as $$
+  select p_status = 'pending_approval'
+      or exists (select 1 from public.handoff_attempts a where a.sd_uuid = p_sd_uuid and a.status = 'awaiting_approval')
+$$;
+
 -- One row of the list: the directive without its bulky fields, its threshold, its latest handoff
 -- record and whether it waits for an approval.
 create or replace function public.fn_directive_summary(p_sd public.strategic_directives_v2) returns jsonb
@@ -132,7 +140,7 @@ language sql stable set search_path = '' as $$
   select (to_jsonb(p_sd) - 'description' - 'scope' - 'success_criteria' - 'metadata')
     || jsonb_build_object(
       'threshold', (public.fn_workflow() -> 'thresholds' -> p_sd.sd_type),
-      'awaiting_approval', p_sd.status = 'pending_approval',
+      'awaiting_approval', stagegate_private.fn_directive_awaiting_approval(p_sd.uuid, p_sd.status),
       'last_handoff', (select jsonb_build_object('handoff_type', h.handoff_type, 'status', h.status, 'score', h.score,
                                                  'threshold', h.threshold, 'created_at', h.created_at)
                        from public.sd_phase_handoffs h where h.sd_uuid = p_sd.uuid
@@ -147,6 +155,7 @@ language plpgsql stable set search_path = '' as $$
 declare
   v_sd public.strategic_directives_v2;
   v_workflow jsonb := public.fn_workflow();
+  v_me record;
 begin
   if p_sd is null or btrim(p_sd) = '' or length(p_sd) > 200 then
     raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_sd (a directive key or uuid, 1-200 characters) is required';
@@ -160,11 +169,14 @@ begin
   if not found then
     raise exception using errcode = 'SG002', message = format('SD_NOT_FOUND: strategic directive %L not found', p_sd);
   end if;
+  select * into v_me from stagegate_private.current_actor();
 
   return jsonb_build_object(
     'directive', to_jsonb(v_sd) || jsonb_build_object(
       'threshold', v_workflow -> 'thresholds' -> v_sd.sd_type,
-      'awaiting_approval', v_sd.status = 'pending_approval'),
+      'awaiting_approval', stagegate_private.fn_directive_awaiting_approval(v_sd.uuid, v_sd.status),
+      -- whether the caller may edit its content: the expression of the update policies (15)
+      'can_edit', v_me.privileged or v_sd.team_id in (select stagegate_private.my_team_ids('{LEAD,PLAN}'))),
     'prd', (select to_jsonb(p) from public.product_requirements_v2 p where p.sd_id = v_sd.id),
     'stories', (select coalesce(jsonb_agg(to_jsonb(u) order by u.story_key), '[]') from public.user_stories u where u.sd_id = v_sd.id),
     'next_handoffs', (select coalesce(jsonb_agg(t -> 'code'), '[]') from jsonb_array_elements(v_workflow -> 'handoff_types') t
@@ -183,6 +195,7 @@ begin
           'validation_mode', coalesce(h.validation_mode, a.result ->> 'validation_mode'),
           'failed_gate', h.failed_gate,
           'execution_time_ms', h.execution_time_ms,
+          'requested_by', stagegate_private.fn_person(a.actor_id),
           'gates', (select coalesce(jsonb_agg(jsonb_build_object(
                       'code', r.sub_agent_code, 'verdict', r.verdict, 'passed', r.passed, 'score', r.score,
                       'max_score', r.max_score, 'duration_ms', r.duration_ms, 'attempts', r.attempts,
@@ -195,15 +208,55 @@ begin
       where a.sd_uuid = v_sd.uuid),
     -- the audit chain, oldest first: each row's pre and post state say where it moved the SD
     'audit', (
-      select coalesce(jsonb_agg(to_jsonb(t) order by t.created_at, t.id), '[]')
+      select coalesce(jsonb_agg(to_jsonb(t) || jsonb_build_object('actor', stagegate_private.fn_person(t.actor_id))
+                                order by t.created_at, t.id), '[]')
       from public.sd_transition_audit t
       where t.sd_uuid = v_sd.uuid or (t.sd_uuid is null and t.sd_id = v_sd.id)),
-    -- approvals and overrides have no table yet; the console shows them once this key has rows
-    'approvals', '[]'::jsonb);
+    -- every handoff that waited for people (16_approvals), newest first: who asked and when, what
+    -- it still needs, each decision with who made it, and whether the caller may decide it now
+    -- (can_decide; cannot_decide says why not, with the code fn_decide_approval would answer)
+    'approvals', (
+      select coalesce(jsonb_agg(jsonb_build_object(
+        'attempt_id', a.id, 'handoff_type', a.handoff_type, 'status', a.status, 'verdict', a.result ->> 'verdict',
+        'from_phase', a.from_phase, 'to_phase', a.to_phase,
+        'requested_by', stagegate_private.fn_person(a.actor_id), 'requested_at', a.started_at,
+        'deadline', a.approval_deadline, 'settled_at', a.finished_at,
+        'approvals_needed', a.result -> 'approvals' -> 'approvals_needed',
+        'approver_roles', coalesce(a.result -> 'approvals' -> 'approver_roles', 'null'),
+        'gates', (select coalesce(jsonb_agg(g - 'approved_by' order by t.ord), '[]')
+                  from jsonb_array_elements(coalesce(a.result -> 'approvals' -> 'gates', '[]')) with ordinality as t(g, ord)),
+        'decisions', (select coalesce(jsonb_agg(jsonb_build_object(
+                        'by', stagegate_private.fn_person(d.approver_id), 'role', d.approver_role, 'decision', d.decision,
+                        'comment', d.comment, 'decided_at', d.decided_at) order by d.decided_at), '[]')
+                      from public.approval_decisions d where d.attempt_id = a.id),
+        'my_decision', mine.decision,
+        'can_decide', r.refusal is null,
+        'cannot_decide', r.refusal - 'sqlstate')
+        order by a.started_at desc), '[]')
+      from public.handoff_attempts a
+      left join public.approval_decisions mine on mine.attempt_id = a.id and mine.approver_id = v_me.user_id
+      cross join lateral (select case
+          when a.status <> 'awaiting_approval' then jsonb_build_object('code', 'APPROVAL_CLOSED',
+            'message', format('APPROVAL_CLOSED: attempt %s is %s, not awaiting approval', a.id, a.status))
+          when mine.id is not null then jsonb_build_object('code', 'ALREADY_DECIDED',
+            'message', format('ALREADY_DECIDED: you decided %s at %s; a decision is made once', mine.decision, mine.decided_at))
+          else stagegate_private.fn_approval_refusal(a, v_me.user_id,
+                 (select m.role from public.team_members m where m.team_id = a.team_id and m.user_id = v_me.user_id), v_me.role)
+        end as refusal) r
+      where a.sd_uuid = v_sd.uuid and a.approval_deadline is not null),
+    -- overrides of this directive's rejected handoffs (16_approvals): who, why, what they overrode
+    'overrides', (
+      select coalesce(jsonb_agg(jsonb_build_object(
+        'id', o.id, 'attempt_id', o.attempt_id, 'overridden_attempt_id', o.overridden_attempt_id, 'handoff_type', o.handoff_type,
+        'by', stagegate_private.fn_person(o.actor_id), 'role', o.role, 'reason', o.reason, 'score', o.score,
+        'threshold', o.threshold, 'failed_gate', o.failed_gate, 'created_at', o.created_at) order by o.created_at desc), '[]')
+      from public.handoff_overrides o
+      join public.handoff_attempts a on a.id = o.attempt_id
+      where a.sd_uuid = v_sd.uuid));
 end;
 $$;
 comment on function public.fn_directive_history(text) is
-  'One directive the caller may read, with its PRD, stories, the handoff types it can take next, every attempt (verdict, score vs threshold, each gate''s result, duration and issues, who asked) and the audit chain.';
+  'One directive the caller may read (with can_edit), its PRD, stories, the handoff types it can take next, every attempt (verdict, score vs threshold, each gate''s result, duration and issues, who asked: requested_by), the audit chain (each row''s actor), the handoffs that waited for approval (decisions, can_decide, cannot_decide) and overrides. People are {user_id, name, email} (stagegate_private.fn_person).';
 
 -- ============================================================================================
 -- Create a directive with its PRD and stories: one call, one transaction.
@@ -369,7 +422,9 @@ begin
       test_scenarios = case when v_part ? 'test_scenarios' then v_part -> 'test_scenarios' else p.test_scenarios end
     where p.sd_id = v_sd.id;
     get diagnostics v_n = row_count;
-    if v_n = 0 then
+    if v_n = 0 and exists (select 1 from public.product_requirements_v2 p where p.sd_id = v_sd.id) then
+      raise exception using errcode = '42501', message = format('FORBIDDEN: you may read the PRD of %L but not edit it', v_sd.id);
+    elsif v_n = 0 then
       raise exception using errcode = 'SG001', message = format('INVALID_INPUT: %L has no PRD to edit', v_sd.id);
     end if;
   end if;
@@ -382,7 +437,9 @@ begin
       acceptance_criteria = case when v_story ? 'acceptance_criteria' then v_story -> 'acceptance_criteria' else u.acceptance_criteria end
     where u.sd_id = v_sd.id and u.story_key = v_story ->> 'story_key';
     get diagnostics v_n = row_count;
-    if v_n = 0 then
+    if v_n = 0 and exists (select 1 from public.user_stories u where u.sd_id = v_sd.id and u.story_key = v_story ->> 'story_key') then
+      raise exception using errcode = '42501', message = format('FORBIDDEN: you may read story %L of %L but not edit it', v_story ->> 'story_key', v_sd.id);
+    elsif v_n = 0 then
       raise exception using errcode = 'SG001', message = format('INVALID_INPUT: %L has no story %L', v_sd.id, v_story ->> 'story_key');
     end if;
   end loop;
@@ -417,6 +474,10 @@ grant execute on function
   public.fn_create_directive(jsonb),
   public.fn_update_directive(text, jsonb)
 to authenticated, service_role;
+
+-- a helper of the two above, in the unexposed schema: it runs as the caller (RLS decides)
+revoke all on function stagegate_private.fn_directive_awaiting_approval(uuid, text) from public, anon;
+grant execute on function stagegate_private.fn_directive_awaiting_approval(uuid, text) to authenticated, service_role;
 
 -- Creating: LEAD and PLAN members create directives, with their PRD and stories, in their own
 -- teams (fn_create_directive runs as the caller, so these decide). The columns granted are the

@@ -1,8 +1,9 @@
 // The directives API in SQL (supabase/schemas/16_directives_api.sql), called as a SQL user would:
-// as the service role, and refused for anon and (until the people domain grants it) signed-in users.
+// as the service role and as a team member whose role may read but not edit.
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAs, freshDatabase, type FreshDatabase } from '../helpers/db.ts';
+import { asUser, intoTeam, seedPeople, TEAM_ALPHA } from '../helpers/people.ts';
 
 let db: FreshDatabase;
 let service: postgres.Sql;
@@ -45,6 +46,25 @@ describe('fn_update_directive', () => {
     expect(await sqlstate(service`select public.fn_update_directive('SD-SQL-001', ${service.json({ directive: { current_phase: 'EXEC' } })})`))
       .toMatch(/^SG001: INVALID_INPUT: directive.current_phase cannot be edited/);
     expect(await sqlstate(service`select public.fn_update_directive('SD-NONE', ${service.json({ directive: { title: 'x' } })})`)).toMatch(/^SG002: SD_NOT_FOUND/);
+  });
+});
+
+describe('fn_update_directive as a member who may read but not edit', () => {
+  it('answers 42501 FORBIDDEN for the PRD and a story they can see, and INVALID_INPUT only for a story that is not there', async () => {
+    await seedPeople(db.sql);
+    await create(service, { id: 'SD-SQL-EXEC', title: 't', prd: { title: 'p' }, stories: [{ story_key: 'A', title: 'a' }] });
+    await intoTeam(db.sql, TEAM_ALPHA, 'SD-SQL-EXEC');
+    const exec = asUser(db.url, 'exec');
+    try {
+      const patch = (body: unknown) => sqlstate(exec`select public.fn_update_directive('SD-SQL-EXEC', ${exec.json(body as never)})`);
+      expect(await patch({ prd: { title: 'x' } })).toMatch(/^42501: FORBIDDEN: you may read the PRD of 'SD-SQL-EXEC' but not edit it/);
+      expect(await patch({ stories: [{ story_key: 'A', title: 'x' }] })).toMatch(/^42501: FORBIDDEN: you may read story 'A' of 'SD-SQL-EXEC' but not edit it/);
+      expect(await patch({ stories: [{ story_key: 'Z', title: 'x' }] })).toMatch(/^SG001: INVALID_INPUT: 'SD-SQL-EXEC' has no story 'Z'/);
+    } finally {
+      await exec.end({ timeout: 1 });
+    }
+    const [prd] = await db.sql`select title from public.product_requirements_v2 where sd_id = 'SD-SQL-EXEC'`;
+    expect(prd!.title).toBe('p');
   });
 });
 

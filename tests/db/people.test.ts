@@ -114,7 +114,10 @@ describe('people: who may request a handoff', () => {
     for (const r of results) expect(r).toEqual(who);
     expect(pick(await db.sql`select * from sd_phase_handoffs where attempt_id = ${answer.attempt_id}`)).toEqual([who]);
     expect(pick(await db.sql`select * from sd_transition_audit where attempt_id = ${answer.attempt_id}`)).toEqual([who]);
-    expect(pick(await db.sql`select * from sd_claims where sd_id = ${sd}`)).toEqual([who]);
+    // the claim: taken at begin, stamped; the LEAD may request nothing from PLAN, so it went with the handoff
+    const [claimed] = await as('lead')`select fn_claim_sd(${await newSd('PLAN')}, 's-who-claim') as r`;
+    expect(pick(await db.sql`select * from sd_claims where sd_id = ${claimed!.r.sd_id}`)).toEqual([who]);
+    expect(await db.sql`select * from sd_claims where sd_id = ${sd}`).toEqual([]);
 
     // a direct database connection (the runbook's psql) is recorded as its role
     const other = await newSd();
@@ -131,9 +134,9 @@ describe('people: who may request a handoff', () => {
   });
 
   it('a claim belongs to the user who took it: the same session id does not ride on it, nor learns it', async () => {
-    const sd = await newSd();
-    // the LEAD hands off and keeps the claim under session 'lead-secret-session'
-    expect((await execute(as('lead'), sd, 'LEAD-TO-PLAN', 'claim-1', [], 'lead-secret-session')).verdict).toBe('accepted');
+    const sd = await newSd('PLAN');
+    // the LEAD holds the directive under session 'lead-secret-session'
+    await as('lead')`select fn_claim_sd(${sd}, 'lead-secret-session')`;
     // the PLAN member names a session of their own: refused without learning the holder's session
     const other = await refusal(execute(as('plan'), sd, 'PLAN-TO-EXEC', 'claim-2', [], 'plan-session'));
     expect(other).toMatchObject({ state: 'SG005', code: 'CLAIMED_BY_OTHER_SESSION' });
@@ -157,6 +160,39 @@ describe('people: who may request a handoff', () => {
     const [own] = await as('lead')`select fn_release_sd(${sd}, 'lead-secret-session') as r`;
     expect(own!.r.released).toBe(true);
     expect((await execute(as('plan'), sd, 'PLAN-TO-EXEC', 'claim-4', [], 'lead-secret-session')).verdict).toBe('accepted');
+  });
+
+  it('an accepted handoff hands the claim on when its requester may do nothing in the new phase', async () => {
+    // the LEAD may request nothing from PLAN: their claim goes with LEAD-TO-PLAN, and the PLAN
+    // member goes on at once instead of waiting out the 15-minute lease
+    const sd = await newSd();
+    expect((await execute(as('lead'), sd, 'LEAD-TO-PLAN', 'hand-1', [], 'lead-session')).verdict).toBe('accepted');
+    expect(await db.sql`select session_id from sd_claims where sd_id = ${sd}`).toEqual([]);
+    expect((await execute(as('plan'), sd, 'PLAN-TO-EXEC', 'hand-2', [], 'plan-session')).verdict).toBe('accepted');
+    // a rejected handoff keeps it: the requester is still at work on the phase
+    const kept = await newSd();
+    await db.sql`update strategic_directives_v2 set description = null where id = ${kept}`;
+    expect((await execute(as('lead'), kept, 'LEAD-TO-PLAN', 'hand-3', [], 'lead-session')).verdict).toBe('rejected');
+    expect(await db.sql`select session_id from sd_claims where sd_id = ${kept}`).toEqual([{ session_id: 'lead-session' }]);
+    // a requester who may go on from the new phase keeps it (here: LEADs may also request PLAN-TO-EXEC)
+    const goesOn = await newSd();
+    await db.sql`insert into handoff_permissions (handoff_type, role) values ('PLAN-TO-EXEC', 'LEAD')`;
+    try {
+      expect((await execute(as('lead'), goesOn, 'LEAD-TO-PLAN', 'hand-4', [], 'lead-session')).verdict).toBe('accepted');
+      expect(await db.sql`select session_id from sd_claims where sd_id = ${goesOn}`).toEqual([{ session_id: 'lead-session' }]);
+    } finally {
+      await db.sql`delete from handoff_permissions where handoff_type = 'PLAN-TO-EXEC' and role = 'LEAD'`;
+    }
+    // automation keeps its claim while a handoff leads on, and gives it back when none does
+    const auto = 'SD-PEOPLE-AUTO';
+    await seedSd(db.sql, { id: auto, phase: 'EXEC_COMPLETE', stories: [{ key: 'US-1', status: 'validated' }] });
+    await intoTeam(db.sql, TEAM_ALPHA, auto);
+    const viaService = await newSd();
+    expect((await execute(as('service_role'), viaService, 'LEAD-TO-PLAN', 'hand-5', [], 'bot')).verdict).toBe('accepted');
+    expect(await db.sql`select session_id from sd_claims where sd_id = ${viaService}`).toEqual([{ session_id: 'bot' }]);
+    const done = await execute(as('service_role'), auto, 'PLAN-TO-LEAD', 'hand-6', [], 'bot');
+    expect(done, JSON.stringify(done.issues)).toMatchObject({ verdict: 'accepted', to_phase: 'COMPLETED' });
+    expect(await db.sql`select session_id from sd_claims where sd_id = ${auto}`).toEqual([]);
   });
 
   it('a viewer cannot take a claim (it would block the team)', async () => {

@@ -101,6 +101,20 @@ describe('approval webhooks on hosted Supabase', () => {
     // delivered: the next sweep has nothing to kick the function for
     expect((await sweep()).result).toEqual({ pg_net: true, enabled: true, posted: false });
     expect(await queued()).toHaveLength(1);
+
+    // an event older than a day that was never sent (webhooks switched on late) is not announced:
+    // the handoff expires, and its event is backdated past the window
+    await db.sql`update public.handoff_attempts set approval_deadline = now() - interval '1 second' where id = ${waiting.attempt_id}`;
+    await db.sql`select public.fn_sweep_expired_approvals()`;
+    const [late] = await db.sql`update public.approval_events set created_at = now() - interval '25 hours'
+      where event = 'approval_expired' and attempt_id = ${waiting.attempt_id} returning id`;
+    expect(late).toBeDefined();
+    expect((await sweep()).result).toEqual({ pg_net: true, enabled: true, posted: false });
+    const [claimed] = await db.sql`select public.fn_claim_approval_webhooks(50, 15) as r`;
+    expect(claimed!.r).toEqual([]);
+    // within the day it is
+    await db.sql`update public.approval_events set created_at = now() - interval '23 hours' where id = ${late!.id}`;
+    expect((await sweep()).result).toMatchObject({ posted: true });
   });
 
   it('refuses every caller but the service role, and says when its secrets are not set', async () => {
@@ -117,7 +131,8 @@ describe('approval webhooks on hosted Supabase', () => {
     } finally {
       await bare.stop();
     }
-    // nothing claimed by the refused calls
-    expect(await db.sql`select count(*)::int as n from public.approval_webhook_deliveries`).toEqual([{ n: 1 }]);
+    // nothing claimed by the refused calls (the expiry above is due, not yet registered)
+    expect(await db.sql`select status, count(*)::int as n from public.approval_webhook_deliveries group by 1 order by 1`)
+      .toEqual([{ status: 'delivered', n: 1 }]);
   });
 });

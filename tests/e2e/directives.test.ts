@@ -2,6 +2,7 @@
 // PostgreSQL, called through the typed client of shared/client.ts on supabase-js.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, stagegateClient, type StagegateClient } from '../../shared/client.ts';
+import { DirectiveDetailSchema } from '../../shared/directives-schema.ts';
 import { signJwt } from '../../shared/jwt.ts';
 import { startHandoffEnvironment, TEST_JWT_SECRET, type HandoffEnvironment } from '../helpers/functions.ts';
 import { seedPeople, TEAM_ALPHA, USERS, type UserName } from '../helpers/people.ts';
@@ -269,5 +270,51 @@ describe('as team members (people): the caller\'s identity and row-level securit
     const detail = await lead.getDirective('SD-TEAM-001');
     expect(detail.attempts[0]).toMatchObject({ actor_id: USERS.lead, actor_role: 'authenticated', actor_via: 'http', verdict: 'accepted' });
     expect(detail.audit[0]).toMatchObject({ actor_id: USERS.lead, status: 'completed' });
+    // and by name, for the console: people, not ids
+    expect(detail.attempts[0]?.requested_by).toEqual({ user_id: USERS.lead, name: 'lead@example.test', email: 'lead@example.test' });
+    expect(detail.audit[0]?.actor).toEqual({ user_id: USERS.lead, name: 'lead@example.test', email: 'lead@example.test' });
+  });
+
+  it('approvals through the typed client: the history says who may decide, decideApproval agrees, the approval moves it', async () => {
+    await env.db.sql`insert into public.leo_sub_agents (code, name, kind, target, handoff_types, sd_types, approvals_required, approver_roles)
+      values ('CONSOLE_SIGNOFF', 'Lead sign-off', 'approval', 'a lead', '{PLAN-TO-EXEC}', '{feature}', 1, '{LEAD}')`;
+    try {
+      const planner = await as('plan');
+      const lead = await as('lead');
+      // SD-TEAM-001 is in PLAN (the test above; the LEAD's accepted LEAD-TO-PLAN handed the claim
+      // on), and the planner asks for PLAN-TO-EXEC, which waits
+      const waiting = await planner.handoff({ sd_id: 'SD-TEAM-001', handoff_type: 'PLAN-TO-EXEC', session_id: 'team-plan' });
+      expect(waiting).toMatchObject({ verdict: 'awaiting_approval' });
+      const attempt = waiting.attempt_id;
+      // the answer is what the OpenAPI document and the console's types say it is
+      const seen = DirectiveDetailSchema.parse(await planner.getDirective('SD-TEAM-001'));
+      expect(seen.directive).toMatchObject({ awaiting_approval: true, can_edit: true });
+      expect(seen.approvals[0]).toMatchObject({
+        attempt_id: attempt, status: 'awaiting_approval', approvals_needed: 1, can_decide: false, cannot_decide: { code: 'SELF_APPROVAL' },
+        requested_by: { user_id: USERS.plan, name: 'plan@example.test', email: 'plan@example.test' },
+      });
+      const self = await refusal(planner.decideApproval(attempt, { decision: 'approve' }));
+      expect({ status: self.status, code: self.code }).toEqual({ status: 403, code: 'SELF_APPROVAL' });
+      expect((await (await as('viewer')).getDirective('SD-TEAM-001')).approvals[0]).toMatchObject({ can_decide: false, cannot_decide: { code: 'NOT_AN_APPROVER' } });
+      expect((await lead.getDirective('SD-TEAM-001')).approvals[0]).toMatchObject({ can_decide: true, cannot_decide: null });
+      const bare = await refusal(lead.decideApproval(attempt, { decision: 'reject' }));
+      expect({ status: bare.status, code: bare.code }).toEqual({ status: 400, code: 'INVALID_INPUT' });
+      expect(await lead.decideApproval(attempt, { decision: 'approve', comment: 'scope is clear' })).toMatchObject({ recorded: true, verdict: 'accepted', status: 'completed' });
+
+      const after = DirectiveDetailSchema.parse(await planner.getDirective('SD-TEAM-001'));
+      expect(after.directive).toMatchObject({ current_phase: 'EXEC', awaiting_approval: false });
+      expect(after.approvals[0]).toMatchObject({
+        status: 'completed', can_decide: false, cannot_decide: { code: 'APPROVAL_CLOSED' },
+        decisions: [{ by: { user_id: USERS.lead, name: 'lead@example.test', email: 'lead@example.test' }, role: 'LEAD', decision: 'approve', comment: 'scope is clear' }],
+      });
+      // the override route through the same client: an attempt the caller cannot see is 404
+      const unknown = await refusal(lead.overrideHandoff('00000000-0000-4000-8000-000000000000', { reason: 'ship it' }));
+      expect({ status: unknown.status, code: unknown.code }).toEqual({ status: 404, code: 'ATTEMPT_NOT_FOUND' });
+      const [row] = await env.db.sql`select s.current_phase, d.approver_id::text as approver from public.strategic_directives_v2 s
+        join public.approval_decisions d on d.sd_id = s.id where s.id = 'SD-TEAM-001'`;
+      expect(row).toEqual({ current_phase: 'EXEC', approver: USERS.lead });
+    } finally {
+      await env.db.sql`update public.leo_sub_agents set active = false where code = 'CONSOLE_SIGNOFF'`;
+    }
   });
 });

@@ -95,8 +95,15 @@ describe('POST /functions/v1/handoff under the caller\'s identity', () => {
   }
 
   it('a second user naming the holder\'s session id does not ride on the claim, nor learns it from the refusal', async () => {
-    const sd = await newSd();
-    expect((await post('lead', { sd_id: sd, handoff_type: 'LEAD-TO-PLAN', session_id: 'lead-only-session' })).body.verdict).toBe('accepted');
+    // the LEAD holds the directive in PLAN under a session of their own (an accepted LEAD-TO-PLAN
+    // would have handed the claim on: a LEAD may request nothing from PLAN)
+    const sd = await newSd('PLAN');
+    const lead = asUser(env.db.url, 'lead');
+    try {
+      await lead`select fn_claim_sd(${sd}, 'lead-only-session')`;
+    } finally {
+      await lead.end({ timeout: 1 });
+    }
     const other = await post('plan', { sd_id: sd, handoff_type: 'PLAN-TO-EXEC', session_id: 'plan-session' });
     expect(other.status).toBe(409);
     expect(other.body.error.code).toBe('CLAIMED_BY_OTHER_SESSION');

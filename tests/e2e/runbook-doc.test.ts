@@ -45,6 +45,8 @@ describe('docs/runbook.md: structure', () => {
     expect(hosted.map((b) => `${b.lang}: ${b.body.split('\n')[0]}`)).toEqual([
       'bash: supabase link --project-ref "$PROJECT_REF"',
       "sql: select vault.create_secret('<service-role key>', 'stagegate_service_role_key', 'stagegate: handoff_requests dispatch');",
+      "bash: supabase secrets set STAGEGATE_APPROVAL_WEBHOOK_URL='https://bot.example/hooks/approvals' STAGEGATE_APPROVAL_WEBHOOK_SECRET=\"$APPROVAL_WEBHOOK_SECRET\"",
+      'sql: update public.handoff_request_dispatch set approval_webhooks = true;',
       "sql: select jobname, schedule, command, active from cron.job where jobname like 'stagegate\\_%' order by jobname;",
       'bash: pg_dump "$DATABASE_URL" -t public.sd_transition_audit_y2025m01 -t public.sd_phase_handoffs_y2025m01 -Fc -f audit-2025-01.dump',
       'bash: supabase functions deploy',

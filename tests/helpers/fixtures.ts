@@ -26,7 +26,7 @@ export async function seedDirective(sql: postgres.Sql, seed: DirectiveSeed): Pro
 
 export interface AgentSeed {
   code: string;
-  kind?: 'sql' | 'http' | 'builtin';
+  kind?: 'sql' | 'http' | 'builtin' | 'approval';
   target: string;
   dependsOn?: string[];
   timeoutMs?: number;
