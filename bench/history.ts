@@ -232,8 +232,8 @@ async function purgeRun(): Promise<Record<string, unknown>> {
   for (const sd of warm) await oneHandoff(sd);
   const baseline = await handoffsAtRate(PURGE_SECONDS, await freshSds(PURGE_SECONDS * RATE));
 
-  // from the start of the backlog once; each window goes on from where the last one stopped
-  await sql`update public.retention_settings set watermark = null, watermark_id = null`;
+  // the watermark stays where it is (null on a fresh build): each window goes on from where the
+  // last one stopped, as the scheduled sweep does
   const purging = async (settings: { maxBatches: number; pauseMs: (runMs: number) => number }) => {
     await sql`update public.retention_settings set batch_size = 1000, max_batches = ${settings.maxBatches}`;
     let on = true;
