@@ -186,6 +186,7 @@ drop function if exists
   public.metrics_live_from(),
   public.metrics_window_first_day(),
   public.metrics_orchestration_hours(timestamptz,timestamptz),
+  public.metrics_orchestration_attempts(timestamptz,timestamptz),
   public.metrics_live_hour_from(),
   public.fn_ensure_history_partitions(date,date),
   public.fn_detach_history_month(date),

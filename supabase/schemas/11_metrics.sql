@@ -339,10 +339,12 @@ $$;
 
 -- parallel_speedup = the gates' summed run time / the attempt's wall time: 1 means the gates ran
 -- one after another, n means n ran at once on average (the runbook's "60-70% time reduction").
--- An attempt belongs to the day of its first orchestrated result (in the window).
-create or replace function public.metrics_orchestration_rows(p_from timestamptz, p_to timestamptz)
-returns table (day date, attempts bigint, executions numeric, avg_time_sec numeric, max_time_sec numeric,
-               parallel_speedup numeric)
+-- An attempt belongs to the day (or hour) of its first orchestrated result (in the window).
+-- One row per such attempt whose first orchestrated result is in [p_from, p_to): what the daily
+-- rows and the hourly sums below aggregate.
+create or replace function public.metrics_orchestration_attempts(p_from timestamptz, p_to timestamptz)
+returns table (attempt_id uuid, first_at timestamptz, executions bigint, avg_time_sec numeric, max_time_sec numeric,
+               speedup numeric)
 language sql stable set search_path = '' as $$
   with candidates as (
     select distinct r.attempt_id from public.sub_agent_execution_results r
@@ -363,15 +365,24 @@ language sql stable set search_path = '' as $$
     group by r.attempt_id
     having min(r.created_at) >= p_from and min(r.created_at) < p_to
   )
+  select p.attempt_id, p.first_at, p.executions, p.avg_time_sec, p.max_time_sec,
+         p.gate_ms / nullif(extract(epoch from a.finished_at - a.started_at) * 1000, 0)
+  from per_attempt p
+  join public.handoff_attempts a on a.id = p.attempt_id
+$$;
+
+create or replace function public.metrics_orchestration_rows(p_from timestamptz, p_to timestamptz)
+returns table (day date, attempts bigint, executions numeric, avg_time_sec numeric, max_time_sec numeric,
+               parallel_speedup numeric)
+language sql stable set search_path = '' as $$
   select
     (p.first_at at time zone 'UTC')::date,
     count(*),
     sum(p.executions),
     round(sum(p.avg_time_sec * p.executions) / nullif(sum(p.executions), 0), 3),
     max(p.max_time_sec),
-    round(avg(p.gate_ms / nullif(extract(epoch from a.finished_at - a.started_at) * 1000, 0))::numeric, 2)
-  from per_attempt p
-  join public.handoff_attempts a on a.id = p.attempt_id
+    round(avg(p.speedup)::numeric, 2)
+  from public.metrics_orchestration_attempts(p_from, p_to) p
   group by 1
 $$;
 
@@ -452,29 +463,6 @@ create or replace function public.metrics_orchestration_hours(p_from timestamptz
 returns table (hour timestamptz, attempts bigint, executions numeric, time_x_executions numeric, max_time_sec numeric,
                speedup_sum numeric, speedup_n bigint)
 language sql stable set search_path = '' as $$
-  with candidates as (
-    select distinct r.attempt_id from public.sub_agent_execution_results r
-    where r.created_at >= greatest(p_from, (select public.metrics_window_start())) and r.created_at < p_to
-      and r.metadata ->> 'orchestrated' = 'true' and not r.skipped and r.duration_ms is not null
-  ), per_attempt as (
-    select
-      r.attempt_id,
-      min(r.created_at) as first_at,
-      count(*) as executions,
-      sum(r.duration_ms) as gate_ms,
-      avg(r.execution_time) as avg_time_sec,
-      max(r.execution_time) as max_time_sec
-    from public.sub_agent_execution_results r
-    where r.attempt_id in (select c.attempt_id from candidates c)
-      and r.metadata ->> 'orchestrated' = 'true' and not r.skipped and r.duration_ms is not null
-      and r.created_at >= (select public.metrics_window_start())
-    group by r.attempt_id
-    having min(r.created_at) >= p_from and min(r.created_at) < p_to
-  ), ratios as (
-    select p.*, p.gate_ms / nullif(extract(epoch from a.finished_at - a.started_at) * 1000, 0) as speedup
-    from per_attempt p
-    join public.handoff_attempts a on a.id = p.attempt_id
-  )
   select
     date_trunc('hour', x.first_at, 'UTC'),
     count(*),
@@ -483,7 +471,7 @@ language sql stable set search_path = '' as $$
     max(x.max_time_sec),
     sum(x.speedup),
     count(x.speedup)
-  from ratios x
+  from public.metrics_orchestration_attempts(p_from, p_to) x
   group by 1
 $$;
 
@@ -652,11 +640,13 @@ grant select on table public.metric_days, public.metric_days_handoff_duration, p
 grant delete on table public.metric_days to service_role;
 revoke all on function public.metrics_window_start(), public.metrics_window_first_day(), public.metrics_handoff_duration_rows(timestamptz, timestamptz),
   public.metrics_orchestration_rows(timestamptz, timestamptz), public.metrics_live_from(), public.fn_sweep_metric_days(int),
-  public.metrics_orchestration_hours(timestamptz, timestamptz), public.metrics_live_hour_from()
+  public.metrics_orchestration_hours(timestamptz, timestamptz), public.metrics_live_hour_from(),
+  public.metrics_orchestration_attempts(timestamptz, timestamptz)
   from public, anon, authenticated;
 grant execute on function public.metrics_window_start(), public.metrics_window_first_day(), public.metrics_handoff_duration_rows(timestamptz, timestamptz),
   public.metrics_orchestration_rows(timestamptz, timestamptz), public.metrics_live_from(), public.fn_sweep_metric_days(int),
-  public.metrics_orchestration_hours(timestamptz, timestamptz), public.metrics_live_hour_from()
+  public.metrics_orchestration_hours(timestamptz, timestamptz), public.metrics_live_hour_from(),
+  public.metrics_orchestration_attempts(timestamptz, timestamptz)
   to service_role;
 
 create or replace view public.v_idempotent_hit_rate with (security_invoker = true) as
