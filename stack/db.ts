@@ -67,7 +67,15 @@ export async function migrate(url: string, signal?: AbortSignal): Promise<string
     return `${stdout}${stderr}`;
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`supabase migration up failed: ${(e.stderr || e.stdout || e.message).trim()}`);
+    const said = (e.stderr || e.stdout || e.message).trim();
+    // The database's history names migrations this checkout does not have: another version of
+    // stagegate made it (a later one, or one whose migrations were since renamed).
+    if (/Remote migration versions not found in local migrations directory/.test(said)) {
+      const unknown = [...said.matchAll(/\b(\d{14})\b/g)].map((m) => m[1]);
+      throw new Error(`the database has migrations this checkout does not know (${[...new Set(unknown)].join(', ') || 'see below'}): another version of stagegate made it. `
+        + 'Check out that version, or start afresh with `npm run reset` (deletes the local stack\'s data)\n' + said);
+    }
+    throw new Error(`supabase migration up failed: ${said}`);
   }
 }
 
