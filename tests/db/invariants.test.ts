@@ -34,7 +34,12 @@ describe('fn_check_invariants', () => {
     });
     await db.sql`insert into public.handoff_attempts (request_id, sd_id, sd_uuid, sd_type, handoff_type, session_id, status, from_phase, to_phase, sd_version, context, gates, finished_at)
       values ('orphan', 'SD-INV-2', gen_random_uuid(), 'feature', 'EXEC-TO-PLAN', 's', 'completed', 'EXEC', 'EXEC_COMPLETE', 0, '{}', '[]', now())`;
+    // a gate result filed under another directive than its attempt's, in the window
+    const [orphan] = await db.sql`select id from public.handoff_attempts where request_id = 'orphan'`;
+    const [result] = await db.sql`insert into public.sub_agent_execution_results (attempt_id, sd_id, sub_agent_code, verdict, passed, score, max_score)
+      select ${orphan!.id}, 'SD-INV-1', code, 'PASS', true, 100, 100 from public.leo_sub_agents limit 1 returning id`;
     const found = (await violations()).map((v) => `${v.invariant}:${v.subject.split('/')[0]}`);
+    expect(found).toContain(`orphan_result:${result!.id}`);
     expect(found).toContain('sd_matches_last_transition:SD-INV-1');
     expect(found).toContain('story_status_needs_handoff:SD-INV-2');
     expect(found.some((f) => f.startsWith('one_terminal_audit_per_attempt:'))).toBe(true);
