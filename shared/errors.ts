@@ -120,12 +120,7 @@ export const SQLSTATE_CODES: Readonly<Record<string, ErrorCode>> = {
   '55P03': 'SD_BUSY', // lock_not_available (NOWAIT / lock_timeout)
   '40001': 'SD_BUSY', // serialization_failure: safe to retry
   '40P01': 'SD_BUSY', // deadlock_detected: safe to retry
-  '22P02': 'INVALID_INPUT', // invalid_text_representation, e.g. a malformed uuid
-  '22023': 'INVALID_INPUT', // invalid_parameter_value
-  '22021': 'INVALID_INPUT', // character_not_in_repertoire: a NUL or invalid UTF-8 in a text parameter
-  '22P05': 'INVALID_INPUT', // untranslatable_character: \u0000 in a jsonb parameter
-  '22003': 'INVALID_INPUT', // numeric_value_out_of_range: e.g. 3000000000 for an int parameter
-  '22001': 'INVALID_INPUT', // string_data_right_truncation
+  // class 22 (22P02 a malformed uuid, 22021 a NUL in text, 22003 a number past int4, …): below
   '23514': 'INVALID_INPUT', // check_violation on caller-supplied data
   '23502': 'INVALID_INPUT', // not_null_violation on caller-supplied data (a null argument an RPC does not check itself)
   '42501': 'FORBIDDEN', // insufficient_privilege

@@ -93,11 +93,14 @@ export const FINAL_ERROR_CODES: ReadonlySet<string> = new Set(['INVALID_INPUT', 
 
 /**
  * Whether an answer is final for its body and may be stored under its Idempotency-Key: every 2xx
+ * but 202 (a handoff waiting for approval)
  * (a rejected verdict is an answer too), and only the 4xx whose code the same body always gets.
  * A 409 WRONG_PHASE, SD_BUSY, CLAIMED_BY_OTHER_SESSION, VERSION_CONFLICT, a 404 SD_NOT_FOUND
  * or a 403 depend on the data and the moment: a retry with the same key must run again.
  */
 export function isFinalAnswer(status: number, body: unknown): boolean {
+  // 202: a handoff waiting for approval; a retry answers with the attempt as it is by then
+  if (status === 202) return false;
   if (status >= 200 && status < 300) return true;
   if (status < 400 || status >= 500) return false;
   const code = (body as { error?: { code?: unknown } } | null)?.error?.code;

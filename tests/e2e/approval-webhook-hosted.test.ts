@@ -127,7 +127,7 @@ describe('approval webhooks on hosted Supabase', () => {
     const bare = await startTestFunctions(db.url);
     try {
       expect(await pass({ authorization: `Bearer ${bare.serviceRoleKey}` }, 'POST', bare.functionsUrl))
-        .toMatchObject({ status: 503, body: { error: { code: 'APPROVAL_WEBHOOK_NOT_CONFIGURED' } } });
+        .toMatchObject({ status: 503, body: { error: { code: 'WEBHOOK_NOT_CONFIGURED' } } });
     } finally {
       await bare.stop();
     }

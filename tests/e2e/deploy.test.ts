@@ -98,7 +98,7 @@ describe('README "Deploying to hosted Supabase", run as written', () => {
   // not the gateway's: no gateway runs here).
   const probes: Record<string, { method: string; auth: boolean; status: number; text: (t: string) => void }> = {
     // deployed without its secrets: it says which are missing, after checking the service role
-    'approval-webhooks': { method: 'POST', auth: true, status: 503, text: (t) => expect(JSON.parse(t)).toMatchObject({ error: { code: 'APPROVAL_WEBHOOK_NOT_CONFIGURED' } }) },
+    'approval-webhooks': { method: 'POST', auth: true, status: 503, text: (t) => expect(JSON.parse(t)).toMatchObject({ error: { code: 'WEBHOOK_NOT_CONFIGURED' } }) },
     directives: { method: 'GET', auth: true, status: 200, text: (t) => expect(JSON.parse(t)).toMatchObject({ items: expect.any(Array), counts: expect.any(Object) }) },
     health: { method: 'GET', auth: false, status: 200, text: (t) => expect(JSON.parse(t)).toMatchObject({ status: 'ok', migration: { version: versions.at(-1) } }) },
     handoff: { method: 'POST', auth: false, status: 401, text: (t) => expect(JSON.parse(t)).toMatchObject({ error: { code: 'UNAUTHORIZED' } }) },

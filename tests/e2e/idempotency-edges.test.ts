@@ -61,6 +61,7 @@ describe('which answers are stored under an Idempotency-Key', () => {
   it('classifies answers: 2xx and body-determined 4xx are final, data- and time-dependent ones are not', () => {
     const err = (code: string) => ({ error: { code, message: '', details: null } });
     expect(isFinalAnswer(200, { verdict: 'rejected' })).toBe(true);
+    expect(isFinalAnswer(202, { verdict: 'awaiting_approval' })).toBe(false);
     expect(isFinalAnswer(400, err('INVALID_INPUT'))).toBe(true);
     expect(isFinalAnswer(400, err('UNKNOWN_HANDOFF_TYPE'))).toBe(true);
     for (const [status, code] of [[409, 'WRONG_PHASE'], [409, 'SD_BUSY'], [409, 'CLAIMED_BY_OTHER_SESSION'], [409, 'VERSION_CONFLICT'],

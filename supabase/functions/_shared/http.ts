@@ -1,3 +1,4 @@
+import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import { authenticate } from '../../../shared/jwt.ts';
 import { callerFromClaims, type Caller } from '../../../shared/rpc.ts';
 import { configRefusal, tokenVerifier } from './config.ts';
@@ -10,6 +11,18 @@ export function json(body: unknown, status = 200, headers: HeadersInit = {}): Re
 
 export function errorResponse(status: number, code: string, message: string, details: unknown = null, headers: HeadersInit = {}): Response {
   return json({ error: { code, message, details } }, status, headers);
+}
+
+/**
+ * The answer to an error thrown while serving `what` (a function's name): its stable code and
+ * status from mapDbError, one log line (error for INTERNAL, a warning for a refusal), and
+ * retry-after on a 503.
+ */
+export function failure(err: unknown, rid: string, what: string, extra: Record<string, unknown> = {}): Response {
+  const m = mapDbError(err);
+  if (m.code === 'INTERNAL') log('error', `${what} failed`, { request_id: rid, error: String(err), ...extra });
+  else log('warn', `${what} refused`, { request_id: rid, code: m.code, message: m.message, ...extra });
+  return json(errorBody(m.code, m.message, m.details), m.status, m.status === 503 ? { 'retry-after': '1' } : {});
 }
 
 export function requestId(request: Request): string {

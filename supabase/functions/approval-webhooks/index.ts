@@ -6,25 +6,24 @@
 // service-role key (pg_cron every 5 s, only while something is due); nobody else may call it.
 // Answers { claimed, delivered, retrying, dead }.
 import { deliverApprovalWebhooks } from '../../../shared/approval-webhook.ts';
-import { configRefusal, settings } from '../_shared/config.ts';
+import { mapDbError } from '../../../shared/errors.ts';
+import { settings } from '../_shared/config.ts';
 import { db } from '../_shared/db.ts';
-import { errorResponse, json, log, requestId, verifiedClaims } from '../_shared/http.ts';
+import { authorisedCaller, errorResponse, json, log, requestId } from '../_shared/http.ts';
 
 Deno.serve(async (request) => {
   const rid = requestId(request);
   if (request.method !== 'POST') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use POST', null, { allow: 'POST' });
-  const refused = configRefusal();
-  if (refused) return refused;
-  const claims = await verifiedClaims(request);
-  if (!claims) return errorResponse(401, 'UNAUTHORIZED', 'a valid JWT is required');
-  if (claims.role !== 'service_role') {
-    log('warn', 'approval webhook pass refused', { request_id: rid, role: claims.role ?? null });
+  const auth = await authorisedCaller(request, 'may not run approval webhook passes: use the service role');
+  if ('response' in auth) return auth.response;
+  if (auth.claims.role !== 'service_role') {
+    log('warn', 'approval webhook pass refused', { request_id: rid, role: auth.claims.role ?? null });
     return errorResponse(403, 'FORBIDDEN', 'approval webhook passes need the service role');
   }
   await request.body?.cancel();
   const { STAGEGATE_APPROVAL_WEBHOOK_URL: url, STAGEGATE_APPROVAL_WEBHOOK_SECRET: secret } = settings();
   if (!url || !secret) {
-    return errorResponse(503, 'APPROVAL_WEBHOOK_NOT_CONFIGURED',
+    return errorResponse(503, 'WEBHOOK_NOT_CONFIGURED',
       'set the function secrets STAGEGATE_APPROVAL_WEBHOOK_URL and STAGEGATE_APPROVAL_WEBHOOK_SECRET, or turn the sweep off (handoff_request_dispatch.approval_webhooks = false)');
   }
   try {
@@ -32,7 +31,8 @@ Deno.serve(async (request) => {
     if (pass.claimed > 0) log('info', 'approval webhook pass', { request_id: rid, ...pass });
     return json(pass);
   } catch (err) {
+    const m = mapDbError(err);
     log('error', 'approval webhook pass failed', { request_id: rid, error: String(err) });
-    return errorResponse(503, 'DATABASE_UNAVAILABLE', 'the approval webhook pass could not read or record its deliveries; the next pass retries');
+    return errorResponse(m.status, m.code, m.message, m.details);
   }
 });

@@ -6,25 +6,17 @@
 //   PATCH /directives/<key|uuid>   edit content (never phase, status or version)
 // Thin: authenticate, parse (zod), call one RPC under the caller's identity, shape. What a caller
 // may see or change is decided in SQL by grants and row-level security.
-import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import {
   decodeCursor, DirectiveCreateSchema, DirectiveListQuerySchema, DirectivePatchSchema, encodeCursor, issuesOf,
 } from '../../../shared/directives-schema.ts';
 import { asCaller, type Caller } from '../../../shared/rpc.ts';
 import { withCors } from '../_shared/cors.ts';
 import { db } from '../_shared/db.ts';
-import { errorResponse, json, log, readJson, requestId as newRequestId, authorisedCaller } from '../_shared/http.ts';
+import { errorResponse, json, failure, readJson, requestId as newRequestId, authorisedCaller } from '../_shared/http.ts';
 
 // a directive with its PRD and up to 200 stories is larger than a handoff request
 const MAX_BODY_BYTES = 256 * 1024;
 type Rid = string;
-
-function fail(err: unknown, rid: Rid): Response {
-  const m = mapDbError(err);
-  if (m.code === 'INTERNAL') log('error', 'directives failed', { request_id: rid, error: String(err) });
-  else log('warn', 'directives refused', { request_id: rid, code: m.code, message: m.message });
-  return json(errorBody(m.code, m.message, m.details), m.status, m.status === 503 ? { 'retry-after': '1' } : {});
-}
 
 
 function invalid(what: string, issues: { path: string; message: string }[]): Response {
@@ -94,6 +86,6 @@ Deno.serve(withCors(async (request) => {
     if (request.method === 'PATCH') return await edit(request, key, caller, rid);
     return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use GET or PATCH', null, { allow: 'GET, PATCH' });
   } catch (err) {
-    return fail(err, rid);
+    return failure(err, rid, 'directives');
   }
 }));

@@ -13,20 +13,13 @@ import { asCaller, rpc, type Caller } from '../../../shared/rpc.ts';
 import { withCors } from '../_shared/cors.ts';
 import { db } from '../_shared/db.ts';
 import { settings } from '../_shared/config.ts';
-import { errorResponse, json, log, readJson, requestId as newRequestId, authorisedCaller } from '../_shared/http.ts';
+import { errorResponse, json, log, failure, readJson, requestId as newRequestId, authorisedCaller } from '../_shared/http.ts';
 import { modeCache, recordUnknownInput } from '../_shared/modes.ts';
 import { runHandoff } from '../_shared/orchestrator.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type Claims = Record<string, unknown>;
-
-function fail(err: unknown, rid: string, extra: Record<string, unknown> = {}): Response {
-  const m = mapDbError(err);
-  if (m.code === 'INTERNAL') log('error', 'handoff failed', { request_id: rid, error: String(err), ...extra });
-  else log('warn', 'handoff refused', { request_id: rid, code: m.code, message: m.message, ...extra });
-  return json(errorBody(m.code, m.message, m.details), m.status, m.status === 503 ? { 'retry-after': '1' } : {});
-}
 
 
 /** The attempt's request id: the Idempotency-Key if given, else derived (same SD, type, session, user, hour → same id). */
@@ -139,7 +132,7 @@ async function handleDecision(request: Request, attemptId: string, caller: Calle
     log('info', 'approval decided', { request_id: rid, attempt_id: attemptId, decision: body.value.decision, recorded: answer.recorded, status: answer.status });
     return json(answer, 200);
   } catch (err) {
-    return fail(err, rid, { attempt_id: attemptId });
+    return failure(err, rid, 'handoff', { attempt_id: attemptId });
   }
 }
 
@@ -151,7 +144,7 @@ async function handleOverride(request: Request, attemptId: string, caller: Calle
     log('info', 'handoff overridden', { request_id: rid, attempt_id: attemptId, override_attempt_id: answer.override.attempt_id, recorded: answer.recorded, verdict: answer.verdict });
     return json(answer, 200);
   } catch (err) {
-    return fail(err, rid, { attempt_id: attemptId });
+    return failure(err, rid, 'handoff', { attempt_id: attemptId });
   }
 }
 
@@ -167,7 +160,7 @@ async function handleStatus(request: Request, attemptId: string, caller: Caller,
     if (!row) return errorResponse(404, 'ATTEMPT_NOT_FOUND', `no handoff attempt ${attemptId}`);
     return json(row);
   } catch (err) {
-    return fail(err, rid);
+    return failure(err, rid, 'handoff');
   }
 }
 
@@ -209,7 +202,7 @@ async function handleRun(request: Request, claims: Claims, caller: Caller, rid: 
       if (idem.outcome === 'mismatch') return errorResponse(422, 'IDEMPOTENCY_MISMATCH', 'this Idempotency-Key was used with a different request body');
       if (idem.outcome === 'in_flight') return errorResponse(409, 'IDEMPOTENCY_IN_FLIGHT', 'a request with this Idempotency-Key is still being processed; retry later', null, { 'retry-after': '1' });
     } catch (err) {
-      return fail(err, rid);
+      return failure(err, rid, 'handoff');
     }
   }
   const attemptRid = await attemptRequestId(req, scope, useKey ? key : null, caller);
@@ -218,8 +211,8 @@ async function handleRun(request: Request, claims: Claims, caller: Caller, rid: 
     if (!useKey) return;
     // Only an answer the same body always gets is stored; anything else (a 5xx, a 409 WRONG_PHASE
     // or SD_BUSY, …) frees the key, so a retry with the same key runs again.
-    // Nor is a handoff awaiting approval (202): a retry answers with the attempt as it is by then.
-    if (!isFinalAnswer(status, body) || status === 202) await rpc.idempotencyAbandon(sql, scope, key).catch(() => {});
+    // Nor is a handoff awaiting approval (202; see isFinalAnswer).
+    if (!isFinalAnswer(status, body)) await rpc.idempotencyAbandon(sql, scope, key).catch(() => {});
     else await rpc.idempotencyComplete(sql, scope, key, fingerprint, status, body as never).catch((e) => log('error', 'idempotency store failed', { ...logFields, error: String(e) }));
   };
   const run = (extra: Partial<Parameters<typeof runHandoff>[0]> = {}) =>
@@ -305,6 +298,6 @@ Deno.serve(withCors(async (request) => {
     if (request.method !== 'POST') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use POST', null, { allow: 'POST' });
     return await handleRun(request, claims, who.caller, rid);
   } catch (err) {
-    return fail(err, rid);
+    return failure(err, rid, 'handoff');
   }
 }));

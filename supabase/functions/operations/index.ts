@@ -5,19 +5,11 @@
 //                            decides a move to ENFORCE; every change is audited)
 // Under the caller's identity: the grants decide (today the service role; a signed-in user is
 // refused with 403 FORBIDDEN by the database).
-import { errorBody, mapDbError } from '../../../shared/errors.ts';
 import { issuesOf, ModeChangeRequestSchema } from '../../../shared/directives-schema.ts';
 import { asCaller } from '../../../shared/rpc.ts';
 import { withCors } from '../_shared/cors.ts';
 import { db } from '../_shared/db.ts';
-import { errorResponse, json, log, readBody, requestId as newRequestId, authorisedCaller } from '../_shared/http.ts';
-
-function fail(err: unknown, rid: string): Response {
-  const m = mapDbError(err);
-  if (m.code === 'INTERNAL') log('error', 'operations failed', { request_id: rid, error: String(err) });
-  else log('warn', 'operations refused', { request_id: rid, code: m.code, message: m.message });
-  return json(errorBody(m.code, m.message, m.details), m.status, m.status === 503 ? { 'retry-after': '1' } : {});
-}
+import { errorResponse, json, failure, readJson, requestId as newRequestId, authorisedCaller } from '../_shared/http.ts';
 
 Deno.serve(withCors(async (request) => {
   const rid = newRequestId(request);
@@ -39,17 +31,9 @@ Deno.serve(withCors(async (request) => {
     }
     if (path === '/modes') {
       if (request.method !== 'POST') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use POST', null, { allow: 'POST' });
-      if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {
-        return errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request body as application/json');
-      }
-      const read = await readBody(request, undefined, rid);
+      const read = await readJson(request, rid);
       if (!read.ok) return read.response;
-      let body: unknown;
-      try {
-        body = JSON.parse(read.text);
-      } catch {
-        return errorResponse(400, 'INVALID_INPUT', 'the body is not valid JSON');
-      }
+      const body = read.body;
       const parsed = ModeChangeRequestSchema.safeParse(body);
       if (!parsed.success) {
         const issues = issuesOf(parsed.error);
@@ -62,6 +46,6 @@ Deno.serve(withCors(async (request) => {
     }
     return errorResponse(404, 'NOT_FOUND', `no route ${path}`);
   } catch (err) {
-    return fail(err, rid);
+    return failure(err, rid, 'operations');
   }
 }));
