@@ -105,6 +105,7 @@ drop function if exists
   public.fn_finish_dry_run(uuid,integer),
   public.fn_attempt_live_for(jsonb),
   public.fn_handoff_inputs_hash(strategic_directives_v2,text),
+  public.fn_handoff_inputs_hash_of(jsonb,jsonb,text),
   public.fn_check_text(text,text,boolean),
   public.fn_breaker_acquire(text,integer),
   public.fn_breaker_record(text,boolean,text,uuid),

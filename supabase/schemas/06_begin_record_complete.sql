@@ -57,13 +57,20 @@ language sql stable set search_path = '' as $$
 $$;
 
 -- ------------------------------------------------------------------ fn_handoff_inputs_hash
-create or replace function public.fn_handoff_inputs_hash(p_sd public.strategic_directives_v2, p_handoff_type text) returns text
+-- From the context snapshot and gate plan begin has built already (built once per handoff).
+create or replace function public.fn_handoff_inputs_hash_of(p_context jsonb, p_gates jsonb, p_sd_type text) returns text
 language sql stable set search_path = '' as $$
   select encode(sha256(convert_to(jsonb_build_array(
-    public.fn_sd_context(p_sd),
-    public.fn_handoff_gates(p_handoff_type, p_sd.sd_type),
-    public.fn_sd_threshold(p_sd.sd_type),
-    public.fn_get_validation_mode(p_sd.sd_type))::text, 'UTF8')), 'hex')
+    p_context,
+    p_gates,
+    public.fn_sd_threshold(p_sd_type),
+    public.fn_get_validation_mode(p_sd_type))::text, 'UTF8')), 'hex')
+$$;
+revoke all on function public.fn_handoff_inputs_hash_of(jsonb, jsonb, text) from public, anon, authenticated, service_role;
+
+create or replace function public.fn_handoff_inputs_hash(p_sd public.strategic_directives_v2, p_handoff_type text) returns text
+language sql stable set search_path = '' as $$
+  select public.fn_handoff_inputs_hash_of(public.fn_sd_context(p_sd), public.fn_handoff_gates(p_handoff_type, p_sd.sd_type), p_sd.sd_type)
 $$;
 comment on function public.fn_handoff_inputs_hash(public.strategic_directives_v2, text) is
   'sha256 (hex) of the inputs a verdict depends on: the context snapshot (SD, PRD, stories), the gate plan (registry and skip rules), the threshold and the validation mode of the SD type. jsonb prints keys in a fixed order, so equal inputs give equal hashes.';
@@ -93,6 +100,8 @@ declare
   v_holder public.sd_claims;
   v_open public.handoff_attempts;
   v_hash text;
+  v_context jsonb;
+  v_gates jsonb;
   v_reason text;
 begin
   -- ---------------------------------------------------------------- validation
@@ -199,13 +208,15 @@ begin
   end if;
 
   -- ---------------------------------------------------------------- open the attempt
-  v_hash := public.fn_handoff_inputs_hash(v_sd, v_type.code);
+  v_context := public.fn_sd_context(v_sd);
+  v_gates := public.fn_handoff_gates(v_type.code, v_sd.sd_type);
+  v_hash := public.fn_handoff_inputs_hash_of(v_context, v_gates, v_sd.sd_type);
   insert into public.handoff_attempts
     (request_id, sd_id, sd_uuid, sd_type, handoff_type, session_id, from_phase, to_phase, sd_version, context, gates,
      inputs_hash, dry_run)
   values
     (p_request_id, v_sd.id, v_sd.uuid, v_sd.sd_type, v_type.code, p_session_id, v_sd.current_phase,
-     v_type.to_phase, v_sd.transition_version, public.fn_sd_context(v_sd), public.fn_handoff_gates(v_type.code, v_sd.sd_type),
+     v_type.to_phase, v_sd.transition_version, v_context, v_gates,
      v_hash, p_dry_run)
   on conflict (request_id) where superseded_at is null do nothing
   returning * into v_attempt;

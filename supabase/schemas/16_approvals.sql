@@ -242,6 +242,7 @@ begin
     raise exception using errcode = 'SG001',
       message = format('INVALID_INPUT: p_decision must be approve or reject (got %L)', p_decision);
   end if;
+  perform public.fn_check_text('p_comment', p_comment, true);  -- prose: tab and newlines allowed
   if length(p_comment) > 2000 then
     raise exception using errcode = 'SG001', message = format('INVALID_INPUT: p_comment is at most 2000 characters (got %s)', length(p_comment));
   end if;
@@ -543,6 +544,7 @@ begin
   if p_attempt_id is null then
     raise exception using errcode = 'SG001', message = 'INVALID_INPUT: p_attempt_id is required';
   end if;
+  perform public.fn_check_text('p_reason', p_reason, true);
   if p_reason is null or length(btrim(p_reason)) not between 1 and 2000 then
     raise exception using errcode = 'SG001', message = 'INVALID_INPUT: an override needs a reason (1-2000 characters)';
   end if;

@@ -187,7 +187,6 @@ begin
       select coalesce(jsonb_agg(
         (to_jsonb(a) - 'context' - 'gates' - 'result')
         || jsonb_build_object(
-          'dry_run', a.request_id like 'dry:%',
           'plan', a.gates,
           'verdict', coalesce(h.status, a.result ->> 'verdict'),
           'score', coalesce(h.score, (a.result ->> 'score')::numeric),

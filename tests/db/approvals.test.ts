@@ -119,6 +119,9 @@ describe('approval gates', () => {
     const sd = await newSd();
     const { attempt_id: id } = await requested(sd);
     await decide(approver(0), id, 'approve');
+    // a comment is prose: a control character is refused by name, nothing recorded
+    expect(await refusal(decide(approver(1), id, 'reject', 'too wide\u0007'))).toMatchObject({ state: 'SG001', code: 'INVALID_INPUT' });
+    expect((await refusal(decide(approver(1), id, 'reject', 'too wide\u0007'))).message).toContain('p_comment contains a control character');
     const rejected = await decide(approver(1), id, 'reject', 'the scope is too wide');
     expect(rejected).toMatchObject({ recorded: true, status: 'rejected', verdict: 'rejected' });
     expect(rejected.result.failed_gate).toBe('LEAD_SIGNOFF');
@@ -242,6 +245,7 @@ describe('approval gates', () => {
 
     it('without the permission, or for a failed required gate that is not overridable, nothing happens', async () => {
       const { sd, rejected } = await belowThreshold();
+      expect(await refusal(override(as('lead'), rejected.attempt_id, 'please\u001b[2J'))).toMatchObject({ state: 'SG001', code: 'INVALID_INPUT' });
       expect(await refusal(override(as('plan'), rejected.attempt_id, 'please'))).toMatchObject({ state: 'SG044', code: 'OVERRIDE_NOT_ALLOWED' });
       expect(await refusal(override(as('outsider'), rejected.attempt_id, 'please'))).toMatchObject({ state: 'SG009', code: 'ATTEMPT_NOT_FOUND' });
       expect(await refusal(override(as('service_role'), rejected.attempt_id, 'please'))).toMatchObject({ state: 'SG044', code: 'OVERRIDE_NOT_ALLOWED' });
